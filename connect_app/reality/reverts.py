@@ -1,0 +1,333 @@
+"""Which default-branch commits revert which others (INTERFACES 4, REVERTS.md).
+
+One pass over the default branch in order. Every lookup goes through an index that grows as the
+pass goes (SHA prefixes, subjects, pull-request numbers), so "earlier" comes for free and the
+cost stays about linear in the size of the history.
+
+Decisions where the contract leaves room:
+- A `This reverts commit <sha>` SHA that names no earlier default-branch commit reverts nothing
+  (REVERTS.md: reverts inside a squashed branch). It is recorded in `unresolved` only when none
+  of the message's SHAs resolved and the line is the commit's own words, not part of a GitHub
+  squash listing (a line starting with `* ` before it): those are the SHAs worth fetching.
+- An abbreviated SHA that matches several earlier commits is ambiguous and resolves nothing.
+- A `Revert "<S>"` whose SHA does not resolve still counts if S matches an earlier subject.
+- `Revert <S>` without quotes (`Revert ABC-1485 upgrade ...`) is a revert only when S is
+  exactly an earlier subject; otherwise it is an unconfirmed revert.
+- `Reapply "<S>"` that matches no reverted commit is an ordinary commit: it re-lands code.
+- A revert of a commit that is already reverted changes nothing; `reverted_by` keeps the first.
+- When an undo chain puts a revert back into effect (a revert of `Revert "Revert "B""`), the
+  commit that did so is recorded as keeping B reverted: it is when B stopped being live.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from connect_app.reality.keys import find_keys
+from connect_app.reality.model import Commit, PullRequest, Revert, RevertAnalysis, UnconfirmedRevert
+
+RevertForm = Literal["sha", "revert-button", "subject", "reapply", "revert-of-revert"]
+
+_SHA = r"([0-9a-fA-F]{7,40})(?![0-9a-zA-Z])"
+_REVERTS_COMMIT = re.compile(r"This\s+reverts\s+commit\s+" + _SHA, re.IGNORECASE)
+_REVERSING = re.compile(r"reversing\s+changes\s+made\s+to\s+" + _SHA, re.IGNORECASE)
+# `ABC-4788: Revert "ABC-4092: ..."`: people put a new key in front of git's subject.
+_KEY_PREFIX = r"(?:[A-Z][A-Z0-9_]+-[0-9]+\s*[:\-]?\s*)*"
+_QUOTED = re.compile(r"^" + _KEY_PREFIX + r"(Revert|Reapply)\s*:?\s*\"(.*)$")
+_UNQUOTED = re.compile(r"^" + _KEY_PREFIX + r"(?:Revert|Reverting|Reverts|Reverted)\b\s*:?\s*(.+)$", re.I)
+_REVERT_WORDING = re.compile(r"^" + _KEY_PREFIX + r"\W*revert(?:s|ed|ing)?\b", re.IGNORECASE)
+# `git revert --reference --no-edit` leaves this subject in place.
+_REFERENCE_PLACEHOLDER = "# *** SAY WHY WE ARE REVERTING ON THE TITLE LINE ***"
+_PR_SUFFIX = re.compile(r"\s*\(#([0-9]+)\)\s*$")
+_MERGE_PR = re.compile(r"^Merge pull request #([0-9]+) from [^\s/]+/(\S+)")
+_REVERT_BRANCH = re.compile(r"^(?:refs/heads/)?revert-([0-9]+)-", re.IGNORECASE)
+_REVERTS_PR_BODY = re.compile(r"Reverts\s+[\w.-]+/[\w.-]+#([0-9]+)")
+_ELLIPSES = ("…", "...")
+_PREFIX_BUCKET = 20  # characters of a subject indexed for `…`-cut lookups
+_SHA_BUCKET = 7
+
+
+def looks_like_revert(subject: str) -> bool:
+    """Worded as a revert (`Revert ...`, `Reverting ...`), whether or not it matches anything."""
+    return bool(_REVERT_WORDING.match(subject)) or subject.startswith(_REFERENCE_PLACEHOLDER)
+
+
+def _quoted_subject(subject: str) -> tuple[str, str] | None:
+    """(`Revert` | `Reapply`, S) for `Revert "<S>"`, tolerating ` (#N)` and a missing quote."""
+    match = _QUOTED.match(subject)
+    if match is None:
+        return None
+    inner = _PR_SUFFIX.sub("", match.group(2)).rstrip()
+    inner = inner.removesuffix('"')
+    return (match.group(1), inner) if inner else None
+
+
+def _in_squash_listing(message: str, offset: int) -> bool:
+    """A GitHub squash message lists the branch's commits as `* subject` lines."""
+    before = message[:offset]
+    return any(line.startswith("* ") for line in before.split("\n")[1:])
+
+
+class _Ledger:
+    """Applies reverts in order; undoing a revert restores what it reverted, recursively."""
+
+    def __init__(self, is_revert: Callable[[str], bool]) -> None:
+        self.is_revert = is_revert
+        self.effects: dict[str, tuple[str, ...]] = {}
+        self.active: set[str] = set()
+        self.undone: set[str] = set()
+        self.reverted_by: dict[str, str] = {}
+
+    def apply(self, sha: str, effects: tuple[str, ...]) -> None:
+        self.effects[sha] = effects
+        self.active.add(sha)
+        for target in effects:
+            self._revert(target, sha)
+
+    def _revert(self, target: str, by: str) -> None:
+        if self.is_revert(target):
+            if target in self.active:
+                self.active.discard(target)
+                self.undone.add(target)
+                for inner in self.effects.get(target, ()):
+                    self._restore(inner, by)
+        else:
+            self.reverted_by.setdefault(target, by)
+
+    def _restore(self, target: str, by: str) -> None:
+        if self.is_revert(target):
+            if target in self.undone:
+                self.undone.discard(target)
+                self.active.add(target)
+                for inner in self.effects.get(target, ()):
+                    self._revert(inner, by)
+        else:
+            self.reverted_by.pop(target, None)
+
+
+@dataclass
+class _Pass:
+    commits: Sequence[Commit]
+    pulls: Sequence[PullRequest]
+    position: dict[str, int] = field(default_factory=dict)
+    by_prefix: dict[str, list[str]] = field(default_factory=dict)
+    by_subject: dict[str, list[int]] = field(default_factory=dict)
+    by_subject_start: dict[str, list[int]] = field(default_factory=dict)
+    merge_of_pr: dict[int, str] = field(default_factory=dict)
+    reverts: dict[str, Revert] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {commit.sha: index for index, commit in enumerate(self.commits)}
+        self.ledger = _Ledger(lambda sha: sha in self.reverts)
+        self.pull_by_number = {pull.number: pull for pull in self.pulls}
+        self.button_of = self._revert_button_commits()
+
+    # ---- indexes -------------------------------------------------------------------------
+
+    def _remember(self, index: int, commit: Commit) -> None:
+        self.by_prefix.setdefault(commit.sha[:_SHA_BUCKET].lower(), []).append(commit.sha)
+        subject = commit.subject
+        self.by_subject.setdefault(subject, []).append(index)
+        if len(subject) >= _PREFIX_BUCKET:
+            self.by_subject_start.setdefault(subject[:_PREFIX_BUCKET], []).append(index)
+        merge = _MERGE_PR.match(subject)
+        squash = _PR_SUFFIX.search(subject)
+        if merge:
+            self.merge_of_pr.setdefault(int(merge.group(1)), commit.sha)
+        elif squash:
+            self.merge_of_pr.setdefault(int(squash.group(1)), commit.sha)
+
+    def _resolve_sha(self, ref: str) -> str | None:
+        ref = ref.lower()
+        found = [sha for sha in self.by_prefix.get(ref[:_SHA_BUCKET], ()) if sha.lower().startswith(ref)]
+        return found[0] if len(found) == 1 else None
+
+    def _brought_in(self, index: int, mainline: str | None = None) -> tuple[str, ...]:
+        """What the merge at `index` brought into the branch. Without parent data, a merge that
+        arrived in one push sits right after its mainline parent, with what it brought between."""
+        commit = self.commits[index]
+        if commit.brought_in:
+            return commit.brought_in
+        if mainline is None and len(commit.parents) > 1:
+            mainline = commit.parents[0]
+        start = self.position.get(mainline) if mainline else None
+        if start is None or start >= index:
+            return ()
+        return tuple(c.sha for c in self.commits[start + 1 : index])
+
+    def _revert_button_commits(self) -> dict[str, int]:
+        """Commits that carry out GitHub's Revert button, mapped to the PR number they revert."""
+        button_of: dict[str, int] = {}
+        for pull in self.pulls:
+            branch = _REVERT_BRANCH.match(pull.head_ref or "")
+            if branch is None or pull.merged_at is None:
+                continue
+            reverted = int(branch.group(1))
+            named = _REVERTS_PR_BODY.search(pull.body or "")
+            if named is not None and int(named.group(1)) != reverted:
+                continue  # the body was edited to say something else: trust neither
+            for sha in (*pull.commit_shas, pull.merge_commit_sha):
+                if sha in self.position:
+                    button_of[sha] = reverted
+        for index, commit in enumerate(self.commits):
+            merge = _MERGE_PR.match(commit.subject)
+            branch = _REVERT_BRANCH.match(merge.group(2)) if merge else None
+            if branch is None:
+                continue
+            reverted = int(branch.group(1))
+            button_of.setdefault(commit.sha, reverted)
+            for sha in self._brought_in(index):
+                button_of.setdefault(sha, reverted)
+        return button_of
+
+    def _pull_request_commits(self, number: int, before: int) -> set[str]:
+        shas: set[str] = set()
+        pull = self.pull_by_number.get(number)
+        merges = [self.merge_of_pr.get(number)]
+        if pull is not None:
+            shas.update(pull.commit_shas)
+            merges.append(pull.merge_commit_sha if pull.merged_at is not None else None)
+        for merge in merges:
+            if merge is not None and merge in self.position:
+                shas.add(merge)
+                shas.update(self._brought_in(self.position[merge]))
+        return {sha for sha in shas if self.position.get(sha, before) < before}
+
+    def _latest_with_subject(self, subject: str, before: int) -> int | None:
+        """Latest earlier commit with this subject (or starting with it, when cut with `…`)
+        that is still in effect."""
+        cut = next((subject.removesuffix(e).rstrip() for e in _ELLIPSES if subject.endswith(e)), None)
+        if cut is None:
+            candidates: Iterable[int] = reversed(self.by_subject.get(subject, ()))
+        elif len(cut) >= _PREFIX_BUCKET:
+            candidates = reversed(self.by_subject_start.get(cut[:_PREFIX_BUCKET], ()))
+        else:
+            candidates = range(before - 1, -1, -1)  # short cut subjects are rare: plain scan
+        for index in candidates:
+            if index >= before:
+                continue
+            candidate = self.commits[index]
+            if cut is not None and not candidate.subject.startswith(cut):
+                continue
+            if self._in_effect(candidate.sha):
+                return index
+        return None
+
+    def _in_effect(self, sha: str) -> bool:
+        if sha in self.reverts:
+            return sha in self.ledger.active
+        return sha not in self.ledger.reverted_by
+
+    # ---- the pass ------------------------------------------------------------------------
+
+    def _expand(self, target: str, mainline: str | None) -> list[str]:
+        """A target plus, for a merge, everything it brought in."""
+        target_index = self.position[target]
+        commit = self.commits[target_index]
+        if commit.brought_in or len(commit.parents) > 1 or mainline is not None:
+            return [target, *self._brought_in(target_index, mainline)]
+        return [target]
+
+    def run(self) -> RevertAnalysis:
+        unconfirmed: list[UnconfirmedRevert] = []
+        unresolved: dict[str, None] = {}
+        for index, commit in enumerate(self.commits):
+            outcome = self._classify(index, commit)
+            if outcome.revert is not None:
+                self.reverts[commit.sha] = outcome.revert
+                self.ledger.apply(commit.sha, (*outcome.revert.targets, *outcome.revert.undoes))
+            elif outcome.unconfirmed:
+                keys = tuple(find_keys(commit.subject))
+                unconfirmed.append(UnconfirmedRevert(commit.sha, commit.subject, keys))
+            unresolved.update(dict.fromkeys(outcome.missing))
+            self._remember(index, commit)
+        return RevertAnalysis(
+            reverts=tuple(self.reverts.values()),
+            unconfirmed=tuple(unconfirmed),
+            reverted_by=dict(self.ledger.reverted_by),
+            unresolved=tuple(unresolved),
+        )
+
+    def _classify(self, index: int, commit: Commit) -> _Outcome:
+        message = commit.message
+        quoted = _quoted_subject(commit.subject)
+        reapply = quoted is not None and quoted[0] == "Reapply"
+        found: list[str] = []
+        missing: list[str] = []
+        reversing = _REVERSING.search(message)
+        mainline = self._resolve_sha(reversing.group(1)) if reversing else None
+        for match in _REVERTS_COMMIT.finditer(message):
+            target = self._resolve_sha(match.group(1))
+            if target is not None:
+                found.extend(self._expand(target, mainline))
+            elif not _in_squash_listing(message, match.start()):
+                missing.append(match.group(1).lower())
+        form: RevertForm = "sha"
+        if commit.sha in self.button_of:
+            from_button = self._pull_request_commits(self.button_of[commit.sha], index)
+            if from_button:
+                found.extend(sorted(from_button, key=self.position.__getitem__))
+                form = "revert-button"
+        if not found and quoted is not None:
+            matched = self._latest_with_subject(quoted[1], index)
+            if matched is not None:
+                target = self.commits[matched].sha
+                if not reapply:
+                    found.extend(self._expand(target, None))
+                elif target in self.ledger.reverted_by:
+                    found.append(self.ledger.reverted_by[target])
+                form = "subject"
+        unquoted = _UNQUOTED.match(commit.subject) if quoted is None else None
+        if not found and unquoted is not None:
+            matched = self._latest_with_subject(unquoted.group(1).strip(), index)
+            if matched is not None:
+                found.extend(self._expand(self.commits[matched].sha, None))
+                form = "subject"
+        if not found:
+            # Worded as a revert but matching nothing: shown, never acted on. An unmatched
+            # `Reapply` is left an ordinary commit, since it re-lands code.
+            unconfirmed = looks_like_revert(commit.subject) and not reapply
+            return _Outcome(None, unconfirmed, missing)
+        targets = tuple(dict.fromkeys(sha for sha in found if sha not in self.reverts and sha != commit.sha))
+        undoes = tuple(dict.fromkeys(sha for sha in found if sha in self.reverts))
+        if reapply:
+            form = "reapply"
+        elif undoes and not targets:
+            form = "revert-of-revert"
+        return _Outcome(Revert(commit.sha, targets, form, undoes, tuple(find_keys(message))), False, [])
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    revert: Revert | None
+    unconfirmed: bool
+    missing: list[str]
+
+
+def analyse_reverts(commits: Sequence[Commit], pulls: Sequence[PullRequest] = ()) -> RevertAnalysis:
+    """Every revert on the default branch (`commits`, in the order they reached it)."""
+    return _Pass(commits, pulls).run()
+
+
+def revert_shas(analysis: RevertAnalysis) -> frozenset[str]:
+    return frozenset(revert.sha for revert in analysis.reverts)
+
+
+def is_revert(sha: str, analysis: RevertAnalysis) -> bool:
+    """A revert is never a change, even when it names a key. Callers checking many SHAs should
+    build `revert_shas(analysis)` once."""
+    return any(revert.sha == sha for revert in analysis.reverts)
+
+
+def reverted_in(analysis: RevertAnalysis, present: Container[str]) -> dict[str, str]:
+    """`reverted_by` as it is where only the commits in `present` exist (a deployment): the
+    same reverts, in the same order, skipping those not present."""
+    shas = revert_shas(analysis)
+    ledger = _Ledger(shas.__contains__)
+    for revert in analysis.reverts:
+        if revert.sha in present:
+            ledger.apply(revert.sha, (*revert.targets, *revert.undoes))
+    return ledger.reverted_by
