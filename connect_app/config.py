@@ -1,0 +1,87 @@
+"""Settings from the environment, checked once at start.
+
+Every variable is documented in the README; INTERFACES.md section 1 is the contract.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_JIRA_PATTERNS = "https://*.atlassian.net,https://*.jira.com,https://*.jira-dev.com"
+DEFAULT_GITHUB_PATTERNS = "https://*"
+DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """The environment cannot run the app safely; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    app_base_url: str
+    install_keys_url: str
+    allowed_jira_base_urls: tuple[str, ...]
+    allowed_github_api_urls: tuple[str, ...]
+    secret_key: str
+    instance_path: Path
+    # Production environment names a connection treats as "production" unless its own list says otherwise.
+    production_environments: tuple[str, ...] = ("production", "prod", "live")
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_https(self) -> bool:
+        return self.app_base_url.lower().startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _dev_secret(instance_path: Path) -> str:
+    """A per-machine secret for plain-http development, so nothing is stored under a known key."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / "dev-secret-key"
+    if not path.exists():
+        import secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    instance_path = Path(env.get("INSTANCE_PATH", "instance")).resolve()
+    base_url = env.get("APP_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("APP_BASE_URL must be an http(s) URL, for example https://reality.example.com")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'system-reality.db'}"
+    secret = env.get("APP_SECRET_KEY", "")
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"APP_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long")
+    if not secret:
+        if base_url.startswith("https://"):
+            raise ConfigError(
+                "APP_SECRET_KEY is required when APP_BASE_URL is https: it protects stored secrets"
+            )
+        secret = _dev_secret(instance_path)
+    return Settings(
+        database_url=database_url,
+        app_base_url=base_url,
+        install_keys_url=env.get("CONNECT_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL).rstrip("/"),
+        allowed_jira_base_urls=_csv(env.get("ALLOWED_JIRA_BASE_URLS", DEFAULT_JIRA_PATTERNS)),
+        allowed_github_api_urls=_csv(env.get("ALLOWED_GITHUB_API_URLS", DEFAULT_GITHUB_PATTERNS)),
+        secret_key=secret,
+        instance_path=instance_path,
+    )

@@ -1,0 +1,81 @@
+"""Deployments reported by any CI/CD tool with the connection's deploy token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify, request
+
+from connect_app.errors import BadRequest, Unauthorized
+from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
+from connect_app.models import Connection
+from connect_app.services import services
+
+bp = Blueprint("deployment_intake", __name__)
+
+STATUSES = frozenset({"success", "failure", "error", "in_progress", "queued", "pending", "inactive"})
+_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+_ENVIRONMENT = re.compile(r"^[\w .:/-]{1,100}$")
+
+
+def bearer_valid(connection: Connection) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    digest = services().box.digest(header[7:].strip())
+    return hmac.compare_digest(digest, connection.deploy_token_digest)
+
+
+def parse_time(value: object, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} must be an ISO-8601 time such as 2026-11-26T23:31:00Z.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"{field} must be an ISO-8601 time such as 2026-11-26T23:31:00Z.") from exc
+    if parsed.tzinfo is None:
+        raise BadRequest(f"{field} must carry a time zone (Z or +hh:mm).")
+    return parsed
+
+
+def validate_deployment(data: dict[str, object]) -> None:
+    environment, sha, status = data.get("environment"), data.get("sha"), data.get("status", "success")
+    if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):
+        raise BadRequest("environment is required, for example \"production\".")
+    if not isinstance(sha, str) or not _SHA.match(sha):
+        raise BadRequest("sha must be a commit SHA of 7 to 40 hex digits.")
+    if status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(sorted(STATUSES))}.")
+    parse_time(data.get("deployed_at"), "deployed_at")
+    url = data.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("https://", "http://"))
+                            or len(url) > 500):
+        raise BadRequest("url must be an http(s) link to the deployment.")
+
+
+@bp.post("/api/deployments/<connection_id>")
+def report_deployment(connection_id: str) -> tuple[Response, int]:
+    connection, _tenant = active_connection(connection_id)
+    if not bearer_valid(connection):
+        raise Unauthorized("Send the connection's deploy token as `Authorization: Bearer <token>`.",
+                           "bad_token")
+    body = raw_body()
+    data = json_body(body)
+    validate_deployment(data)
+    # A CI job that retries the same call must not record a second deployment.
+    guid = request.headers.get("Idempotency-Key") or hashlib.sha256(
+        json.dumps(data, sort_keys=True).encode()
+    ).hexdigest()
+    if len(guid) > 100:
+        raise BadRequest("Idempotency-Key must be at most 100 characters.")
+    delivery_id, created = store_delivery(connection, source="deploy", event="deployment", guid=guid,
+                                          body=body)
+    return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (
+        202 if created else 200
+    )

@@ -1,0 +1,55 @@
+"""Feature-flag changes from LaunchDarkly, Unleash, or anything that speaks our generic shape.
+
+Each provider is checked with its own scheme: LaunchDarkly signs the body (`X-LD-Signature`,
+HMAC-SHA256 with the webhook secret), Unleash's webhook addon sends the configured
+`Authorization` value verbatim (we configure it to the webhook secret), and `generic` uses the
+connection's deploy token as a bearer token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Blueprint, Response, jsonify, request
+
+from connect_app.errors import BadRequest, NotFound, Unauthorized
+from connect_app.intake.deployments import bearer_valid
+from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
+from connect_app.intake.parse import PayloadError, parse_flag_changes
+from connect_app.models import Connection, utcnow
+from connect_app.services import services
+
+bp = Blueprint("flag_intake", __name__)
+
+PROVIDERS = ("launchdarkly", "unleash", "generic")
+
+
+def _authentic(provider: str, connection: Connection, body: bytes) -> bool:
+    if provider == "generic":
+        return bearer_valid(connection)
+    secret = services().box.open(connection.webhook_secret_sealed)
+    if provider == "launchdarkly":
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, request.headers.get("X-LD-Signature", "").strip())
+    return hmac.compare_digest(secret, request.headers.get("Authorization", "").strip())
+
+
+@bp.post("/flags/<provider>/<connection_id>")
+def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
+    if provider not in PROVIDERS:
+        raise NotFound(f"Unknown flag provider; use one of {', '.join(PROVIDERS)}.", "unknown_provider")
+    connection, _tenant = active_connection(connection_id)
+    body = raw_body()
+    if not _authentic(provider, connection, body):
+        raise Unauthorized("The flag event is not signed for this connection.", "bad_signature")
+    try:
+        parse_flag_changes(provider, json_body(body), utcnow())
+    except PayloadError as exc:
+        raise BadRequest(f"The flag event is not understood: {exc}.", "malformed_flag_event") from exc
+    guid = request.headers.get("X-Delivery-Id") or hashlib.sha256(body).hexdigest()
+    delivery_id, created = store_delivery(connection, source=f"flag:{provider}", event="flag",
+                                          guid=guid[:100], body=body)
+    return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (
+        202 if created else 200
+    )

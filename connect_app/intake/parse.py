@@ -1,0 +1,282 @@
+"""Payloads from GitHub, CI and flag services turned into plain records, at the boundary.
+
+Nothing here trusts its input: every field is type-checked, and anything missing becomes a
+`PayloadError` that the caller turns into a 400 (at intake) or a parked delivery (in the worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connect_app.reality.model import Commit
+
+ZERO_SHA = "0" * 40
+
+
+class PayloadError(ValueError):
+    pass
+
+
+def _str(data: Any, key: str, *, required: bool = True, default: str = "") -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    if value is None:
+        if required:
+            raise PayloadError(f"missing {key}")
+        return default
+    if not isinstance(value, str):
+        raise PayloadError(f"{key} must be a string")
+    return value
+
+
+def _obj(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, dict):
+        raise PayloadError(f"missing {key}")
+    return value
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        # LaunchDarkly and GitHub's push `repository.pushed_at` use epoch numbers (ms or s).
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str):
+        raise PayloadError("time must be a string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PayloadError(f"bad time {value[:40]!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    repository: str
+    default_branch: str
+    ref: str
+    before: str
+    after: str
+    forced: bool
+    commits: tuple[Commit, ...]
+    compare_url: str | None = None
+
+    @property
+    def to_default_branch(self) -> bool:
+        return self.ref == f"refs/heads/{self.default_branch}"
+
+    @property
+    def deleted(self) -> bool:
+        return self.after == ZERO_SHA
+
+
+def parse_push(payload: dict[str, Any]) -> PushEvent:
+    repository = _obj(payload, "repository")
+    commits = []
+    raw_commits = payload.get("commits") or []
+    if not isinstance(raw_commits, list):
+        raise PayloadError("commits must be a list")
+    for raw in raw_commits:
+        if not isinstance(raw, dict):
+            raise PayloadError("commit must be an object")
+        author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
+        files: list[str] = []
+        for key in ("added", "modified", "removed"):
+            names = raw.get(key) or []
+            if isinstance(names, list):
+                files.extend(str(name) for name in names)
+        commits.append(Commit(
+            sha=_str(raw, "id"),
+            message=_str(raw, "message", required=False),
+            author=str(author.get("name") or author.get("username") or ""),
+            timestamp=parse_time(raw.get("timestamp")),
+            files=tuple(files),
+            url=_str(raw, "url", required=False) or None,
+        ))
+    return PushEvent(
+        repository=_str(repository, "full_name"),
+        default_branch=_str(repository, "default_branch", required=False)
+        or _str(repository, "master_branch", required=False, default="main"),
+        ref=_str(payload, "ref"),
+        before=_str(payload, "before"),
+        after=_str(payload, "after"),
+        forced=bool(payload.get("forced")),
+        commits=tuple(commits),
+        compare_url=_str(payload, "compare", required=False) or None,
+    )
+
+
+@dataclass(frozen=True)
+class MergedPullRequest:
+    number: int
+    title: str
+    body: str
+    head_ref: str
+    base_ref: str
+    merge_commit_sha: str | None
+    merged_at: datetime | None
+    url: str | None
+    commit_count: int = 0
+
+
+def parse_pull_request(payload: dict[str, Any]) -> MergedPullRequest | None:
+    """The merged pull request of a `closed` event, or None for anything else."""
+    if payload.get("action") != "closed":
+        return None
+    pr = _obj(payload, "pull_request")
+    if not pr.get("merged"):
+        return None
+    number = pr.get("number") if isinstance(pr.get("number"), int) else payload.get("number")
+    if not isinstance(number, int):
+        raise PayloadError("missing number")
+    return MergedPullRequest(
+        number=number,
+        title=_str(pr, "title", required=False),
+        body=_str(pr, "body", required=False),
+        head_ref=_str(_obj(pr, "head"), "ref", required=False),
+        base_ref=_str(_obj(pr, "base"), "ref", required=False),
+        merge_commit_sha=_str(pr, "merge_commit_sha", required=False) or None,
+        merged_at=parse_time(pr.get("merged_at")),
+        url=_str(pr, "html_url", required=False) or None,
+        commit_count=pr.get("commits") if isinstance(pr.get("commits"), int) else 0,
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentEvent:
+    external_id: str
+    environment: str
+    sha: str
+    status: str
+    at: datetime
+    url: str | None
+
+
+def parse_deployment(event: str, payload: dict[str, Any]) -> DeploymentEvent:
+    deployment = _obj(payload, "deployment")
+    deployment_id = deployment.get("id")
+    if not isinstance(deployment_id, int | str):
+        raise PayloadError("missing deployment.id")
+    if event == "deployment_status":
+        status = _obj(payload, "deployment_status")
+        return DeploymentEvent(
+            external_id=str(deployment_id),
+            environment=_str(status, "environment", required=False) or _str(deployment, "environment"),
+            sha=_str(deployment, "sha"),
+            status=_str(status, "state"),
+            at=parse_time(status.get("updated_at") or status.get("created_at")) or datetime.now(UTC),
+            url=_str(status, "environment_url", required=False) or _str(status, "target_url", required=False)
+            or None,
+        )
+    return DeploymentEvent(
+        external_id=str(deployment_id),
+        environment=_str(deployment, "environment"),
+        sha=_str(deployment, "sha"),
+        status="pending",
+        at=parse_time(deployment.get("created_at")) or datetime.now(UTC),
+        url=None,
+    )
+
+
+def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> DeploymentEvent:
+    return DeploymentEvent(
+        external_id="",
+        environment=_str(payload, "environment"),
+        sha=_str(payload, "sha"),
+        status=_str(payload, "status", required=False, default="success"),
+        at=parse_time(payload.get("deployed_at")) or received_at,
+        url=_str(payload, "url", required=False) or None,
+    )
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    key: str
+    name: str
+    environment: str
+    on: bool
+    changed_at: datetime
+    description: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    url: str | None = None
+
+
+def parse_flag_changes(provider: str, payload: dict[str, Any], received_at: datetime) -> list[FlagChange]:
+    if provider == "launchdarkly":
+        return _launchdarkly(payload, received_at)
+    if provider == "unleash":
+        return _unleash(payload, received_at)
+    return [_generic(payload, received_at)]
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return tuple(str(tag) for tag in value) if isinstance(value, list) else ()
+
+
+def _generic(payload: dict[str, Any], received_at: datetime) -> FlagChange:
+    on = payload.get("on")
+    if not isinstance(on, bool):
+        raise PayloadError("on must be true or false")
+    return FlagChange(
+        key=_str(payload, "key"),
+        name=_str(payload, "name", required=False) or _str(payload, "key"),
+        environment=_str(payload, "environment", required=False, default="production"),
+        on=on,
+        changed_at=parse_time(payload.get("changed_at")) or received_at,
+        description=_str(payload, "description", required=False),
+        tags=_tags(payload.get("tags")),
+        url=_str(payload, "url", required=False) or None,
+    )
+
+
+def _launchdarkly(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]:
+    """LaunchDarkly's flag webhook carries the whole flag after the change in `currentVersion`."""
+    if payload.get("kind") != "flag":
+        return []
+    current = _obj(payload, "currentVersion")
+    environments = current.get("environments") or {}
+    if not isinstance(environments, dict):
+        raise PayloadError("currentVersion.environments must be an object")
+    changed_at = parse_time(payload.get("date")) or received_at
+    site = (payload.get("_links") or {}).get("site", {}) if isinstance(payload.get("_links"), dict) else {}
+    url = site.get("href") if isinstance(site, dict) else None
+    changes = []
+    for environment, state in environments.items():
+        if isinstance(state, dict) and isinstance(state.get("on"), bool):
+            changes.append(FlagChange(
+                key=_str(current, "key"),
+                name=_str(current, "name", required=False) or _str(current, "key"),
+                environment=str(environment),
+                on=state["on"],
+                changed_at=changed_at,
+                description=_str(current, "description", required=False),
+                tags=_tags(current.get("tags")),
+                url=f"https://app.launchdarkly.com{url}" if isinstance(url, str) and url.startswith("/") else None,
+            ))
+    return changes
+
+
+_UNLEASH_TOGGLES = {"feature-environment-enabled": True, "feature-environment-disabled": False}
+
+
+def _unleash(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]:
+    kind = payload.get("type")
+    if kind not in _UNLEASH_TOGGLES:
+        return []
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    key = payload.get("featureName") or data.get("name")
+    if not isinstance(key, str) or not key:
+        raise PayloadError("missing featureName")
+    return [FlagChange(
+        key=key,
+        name=key,
+        environment=_str(payload, "environment", required=False, default="production"),
+        on=_UNLEASH_TOGGLES[kind],
+        changed_at=parse_time(payload.get("createdAt")) or received_at,
+        description=str(data.get("description") or ""),
+        tags=tuple(f"{t.get('type')}:{t.get('value')}" if isinstance(t, dict) else str(t)
+                   for t in (payload.get("tags") or []) if t),
+    )]

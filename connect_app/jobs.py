@@ -1,0 +1,204 @@
+"""A small durable job queue on the app's own database.
+
+Jobs are claimed with a conditional UPDATE under a lease (and `FOR UPDATE SKIP LOCKED` on
+PostgreSQL so many workers do not queue up on the same row). A worker that dies mid-job simply
+lets its lease run out, and the next worker takes the job over. Handlers are idempotent, so a
+job that ran halfway before a crash is safe to run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connect_app.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class Retry(Exception):
+    """Raised by a handler that wants to run again later without counting as a failure."""
+
+    def __init__(self, after: float, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    tenant_id: int | None = None,
+    dedupe_key: str | None = None,
+    delay: float = 0.0,
+) -> None:
+    """Add a job in the caller's transaction. With a dedupe key, a job already waiting absorbs it."""
+    run_after = utcnow() + timedelta(seconds=delay)
+    if dedupe_key is not None:
+        waiting = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if waiting is not None:
+            if waiting.run_after > run_after:
+                waiting.run_after = run_after
+            return
+        try:
+            with session.begin_nested():
+                session.add(Job(kind=kind, payload=dict(payload), tenant_id=tenant_id,
+                                dedupe_key=dedupe_key, run_after=run_after))
+        except IntegrityError:
+            return  # another process queued the same work a moment ago
+        return
+    session.add(Job(kind=kind, payload=dict(payload), tenant_id=tenant_id, run_after=run_after))
+
+
+def claim(sessions: sessionmaker[Session], worker_id: str, *, lease: timedelta = DEFAULT_LEASE) -> Job | None:
+    """Take the next ready job, or one whose worker's lease ran out."""
+    now = utcnow()
+    ready = or_(
+        and_(Job.status == "queued", Job.run_after <= now),
+        and_(Job.status == "running", Job.locked_until < now),
+    )
+    with sessions() as session:
+        query = select(Job.id).where(ready).order_by(Job.run_after, Job.id).limit(1)
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        job_id = session.scalar(query)
+        if job_id is None:
+            session.rollback()
+            return None
+        # The conditional update is what makes the claim safe on every database: exactly one
+        # claimer sees rowcount 1. The dedupe key is released so new work queues behind this run.
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, ready)
+            .values(status="running", locked_by=worker_id, locked_until=now + lease,
+                    attempts=Job.attempts + 1, dedupe_key=None)
+        )
+        session.commit()
+        if result.rowcount != 1:
+            return None
+        return session.get(Job, job_id)
+
+
+def extend_lease(sessions: sessionmaker[Session], job: Job, worker_id: str,
+                 lease: timedelta = DEFAULT_LEASE) -> None:
+    with sessions() as session:
+        session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id)
+                        .values(locked_until=utcnow() + lease))
+        session.commit()
+
+
+def complete(sessions: sessionmaker[Session], job: Job, worker_id: str) -> None:
+    with sessions() as session:
+        session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id)
+                        .values(status="done", finished_at=utcnow(), locked_by=None, locked_until=None,
+                                last_error=None))
+        session.commit()
+
+
+def backoff_seconds(attempts: int) -> float:
+    base: float = min(600.0, 2.0 * (2 ** max(0, attempts - 1)))
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def fail(sessions: sessionmaker[Session], job: Job, worker_id: str, error: str, *,
+         retry_after: float | None = None, count_attempt: bool = True) -> None:
+    with sessions() as session:
+        current = session.get(Job, job.id)
+        if current is None or current.locked_by != worker_id:
+            return
+        attempts = current.attempts if count_attempt else max(0, current.attempts - 1)
+        current.attempts = attempts
+        current.last_error = error[-4000:]
+        current.locked_by = None
+        current.locked_until = None
+        if count_attempt and attempts >= MAX_ATTEMPTS:
+            current.status = "parked"  # visible on the admin page with its error, retried by hand
+            current.finished_at = utcnow()
+        else:
+            current.status = "queued"
+            delay = retry_after if retry_after is not None else backoff_seconds(attempts)
+            current.run_after = utcnow() + timedelta(seconds=delay)
+        session.commit()
+
+
+def retry_now(session: Session, job_id: int) -> bool:
+    job = session.get(Job, job_id)
+    if job is None or job.status != "parked":
+        return False
+    job.status, job.attempts, job.run_after, job.finished_at = "queued", 0, utcnow(), None
+    return True
+
+
+Handler = Callable[[Job], None]
+
+
+@dataclass
+class Worker:
+    """Claims and runs jobs until told to stop."""
+
+    sessions: sessionmaker[Session]
+    handlers: Mapping[str, Handler]
+    lease: timedelta = DEFAULT_LEASE
+    poll_interval: float = 0.5
+    worker_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.worker_id:
+            self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+    def run_once(self) -> bool:
+        job = claim(self.sessions, self.worker_id, lease=self.lease)
+        if job is None:
+            return False
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            fail(self.sessions, job, self.worker_id, f"no handler for job kind {job.kind!r}")
+            return True
+        try:
+            handler(job)
+        except Retry as exc:
+            fail(self.sessions, job, self.worker_id, str(exc), retry_after=exc.after, count_attempt=False)
+        except Exception as exc:
+            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+            fail(self.sessions, job, self.worker_id, "".join(traceback.format_exception_only(exc)).strip())
+        else:
+            complete(self.sessions, job, self.worker_id)
+        return True
+
+    def run_until_idle(self, max_jobs: int = 100_000) -> int:
+        """Run jobs until none is ready (tests and the demo use this to settle the queue)."""
+        done = 0
+        while done < max_jobs and self.run_once():
+            done += 1
+        return done
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("worker loop error")
+                worked = False
+            if not worked:
+                stop.wait(self.poll_interval)
+
+
+def next_run_at(sessions: sessionmaker[Session]) -> datetime | None:
+    with sessions() as session:
+        return session.scalar(select(Job.run_after).where(Job.status == "queued").order_by(Job.run_after))

@@ -1,0 +1,37 @@
+"""The things every request and job needs, built once per process by the application factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import requests
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from connect_app.config import Settings
+from connect_app.crypto import SecretBox
+from connect_app.db import make_engine, make_session_factory
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    http: requests.Session = field(default_factory=requests.Session)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        engine = make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            box=SecretBox(settings.secret_key),
+        )
+
+
+def services() -> Services:
+    return current_app.extensions["system-reality"]
