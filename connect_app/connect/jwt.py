@@ -243,9 +243,7 @@ def verify_tenant_token(
 class KeyCache:
     """Public keys of signed installs by `kid`: bounded, with a time to live, thread-safe."""
 
-    def __init__(
-        self, ttl: float = 3600.0, max_entries: int = 64, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, ttl: float = 3600.0, max_entries: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
