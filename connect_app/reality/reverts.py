@@ -196,9 +196,9 @@ class _Pass:
                 shas.update(self._brought_in(self.position[merge]))
         return {sha for sha in shas if self.position.get(sha, before) < before}
 
-    def _latest_with_subject(self, subject: str, before: int) -> int | None:
+    def _latest_with_subject(self, subject: str, before: int, in_effect: bool = True) -> int | None:
         """Latest earlier commit with this subject (or starting with it, when cut with `…`)
-        that is still in effect."""
+        that is still in effect (to revert it) or reverted (to reapply it)."""
         cut = next((subject.removesuffix(e).rstrip() for e in _ELLIPSES if subject.endswith(e)), None)
         if cut is None:
             candidates: Iterable[int] = reversed(self.by_subject.get(subject, ()))
@@ -212,7 +212,7 @@ class _Pass:
             candidate = self.commits[index]
             if cut is not None and not candidate.subject.startswith(cut):
                 continue
-            if self._in_effect(candidate.sha):
+            if self._in_effect(candidate.sha) == in_effect:
                 return index
         return None
 
@@ -272,7 +272,7 @@ class _Pass:
                 found.extend(sorted(from_button, key=self.position.__getitem__))
                 form = "revert-button"
         if not found and quoted is not None:
-            matched = self._latest_with_subject(quoted[1], index)
+            matched = self._latest_with_subject(quoted[1], index, in_effect=not reapply)
             if matched is not None:
                 target = self.commits[matched].sha
                 if not reapply:
