@@ -117,11 +117,7 @@ class GitRepo:
     def _env(self, author: str | None, when: datetime | None) -> dict[str, str]:
         name, email = _parse_person(author) if author else self._author
         date = _git_date(when or self._now)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("GIT_") and key not in ("EMAIL",)
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_") and key not in ("EMAIL",)}
         env.update(
             {
                 # Isolate from the machine's git config so runs are identical everywhere.
@@ -161,8 +157,9 @@ class GitRepo:
             raise GitError(f"git {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
         return result.stdout
 
-    def _tick(self, when: datetime | None) -> datetime:
-        """The date of the next commit: `when` if given, else one step after the last one."""
+    def tick(self, when: datetime | None = None) -> datetime:
+        """The date of the next commit or event: `when` if given (the clock never runs back),
+        else one step after the last one."""
         if when is not None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
@@ -202,7 +199,7 @@ class GitRepo:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
             self._git("add", "--", rel)
-        date = self._tick(when)
+        date = self.tick(when)
         self._git("commit", "-q", "--allow-empty", "-F", "-", author=author, when=date, input_text=message)
         return self.rev_parse("HEAD")
 
@@ -226,7 +223,7 @@ class GitRepo:
     ) -> str:
         """Merge `branch` into the current branch (a merge commit unless `no_ff=False` allows a
         fast-forward). Returns the new HEAD."""
-        date = self._tick(when)
+        date = self.tick(when)
         mode = "--no-ff" if no_ff else "--ff"
         self._git("merge", "-q", mode, "-m", message, branch, author=author, when=date)
         return self.rev_parse("HEAD")
@@ -235,7 +232,7 @@ class GitRepo:
         self, branch: str, message: str, *, author: str | None = None, when: datetime | None = None
     ) -> str:
         """One commit on the current branch with the combined changes of `branch`."""
-        date = self._tick(when)
+        date = self.tick(when)
         self._git("merge", "-q", "--squash", branch, author=author, when=date)
         self._git("commit", "-q", "--allow-empty", "-F", "-", author=author, when=date, input_text=message)
         return self.rev_parse("HEAD")
@@ -252,7 +249,7 @@ class GitRepo:
     ) -> str:
         """A real `git revert` on the current branch, so the message is git's own unless
         `message` replaces it (as GitHub's Revert button does)."""
-        date = self._tick(when)
+        date = self.tick(when)
         args = ["revert"]
         if no_edit:
             args.append("--no-edit")
@@ -261,8 +258,16 @@ class GitRepo:
         self._git(*args, sha, author=author, when=date)
         if message is not None:
             self._git(
-                "commit", "-q", "--amend", "--allow-empty", "--cleanup=verbatim", "-F", "-",
-                author=author, when=date, input_text=message,
+                "commit",
+                "-q",
+                "--amend",
+                "--allow-empty",
+                "--cleanup=verbatim",
+                "-F",
+                "-",
+                author=author,
+                when=date,
+                input_text=message,
             )
         return self.rev_parse("HEAD")
 
@@ -424,8 +429,7 @@ def _parse_commit_object(sha: str, body: str) -> CommitInfo:
             committer = _parse_raw_person(value)
     if author is None or committer is None:
         raise GitError(f"commit {sha} has no author or committer")
-    return CommitInfo(sha=sha, tree=tree, parents=tuple(parents), author=author, committer=committer,
-                      message=message)
+    return CommitInfo(sha=sha, tree=tree, parents=tuple(parents), author=author, committer=committer, message=message)
 
 
 def _parse_numstat(text: str) -> dict[str, tuple[int, int]]:
