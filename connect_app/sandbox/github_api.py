@@ -60,9 +60,8 @@ def _int_arg(name: str, default: int, *, low: int = 1, high: int | None = None) 
     return value
 
 
-def _paginate(
-    items: Sequence[Any], *, default_per_page: int = 30, max_per_page: int = 100
-) -> tuple[Sequence[Any], str | None]:
+def _paginate(items: Sequence[Any], *, default_per_page: int = 30, max_per_page: int = 100
+              ) -> tuple[Sequence[Any], str | None]:
     """One page of `items` and GitHub's `Link` header for the others."""
     per_page = _int_arg("per_page", default_per_page, high=max_per_page)
     page = _int_arg("page", 1)
@@ -139,13 +138,8 @@ def commit_resource(info: CommitInfo, ident: payloads.RepoIdentity, *, with_file
             "tree": {"sha": info.tree, "url": f"{api}/git/trees/{info.tree}"},
             "url": f"{api}/git/commits/{info.sha}",
             "comment_count": 0,
-            "verification": {
-                "verified": False,
-                "reason": "unsigned",
-                "signature": None,
-                "payload": None,
-                "verified_at": None,
-            },
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None,
+                             "verified_at": None},
         },
         "url": f"{api}/commits/{info.sha}",
         "html_url": f"{ident.html_repo_url}/commit/{info.sha}",
@@ -243,13 +237,8 @@ def _register(bp: Blueprint) -> None:
     @bp.get("/rate_limit")
     def rate_limit() -> Response:
         limit = _sim().rate_limit
-        core = {
-            "limit": limit.limit,
-            "remaining": limit.remaining,
-            "reset": limit.reset,
-            "used": limit.limit - limit.remaining,
-            "resource": "core",
-        }
+        core = {"limit": limit.limit, "remaining": limit.remaining, "reset": limit.reset,
+                "used": limit.limit - limit.remaining, "resource": "core"}
         other = {"limit": 30, "remaining": 30, "reset": limit.reset, "used": 0, "resource": "search"}
         graphql = {"limit": 5000, "remaining": 5000, "reset": limit.reset, "used": 0, "resource": "graphql"}
         return _json({"resources": {"core": core, "search": other, "graphql": graphql}, "rate": core})
@@ -271,17 +260,9 @@ def _register(bp: Blueprint) -> None:
             return _error(404, "Branch not found")
         info = sim.commit_info(branch, with_files=False)
         ident = _ident()
-        return _json(
-            {
-                "name": branch,
-                "commit": commit_resource(info, ident, with_files=False),
-                "protected": False,
-                "_links": {
-                    "self": f"{ident.api_repo_url}/branches/{branch}",
-                    "html": f"{ident.html_repo_url}/tree/{branch}",
-                },
-            }
-        )
+        return _json({"name": branch, "commit": commit_resource(info, ident, with_files=False), "protected": False,
+                      "_links": {"self": f"{ident.api_repo_url}/branches/{branch}",
+                                 "html": f"{ident.html_repo_url}/tree/{branch}"}})
 
     @bp.get("/repos/<owner>/<name>/commits")
     def list_commits(owner: str, name: str) -> Response:
@@ -322,7 +303,8 @@ def _register(bp: Blueprint) -> None:
         full = sim.repo.resolve(sha)
         if full is None:
             return _error(422, f"No commit found for SHA: {sha}")
-        numbers = [n for n in sorted(sim.pulls) if full == sim.pulls[n].merge_commit_sha or full in sim.pull_commits(n)]
+        numbers = [n for n in sorted(sim.pulls) if full == sim.pulls[n].merge_commit_sha
+                   or full in sim.pull_commits(n)]
         ident = _ident()
         chunk, link = _paginate(numbers)
         return _json([payloads.pull_request_object(ident, sim.pull_facts(n)) for n in chunk], link)
@@ -342,8 +324,7 @@ def _register(bp: Blueprint) -> None:
         base = request.args.get("base")
         numbers = sorted(sim.pulls, reverse=request.args.get("direction", "desc") == "desc")
         picked = [
-            n
-            for n in numbers
+            n for n in numbers
             if (state == "all" or (state == "open") == (sim.pulls[n].closed_at is None))
             and (base is None or sim.pulls[n].base_ref == base)
         ]
