@@ -223,7 +223,8 @@ def restore_comment_adf(
     """The comment posted when a drifted feature is live again."""
     where = drift.environment or "production"
     content: list[Node] = []
-    content += _paragraph(_strong(f"Live again: {headline(drift)}"))
+    since = f" since {_format_headline_when(drift.since)}" if drift.since else ""
+    content += _paragraph(_strong(f"Live again{_place(drift)}{since}"))
     content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title)))
     content += _cause_line(drift, cause_url or drift.cause_url)
     content += _paragraph(_text(f"Jira says “{jira_status}” and {where} matches it again."))
