@@ -262,7 +262,6 @@ class GitRepo:
                 "-q",
                 "--amend",
                 "--allow-empty",
-                "--cleanup=verbatim",
                 "-F",
                 "-",
                 author=author,
