@@ -401,3 +401,19 @@ def test_events_follow_the_scripted_clock(sim: GitHubSimulator, receiver: Receiv
     assert status["deployment_status"]["created_at"] == "2024-03-06T23:31:00Z"
     push = json.loads(receiver.received[0]["body"])
     assert push["head_commit"]["timestamp"] == "2024-03-04T10:00:00+00:00"
+
+
+def test_push_commit_list_is_capped_and_unreachable_hooks_are_recorded(repo: GitRepo, receiver: Receiver) -> None:
+    sim = GitHubSimulator(repo, "acme/shop", push_commit_limit=3).start()
+    try:
+        sim.add_hook(receiver.url, SECRET)
+        dead = sim.add_hook("http://127.0.0.1:9/nowhere", SECRET)
+        made = [repo.commit(f"FEAT-{i + 1} bulk", {"bulk.txt": f"{i}\n"}) for i in range(5)]
+        guid = sim.push_branch()
+        payload = json.loads(receiver.received[0]["body"])
+        assert [c["id"] for c in payload["commits"]] == made[-3:]
+        assert payload["head_commit"]["id"] == made[-1]
+        [failed] = [d for d in sim.deliveries if d.hook_id == dead]
+        assert failed.guid == guid and failed.status is None and failed.error and not failed.ok
+    finally:
+        sim.stop()
