@@ -195,6 +195,7 @@ class DeploymentFact(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     # What it changed against the previous production deployment, filled in by the worker.
     compared: Mapped[bool] = mapped_column(Boolean, default=False)
+    compared_base: Mapped[str | None] = mapped_column(String(40))  # the previous deployment's SHA
     added: Mapped[list[Any]] = mapped_column(default=list)
     removed: Mapped[list[Any]] = mapped_column(default=list)
 
@@ -232,7 +233,14 @@ class IssueReality(Base):
     issue_id: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(30), default="live")
     since: Mapped[datetime | None] = mapped_column()
+    # Identifies the current drift change ("reverted:commit:<sha>"); None while live.
     change_id: Mapped[str | None] = mapped_column(String(200))
+    # The drift change a restore comment would answer, once the issue is live again.
+    restore_of: Mapped[str | None] = mapped_column(String(200))
+    # Read from Jira by the last sync: the words of summaries and the hotfix rule need them.
+    title: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column()
+    missing: Mapped[bool] = mapped_column(Boolean, default=False)
     desired: Mapped[dict[str, Any]] = mapped_column(default=dict)
     applied_property: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     applied_label: Mapped[str | None] = mapped_column(String(60))

@@ -1,0 +1,125 @@
+"""`connect-app`: serve | worker | db upgrade | demo | backfill."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+from connect_app.config import ConfigError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="connect-app", description="System Reality for Jira")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app under gunicorn and the background worker")
+    serve.add_argument("--bind", default="127.0.0.1:8000")
+    serve.add_argument("--web-workers", type=int, default=2)
+    serve.add_argument("--workers", type=int, default=1, help="background worker processes (Postgres: many)")
+
+    worker = commands.add_parser("worker", help="run only the background worker")
+    worker.add_argument("--lease", type=float, default=300.0, help="seconds before an unfinished job is retaken")
+    worker.add_argument("--poll", type=float, default=0.5)
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+
+    demo = commands.add_parser("demo", help="the FEAT-304 story on this machine, no Jira account needed")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-wait", action="store_true", help="replay the story, print the URLs and exit")
+
+    backfill = commands.add_parser("backfill", help="read a connected repository's history through the API")
+    backfill.add_argument("--connection", required=True)
+    backfill.add_argument("--since", default=None, help="ISO date, e.g. 2026-01-01")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"connect-app: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "db":
+        from connect_app.db import upgrade
+
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    if args.command == "worker":
+        return run_worker(lease=args.lease, poll=args.poll)
+    if args.command == "serve":
+        return serve_app(settings, bind=args.bind, web_workers=args.web_workers, workers=args.workers)
+    if args.command == "backfill":
+        from connect_app.backfill import backfill_from_cli
+
+        return backfill_from_cli(settings, args.connection, args.since)
+    if args.command == "demo":
+        from connect_app.demo import run_demo
+
+        return run_demo(port=args.port, wait=not args.no_wait)
+    return 2
+
+
+def run_worker(*, lease: float, poll: float) -> int:
+    from connect_app import create_app
+    from connect_app.jobs import Worker
+    from connect_app.worker import Handlers
+
+    app = create_app()
+    svc = app.extensions["system-reality"]
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(svc.sessions, Handlers(svc).mapping(), lease=timedelta(seconds=lease), poll_interval=poll)
+    logging.getLogger(__name__).info("worker %s started", worker.worker_id)
+    with app.app_context():
+        worker.run_forever(stop)
+    return 0
+
+
+def serve_app(settings, *, bind: str, web_workers: int, workers: int) -> int:  # type: ignore[no-untyped-def]
+    from connect_app.db import upgrade
+
+    upgrade(settings.database_url)
+    if settings.is_sqlite and workers > 1:
+        logging.getLogger(__name__).warning("SQLite runs one background worker; use Postgres to scale out")
+        workers = 1
+    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"]) for _ in range(workers)]
+    web = subprocess.Popen([
+        sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
+        "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "connect_app.wsgi:app",
+    ])
+    children.append(web)
+    print(f"System Reality for Jira: serving on http://{bind} (descriptor at {settings.app_base_url}"
+          "/atlassian-connect.json)", flush=True)
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        code = web.wait()
+    except KeyboardInterrupt:
+        code = 0
+    stop()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Jira's own webhooks: an issue moved to Done while in drift, or an issue whose key changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select, update
+
+from connect_app import jobs
+from connect_app.connect.auth import authenticate
+from connect_app.db import transaction
+from connect_app.errors import BadRequest
+from connect_app.intake.store import json_body
+from connect_app.models import IssueMove, IssueReality, PostedComment
+from connect_app.services import services
+from connect_app.worker import queue_recompute
+
+bp = Blueprint("jira_webhooks", __name__)
+
+
+def _key_change(changelog: Any) -> tuple[str, str] | None:
+    items = changelog.get("items") if isinstance(changelog, dict) else None
+    for item in items or []:
+        if isinstance(item, dict) and item.get("field") == "Key" and item.get("fromString") and item.get("toString"):
+            return str(item["fromString"]), str(item["toString"])
+    return None
+
+
+@bp.post("/jira/webhook/issue-updated")
+def issue_updated() -> tuple[Response, int]:
+    # Connect signs webhooks like any request to the app: HS256, the tenant's secret, a qsh.
+    caller = authenticate(from_query=False, allow_context_qsh=False)
+    payload = json_body(request.get_data(cache=True))
+    issue = payload.get("issue")
+    if not isinstance(issue, dict) or not isinstance(issue.get("key"), str):
+        raise BadRequest("The webhook carries no issue.", "missing_issue")
+    tenant_id = caller.tenant.id
+    key = issue["key"]
+    with transaction(services().sessions) as session:
+        moved = _key_change(payload.get("changelog"))
+        if moved is not None:
+            old, new = moved
+            if session.scalar(select(IssueMove.id).where(IssueMove.tenant_id == tenant_id,
+                                                         IssueMove.old_key == old)) is None:
+                session.add(IssueMove(tenant_id=tenant_id, old_key=old, new_key=new))
+            # The issue keeps its history under the new key: desired state and paid comments.
+            session.execute(update(IssueMove).where(IssueMove.tenant_id == tenant_id, IssueMove.new_key == old)
+                            .values(new_key=new))
+            if session.scalar(select(IssueReality.id).where(IssueReality.tenant_id == tenant_id,
+                                                            IssueReality.issue_key == new)) is None:
+                session.execute(update(IssueReality).where(IssueReality.tenant_id == tenant_id,
+                                                           IssueReality.issue_key == old).values(issue_key=new))
+            session.execute(update(PostedComment).where(PostedComment.tenant_id == tenant_id,
+                                                        PostedComment.issue_key == old).values(issue_key=new))
+            queue_recompute(session, tenant_id)
+            key = new
+        reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant_id,
+                                                            IssueReality.issue_key == key))
+        if reality is not None and (reality.change_id or reality.restore_of):
+            # Status may have moved to Done: the sync decides whether a comment is now owed.
+            jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
+                         tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+    return jsonify({"status": "accepted"}), 202

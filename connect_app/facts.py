@@ -1,0 +1,194 @@
+"""Recording facts from deliveries, and reading them back as the reality core's plain data.
+
+Every recorder is an upsert, so processing a delivery twice (a retry after a crash, a replay,
+a backfill over live webhooks) leaves the same rows behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connect_app.intake.parse import DeploymentEvent, FlagChange, MergedPullRequest
+from connect_app.models import (
+    CommitFact,
+    Connection,
+    DeploymentFact,
+    FlagFact,
+    PullRequestFact,
+    SegmentFact,
+)
+from connect_app.reality.keys import find_keys, find_keys_in_branch
+from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Segment
+
+SUCCESS = "success"
+
+
+def record_commit(session: Session, connection_id: str, commit: Commit) -> None:
+    row = session.get(CommitFact, (connection_id, commit.sha))
+    if row is None:
+        session.add(CommitFact(
+            connection_id=connection_id, sha=commit.sha, message=commit.message, author=commit.author,
+            authored_at=commit.timestamp, files=list(commit.files), parents=list(commit.parents),
+            brought_in=list(commit.brought_in), url=commit.url,
+        ))
+        session.flush()
+        return
+    # Later sources fill in what earlier ones lacked; they never erase.
+    if commit.files and not row.files:
+        row.files = list(commit.files)
+    if commit.parents and not row.parents:
+        row.parents = list(commit.parents)
+    if commit.brought_in and not row.brought_in:
+        row.brought_in = list(commit.brought_in)
+    if commit.url and not row.url:
+        row.url = commit.url
+    if commit.timestamp and not row.authored_at:
+        row.authored_at = commit.timestamp
+
+
+def record_segment(session: Session, connection_id: str, segment: Segment) -> None:
+    exists = session.scalar(select(SegmentFact.id).where(
+        SegmentFact.connection_id == connection_id, SegmentFact.source == segment.source,
+        SegmentFact.before == segment.before, SegmentFact.after == segment.after,
+    ))
+    if exists is None:
+        session.add(SegmentFact(connection_id=connection_id, source=segment.source, before=segment.before,
+                                after=segment.after, commits=list(segment.commits)))
+        session.flush()
+
+
+def record_pull_request(session: Session, connection_id: str, pr: MergedPullRequest,
+                        commit_shas: Sequence[str] = ()) -> None:
+    row = session.get(PullRequestFact, (connection_id, pr.number))
+    if row is None:
+        row = PullRequestFact(connection_id=connection_id, number=pr.number, title=pr.title)
+        session.add(row)
+    row.title, row.body, row.head_ref = pr.title, pr.body, pr.head_ref
+    row.merge_commit_sha, row.merged_at, row.url = pr.merge_commit_sha, pr.merged_at, pr.url
+    if commit_shas:
+        row.commit_shas = list(commit_shas)
+    session.flush()
+
+
+def record_deployment(session: Session, connection_id: str, source: str, event: DeploymentEvent,
+                      external_id: str) -> DeploymentFact:
+    row = session.scalar(select(DeploymentFact).where(
+        DeploymentFact.connection_id == connection_id, DeploymentFact.source == source,
+        DeploymentFact.external_id == external_id,
+    ))
+    if row is None:
+        row = DeploymentFact(connection_id=connection_id, source=source, external_id=external_id,
+                             environment=event.environment, sha=event.sha, status=event.status,
+                             deployed_at=event.at, url=event.url)
+        session.add(row)
+    elif event.status != "pending" or row.status == "pending":
+        # A status event is newer news than the deployment event, whatever order they arrived in.
+        if row.status != SUCCESS or event.status == SUCCESS:
+            row.status = event.status
+        if event.status == SUCCESS:
+            row.deployed_at = event.at
+        row.url = event.url or row.url
+        row.environment = event.environment or row.environment
+    session.flush()
+    return row
+
+
+def record_flag(session: Session, connection: Connection, provider: str, change: FlagChange) -> None:
+    row = session.scalar(select(FlagFact).where(
+        FlagFact.connection_id == connection.id, FlagFact.provider == provider, FlagFact.key == change.key,
+        FlagFact.environment == change.environment,
+    ))
+    if row is None:
+        row = FlagFact(tenant_id=connection.tenant_id, connection_id=connection.id, provider=provider,
+                       key=change.key, environment=change.environment, on=change.on,
+                       changed_at=change.changed_at)
+        session.add(row)
+    elif row.changed_at > change.changed_at:
+        return  # an older event arriving late never overrides a newer state
+    row.on, row.changed_at = change.on, change.changed_at
+    row.name, row.description, row.tags, row.url = change.name, change.description, list(change.tags), change.url
+    session.flush()
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepositoryFacts:
+    connection_id: str
+    repository: str
+    segments: tuple[Segment, ...]
+    commits: dict[str, Commit]
+    pulls: tuple[PullRequest, ...]
+    deployments: tuple[Deployment, ...]  # successful production deployments, compared, oldest first
+    production_seen: bool
+    pending_deployments: int  # successful production deployments not yet compared
+
+
+def production_names(connection: Connection, default: Iterable[str]) -> frozenset[str]:
+    names = connection.production_environments or list(default)
+    return frozenset(name.lower() for name in names)
+
+
+def load_repository(session: Session, connection: Connection, production: frozenset[str]) -> RepositoryFacts:
+    cid = connection.id
+    segments = tuple(
+        Segment(before=row.before, after=row.after, commits=tuple(row.commits), source=row.source)  # type: ignore[arg-type]
+        for row in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == cid)
+                                   .order_by(SegmentFact.id))
+    )
+    commits = {
+        row.sha: Commit(sha=row.sha, message=row.message, author=row.author, timestamp=row.authored_at,
+                        files=tuple(row.files), parents=tuple(row.parents), brought_in=tuple(row.brought_in),
+                        url=row.url)
+        for row in session.scalars(select(CommitFact).where(CommitFact.connection_id == cid))
+    }
+    pulls = tuple(
+        PullRequest(number=row.number, title=row.title, body=row.body, head_ref=row.head_ref,
+                    merge_commit_sha=row.merge_commit_sha, merged_at=row.merged_at,
+                    commit_shas=tuple(row.commit_shas), url=row.url)
+        for row in session.scalars(select(PullRequestFact).where(PullRequestFact.connection_id == cid)
+                                   .order_by(PullRequestFact.number))
+    )
+    rows = production_deployments(session, cid, production)
+    deployments = tuple(
+        Deployment(id=f"{row.source}:{row.external_id}", environment=row.environment, sha=row.sha,
+                   deployed_at=row.deployed_at, added=tuple(row.added), removed=tuple(row.removed), url=row.url)
+        for row in rows if row.compared
+    )
+    return RepositoryFacts(
+        connection_id=cid, repository=connection.repository, segments=segments, commits=commits, pulls=pulls,
+        deployments=deployments, production_seen=bool(rows),
+        pending_deployments=sum(1 for row in rows if not row.compared),
+    )
+
+
+def production_deployments(session: Session, connection_id: str,
+                           production: frozenset[str]) -> list[DeploymentFact]:
+    rows = session.scalars(select(DeploymentFact).where(
+        DeploymentFact.connection_id == connection_id, DeploymentFact.status == SUCCESS,
+    ).order_by(DeploymentFact.deployed_at, DeploymentFact.id)).all()
+    return [row for row in rows if row.environment.lower() in production]
+
+
+def load_flags(session: Session, tenant_id: int, production: frozenset[str],
+               links: dict[str, list[str]]) -> list[FlagState]:
+    states = []
+    for row in session.scalars(select(FlagFact).where(FlagFact.tenant_id == tenant_id)):
+        # A flag key is an identifier like a branch name (any case); prose fields name keys in upper case.
+        named = find_keys_in_branch(row.key) + find_keys(" ".join([row.name, row.description, *row.tags]))
+        keys = sorted({*named, *links.get(row.key, [])})
+        states.append(FlagState(provider=row.provider, key=row.key, name=row.name, environment=row.environment,
+                                on=row.on, changed_at=row.changed_at, issue_keys=tuple(keys), url=row.url,
+                                production=row.environment.lower() in production))
+    return states
+
+
+def latest(moments: Iterable[datetime | None]) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None

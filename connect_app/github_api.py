@@ -1,0 +1,140 @@
+"""What the worker asks GitHub, through PyGithub, when a payload lacks something.
+
+Only hosts allowed by ALLOWED_GITHUB_API_URLS are ever contacted. Rate-limit exhaustion becomes a
+`RateLimited` carrying the reset time, so callers pause instead of hammering the API.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from github import Auth, Github, GithubException, RateLimitExceededException
+from github.Repository import Repository
+
+from connect_app.connect.urls import url_allowed
+from connect_app.reality.model import Commit
+
+# GitHub's compare endpoint returns at most 250 commits per page.
+COMPARE_PAGE = 250
+
+
+class GitHubUnavailable(Exception):
+    """No usable API access (no token, host not allowed, or GitHub answered with an error)."""
+
+
+class RateLimited(Exception):
+    def __init__(self, reset_at: float) -> None:
+        super().__init__(f"GitHub rate limit exhausted until {datetime.fromtimestamp(reset_at, UTC):%H:%M:%S} UTC")
+        self.reset_at = reset_at
+
+    @property
+    def wait_seconds(self) -> float:
+        return max(1.0, self.reset_at - time.time())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    status: str  # ahead | behind | diverged | identical
+    added: tuple[str, ...]  # in head, not in base (oldest first)
+    removed: tuple[str, ...]  # in base, not in head (oldest first)
+
+
+def github_app_auth(api_url: str, repository: str) -> Auth.Auth | None:
+    """A GitHub App installation token, when GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set."""
+    app_id, key = os.environ.get("GITHUB_APP_ID"), os.environ.get("GITHUB_APP_PRIVATE_KEY")
+    if not app_id or not key:
+        return None
+    from github import GithubIntegration
+
+    owner, name = repository.split("/", 1)
+    integration = GithubIntegration(auth=Auth.AppAuth(app_id, key.replace("\\n", "\n")), base_url=api_url)
+    installation = integration.get_repo_installation(owner, name)
+    return Auth.AppInstallationAuth(Auth.AppAuth(app_id, key.replace("\\n", "\n")), installation.id)
+
+
+class RepositoryReader:
+    def __init__(self, *, api_url: str, repository: str, token: str | None,
+                 allowed_api_urls: tuple[str, ...], timeout: int = 15) -> None:
+        if not url_allowed(api_url, allowed_api_urls):
+            raise GitHubUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
+        auth: Auth.Auth | None = Auth.Token(token) if token else github_app_auth(api_url, repository)
+        self.has_credentials = auth is not None
+        # Retries and throttling are ours: PyGithub's default retry would sleep inside a job.
+        self._github = Github(auth=auth, base_url=api_url, timeout=timeout, retry=None, per_page=100,
+                              seconds_between_requests=None, seconds_between_writes=None)
+        self._name = repository
+        self._repo: Repository | None = None
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except RateLimitExceededException as exc:
+            reset = exc.headers.get("x-ratelimit-reset") if exc.headers else None
+            raise RateLimited(float(reset) if reset else time.time() + 60) from exc
+        except GithubException as exc:
+            if exc.status == 403 and exc.headers and exc.headers.get("x-ratelimit-remaining") == "0":
+                raise RateLimited(float(exc.headers.get("x-ratelimit-reset", time.time() + 60))) from exc
+            raise GitHubUnavailable(f"GitHub answered {exc.status}") from exc
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = self._call(self._github.get_repo, self._name)
+        return self._repo
+
+    def default_branch(self) -> str:
+        return str(self.repo.default_branch)
+
+    def commit(self, sha: str) -> Commit:
+        raw = self._call(self.repo.get_commit, sha)
+        return _to_commit(raw, with_files=True)
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """What `head` has that `base` lacks and the reverse, paging past 250 commits."""
+        forward = self._call(self.repo.compare, base, head, comparison_commits_per_page=COMPARE_PAGE)
+        status = str(forward.status)
+        added = tuple(c.sha for c in self._call(list, forward.commits)) if forward.ahead_by else ()
+        removed: tuple[str, ...] = ()
+        if forward.behind_by:
+            backward = self._call(self.repo.compare, head, base, comparison_commits_per_page=COMPARE_PAGE)
+            removed = tuple(c.sha for c in self._call(list, backward.commits))
+        return Comparison(status=status, added=added, removed=removed)
+
+    def pull_commits(self, number: int) -> tuple[str, ...]:
+        pull = self._call(self.repo.get_pull, number)
+        return tuple(c.sha for c in self._call(list, pull.get_commits()))
+
+    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
+        """Commits reachable from the branch head, newest first, with parents (no files)."""
+        kwargs = {"sha": branch}
+        if since is not None:
+            kwargs["since"] = since
+        pages = self._call(self.repo.get_commits, **kwargs)
+        iterator = iter(pages)
+        while True:
+            try:
+                raw = self._call(next, iterator)
+            except StopIteration:
+                return
+            yield _to_commit(raw, with_files=False)
+
+
+def _to_commit(raw, *, with_files: bool) -> Commit:  # type: ignore[no-untyped-def]
+    data = raw.raw_data
+    info = data.get("commit") or {}
+    author = info.get("author") or {}
+    files = tuple(f.get("filename", "") for f in data.get("files") or []) if with_files else ()
+    when = author.get("date")
+    return Commit(
+        sha=data["sha"],
+        message=info.get("message") or "",
+        author=author.get("name") or "",
+        timestamp=datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None,
+        files=files,
+        parents=tuple(p["sha"] for p in data.get("parents") or []),
+        url=data.get("html_url"),
+    )

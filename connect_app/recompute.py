@@ -1,0 +1,177 @@
+"""From stored facts to the desired Jira state of every issue of a tenant.
+
+The work here is the reality core's (pure functions); this module only loads facts, combines
+the answers of several repositories, and records what each issue should look like. Issues whose
+desired state moved get a `sync_issue` job; everything else is left alone, which is why replays
+and backfills that change nothing make no Jira calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from connect_app import jobs
+from connect_app.db import transaction
+from connect_app.facts import RepositoryFacts, load_flags, load_repository, production_names
+from connect_app.jira_access import jira_for
+from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcnow
+from connect_app.reality.drift import drift_for_keys
+from connect_app.reality.history import order_branch
+from connect_app.reality.model import NOT_DRIFT, Commit, Drift
+from connect_app.services import Services
+
+log = logging.getLogger(__name__)
+
+PROJECTS_TTL = timedelta(minutes=10)
+# When several repositories disagree about one issue, the most serious state is the one shown.
+SEVERITY = ("rolled-back", "reverted", "partially-reverted", "flag-off", "hotfixed", "pending-deploy", "live")
+
+
+def branch_commits(facts: RepositoryFacts) -> list[Commit]:
+    return [facts.commits[sha] for sha in order_branch(facts.segments) if sha in facts.commits]
+
+
+def combine(drifts: Sequence[Drift]) -> Drift:
+    """One issue, several repositories: the most serious state, counts added up."""
+    worst = min(drifts, key=lambda d: (SEVERITY.index(d.state), -(d.since.timestamp() if d.since else 0)))
+    if len(drifts) == 1:
+        return worst
+    return Drift(**{**asdict(worst), "changes": sum(d.changes for d in drifts),
+                    "reverted": sum(d.reverted for d in drifts)})
+
+
+def change_id(drift: Drift) -> str | None:
+    """The identity of a drift change: the same cause always yields the same id, so a replay
+    recognises a comment it already owes or paid."""
+    if drift.state in NOT_DRIFT:
+        return None
+    return f"{drift.state}:{drift.cause_kind}:{drift.cause_ref or '-'}"[:200]
+
+
+def drift_record(drift: Drift) -> dict[str, Any]:
+    """What sync needs to render the property, label and comment, as JSON."""
+    return {
+        "state": drift.state,
+        "since": drift.since.isoformat() if drift.since else None,
+        "changes": drift.changes,
+        "reverted": drift.reverted,
+        "environment": drift.environment,
+        "cause_kind": drift.cause_kind,
+        "cause_ref": drift.cause_ref,
+        "cause_url": drift.cause_url,
+    }
+
+
+def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
+    """The tenant's Jira project keys, refreshed every few minutes (a key of a project that does
+    not exist is not an issue key)."""
+    fresh = tenant.known_projects_at is not None and utcnow() - tenant.known_projects_at < PROJECTS_TTL
+    if fresh:
+        return list(tenant.known_projects)
+    try:
+        projects = jira_for(svc, tenant).list_projects()
+    except Exception as exc:  # Jira unreachable: keep working with what we knew
+        log.warning("project list unavailable for tenant %s: %s", tenant.id, exc)
+        return list(tenant.known_projects) if tenant.known_projects_at else None
+    tenant.known_projects, tenant.known_projects_at = projects, utcnow()
+    return projects
+
+
+def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]:  # type: ignore[no-untyped-def]
+    """Drift of every issue any of the tenant's repositories or flags names."""
+    projects = known_projects(svc, tenant)
+    project_set = set(projects) if projects is not None else None
+    default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
+    moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
+                                 .where(IssueMove.tenant_id == tenant.id)).all())
+    realities = {r.issue_key: r for r in session.scalars(
+        select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+    done_at = {key: r.done_at for key, r in realities.items() if r.done_at is not None}
+    titles = {key: r.title for key, r in realities.items() if r.title}
+    links = tenant.settings.get("flag_links") or {}
+    per_key: dict[str, list[Drift]] = {}
+    connections = session.scalars(select(Connection).where(
+        Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))).all()
+    all_flags = load_flags(session, tenant.id, production_names_for(None, default_envs), links)
+    for index, connection in enumerate(connections):
+        production = production_names(connection, default_envs)
+        facts = load_repository(session, connection, production)
+        # Flags belong to the tenant, not to one repository: weigh them once.
+        flags = [f for f in all_flags if f.production] if index == 0 else []
+        drifts = drift_for_keys(
+            branch_commits(facts), facts.pulls, known_projects=_with_moves(project_set, moves),
+            deployments=facts.deployments if facts.production_seen else None, flags=flags,
+            done_at={old: done_at[new] for old, new in moves.items() if new in done_at} | done_at,
+            titles=titles,
+        )
+        for key, drift in drifts.items():
+            key = moves.get(key, key)
+            per_key.setdefault(key, []).append(Drift(**{**asdict(drift), "key": key}))
+    return {key: combine(drifts) for key, drifts in per_key.items()}
+
+
+def production_names_for(connection: Connection | None, default: Sequence[str]) -> frozenset[str]:
+    if connection is not None:
+        return production_names(connection, default)
+    return frozenset(name.lower() for name in default)
+
+
+def _with_moves(projects: set[str] | None, moves: dict[str, str]) -> set[str] | None:
+    # Keys of a project the issue moved out of still name the (moved) issue.
+    if projects is None:
+        return None
+    return projects | {old.rsplit("-", 1)[0] for old in moves}
+
+
+def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
+    """Record the desired state of every issue; queue a sync for those that moved. Returns them."""
+    with transaction(svc.sessions) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or not tenant.active:
+            return []
+        drifts = compute_tenant(svc, session, tenant)
+        realities = {r.issue_key: r for r in session.scalars(
+            select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
+        moved: list[str] = []
+        for key, drift in sorted(drifts.items()):
+            reality = realities.get(key)
+            if reality is None:
+                reality = IssueReality(tenant_id=tenant_id, issue_key=key, desired={})
+                session.add(reality)
+            if _apply_drift(reality, drift):
+                moved.append(key)
+                jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
+                             tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+        # An issue no repository names any more (its only commit was force-pushed away, say)
+        # goes back to live rather than keeping a stale drift.
+        for key, reality in realities.items():
+            if key not in drifts and reality.state not in NOT_DRIFT:
+                if _apply_drift(reality, Drift(key=key, state="live", since=None, summary="", changes=0,
+                                               reverted=0, environment=None)):
+                    moved.append(key)
+                    jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
+                                 tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+        return moved
+
+
+def _apply_drift(reality: IssueReality, drift: Drift) -> bool:
+    record = drift_record(drift)
+    new_change = change_id(drift)
+    if reality.desired == record and reality.change_id == new_change:
+        return False
+    if reality.change_id and new_change is None:
+        reality.restore_of = reality.change_id  # live again after a drift: a restore may be owed
+    elif new_change is not None:
+        reality.restore_of = None
+    reality.desired = record
+    reality.state = drift.state
+    reality.since = drift.since
+    reality.change_id = new_change
+    reality.computed_at = utcnow()
+    return True

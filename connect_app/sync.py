@@ -1,0 +1,327 @@
+"""Reconcile one issue in Jira with its desired state.
+
+Desired state lives in `IssueReality` (written by recompute). This module reads the issue once,
+compares, and makes only the calls that close the difference:
+
+- one `PUT issue` carrying the `system-reality` property, the issue-context status and the
+  `drift-*` label change together;
+- one comment per drift change of a Done issue (and one restore comment), or, under the
+  `reopen` policy, one transition that carries that comment.
+
+Comments are guarded by an intent row committed *before* the POST: if the process dies between
+Jira's answer and our commit, the next attempt finds the intent still open and looks in Jira
+for the comment instead of posting again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
+from connect_app.connect.jira import JiraClient, JiraError
+from connect_app.db import transaction
+from connect_app.jira_access import jira_for
+from connect_app.models import IssueReality, PostedComment, Tenant, utcnow
+from connect_app.policy import ProjectPolicy, business_owner_field, project_policy
+from connect_app.reality import story
+from connect_app.reality.model import DRIFT_STATES, NOT_DRIFT, Drift
+from connect_app.services import Services
+
+log = logging.getLogger(__name__)
+
+DRIFT_LABELS = frozenset(f"drift-{state}" for state in DRIFT_STATES if state not in NOT_DRIFT)
+COMMENT_MARK = "system-reality-change"  # comment entity property naming the drift change it reports
+LOZENGE = {
+    "live": "success", "pending-deploy": "inprogress", "reverted": "removed", "rolled-back": "removed",
+    "partially-reverted": "moved", "flag-off": "removed", "hotfixed": "moved",
+}
+
+
+def drift_from_record(key: str, record: Mapping[str, Any], title: str) -> Drift:
+    since = record.get("since")
+    drift = Drift(
+        key=key, state=record.get("state", "live"), since=datetime.fromisoformat(since) if since else None,
+        summary="", changes=int(record.get("changes", 0)), reverted=int(record.get("reverted", 0)),
+        environment=record.get("environment"), cause_kind=record.get("cause_kind", "none"),
+        cause_ref=record.get("cause_ref"), cause_url=record.get("cause_url"),
+    )
+    return Drift(**{**drift.__dict__, "summary": story.summary(drift, title)})
+
+
+def property_value(drift: Drift) -> dict[str, Any]:
+    """The `system-reality` issue property, minus `updated` (stamped only when this changes)."""
+    return {
+        "drift": drift.state,
+        "since": drift.since.isoformat().replace("+00:00", "Z") if drift.since else None,
+        "summary": drift.summary,
+        "changes": drift.changes,
+        "reverted": drift.reverted,
+        "environment": drift.environment,
+    }
+
+
+def context_status(drift: Drift) -> dict[str, Any]:
+    return {"type": "lozenge", "value": {"label": story.state_label(drift.state), "type": LOZENGE[drift.state]}}
+
+
+def _same(current: Any, wanted: Mapping[str, Any]) -> bool:
+    if not isinstance(current, Mapping):
+        return False
+    return {k: v for k, v in current.items() if k != "updated"} == dict(wanted)
+
+
+def sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
+    with svc.sessions() as session:
+        tenant = session.get(Tenant, tenant_id)
+        reality = session.scalar(select(IssueReality).where(
+            IssueReality.tenant_id == tenant_id, IssueReality.issue_key == issue_key))
+        if tenant is None or reality is None or not tenant.active:
+            return
+        session.expunge_all()
+    jira = jira_for(svc, tenant)
+    owner_field = business_owner_field(tenant.settings)
+    fields = ["summary", "status", "labels", "reporter", "assignee", "project", "issuetype", "parent",
+              "issuelinks", "statuscategorychangedate", *([owner_field] if owner_field else [])]
+    try:
+        issue = jira.get_issue(issue_key, fields=fields, properties=[ISSUE_PROPERTY_KEY])
+    except JiraError as exc:
+        if exc.status == 404:
+            _mark_missing(svc, reality.id)
+            return
+        raise
+    issue_fields = issue.get("fields") or {}
+    title = issue_fields.get("summary") or issue_key
+    drift = drift_from_record(issue_key, reality.desired, title)
+    done = ((issue_fields.get("status") or {}).get("statusCategory") or {}).get("key") == "done"
+    policy = project_policy(tenant.settings, issue_key.rsplit("-", 1)[0])
+
+    _reconcile_fields(svc, jira, reality, issue, drift, policy)
+    if done and policy.comments:
+        _settle_comments(svc, jira, tenant, reality, issue, drift, policy)
+    _remember_issue(svc, reality.id, issue, title, done)
+
+
+def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, issue: Mapping[str, Any],
+                      drift: Drift, policy: ProjectPolicy) -> None:
+    wanted = property_value(drift)
+    current = (issue.get("properties") or {}).get(ISSUE_PROPERTY_KEY)
+    properties: dict[str, Any] = {}
+    if not _same(current, wanted):
+        properties[ISSUE_PROPERTY_KEY] = {**wanted, "updated": utcnow().isoformat().replace("+00:00", "Z")}
+        properties[ISSUE_CONTEXT_STATUS_PROPERTY] = context_status(drift)
+    labels = set((issue.get("fields") or {}).get("labels") or [])
+    wanted_label = f"drift-{drift.state}" if drift.in_drift and policy.labels else None
+    remove = sorted(label for label in labels & DRIFT_LABELS if label != wanted_label)
+    add = [wanted_label] if wanted_label and wanted_label not in labels else []
+    if properties or add or remove:
+        jira.edit_issue(reality.issue_key, labels_add=add, labels_remove=remove, properties=properties or None)
+    with transaction(svc.sessions) as session:
+        row = session.get(IssueReality, reality.id)
+        if row is not None:
+            row.applied_property = properties.get(ISSUE_PROPERTY_KEY, current if _same(current, wanted) else None)
+            row.applied_label = wanted_label
+            row.applied_at = utcnow()
+
+
+def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,
+                     issue: Mapping[str, Any], drift: Drift, policy: ProjectPolicy) -> None:
+    if drift.in_drift and reality.change_id:
+        _post_once(svc, jira, tenant, reality, issue, reality.change_id,
+                   lambda: _drift_comment(jira, tenant, issue, drift), reopen=policy.reopens, policy=policy)
+    elif not drift.in_drift and reality.restore_of:
+        restore_id = f"restored:{reality.restore_of}"[:200]
+        if _posted(svc, tenant.id, reality.issue_key, reality.restore_of):
+            _post_once(svc, jira, tenant, reality, issue, restore_id,
+                       lambda: _restore_comment(tenant, issue, drift), reopen=False, policy=policy)
+
+
+def _posted(svc: Services, tenant_id: int, issue_key: str, change: str) -> bool:
+    with svc.sessions() as session:
+        row = session.scalar(select(PostedComment).where(
+            PostedComment.tenant_id == tenant_id, PostedComment.issue_key == issue_key,
+            PostedComment.change_id == change))
+        return row is not None and row.jira_comment_id is not None
+
+
+def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,
+               issue: Mapping[str, Any], change: str, build, *, reopen: bool,  # type: ignore[no-untyped-def]
+               policy: ProjectPolicy) -> None:
+    with transaction(svc.sessions) as session:
+        intent = session.scalar(select(PostedComment).where(
+            PostedComment.tenant_id == tenant.id, PostedComment.issue_key == reality.issue_key,
+            PostedComment.change_id == change))
+        if intent is not None and intent.jira_comment_id is not None:
+            return
+        if intent is None:
+            session.add(PostedComment(tenant_id=tenant.id, issue_key=reality.issue_key, change_id=change))
+            intent_is_new = True
+        else:
+            intent_is_new = False
+    if not intent_is_new:
+        # A previous attempt may have posted and died before recording it: look before posting.
+        found = _find_our_comment(jira, reality.issue_key, change)
+        if found is not None:
+            _settle_intent(svc, tenant.id, reality.issue_key, change, found)
+            return
+    adf = build()
+    transition = _reopen_transition(jira, reality.issue_key, policy) if reopen else None
+    if transition is not None:
+        jira.transition(reality.issue_key, transition, comment_adf=adf)
+        comment_id = _mark_transition_comment(jira, reality.issue_key, change)
+    else:
+        comment = jira.add_comment(reality.issue_key, adf, properties={COMMENT_MARK: {"change": change}})
+        comment_id = str(comment.get("id") or "posted")
+    _settle_intent(svc, tenant.id, reality.issue_key, change, comment_id, transitioned=transition is not None)
+
+
+def _settle_intent(svc: Services, tenant_id: int, issue_key: str, change: str, comment_id: str, *,
+                   transitioned: bool = False) -> None:
+    with transaction(svc.sessions) as session:
+        intent = session.scalar(select(PostedComment).where(
+            PostedComment.tenant_id == tenant_id, PostedComment.issue_key == issue_key,
+            PostedComment.change_id == change))
+        if intent is not None:
+            intent.jira_comment_id = comment_id
+            intent.transitioned = transitioned
+            intent.posted_at = utcnow()
+
+
+def _find_our_comment(jira: JiraClient, issue_key: str, change: str) -> str | None:
+    for comment in reversed(jira.get_comments(issue_key)):
+        marked = jira.get_comment_property(str(comment["id"]), COMMENT_MARK)
+        if isinstance(marked, Mapping) and marked.get("change") == change:
+            return str(comment["id"])
+    return None
+
+
+def _mark_transition_comment(jira: JiraClient, issue_key: str, change: str) -> str:
+    """A comment that rode on a transition cannot carry properties; mark it right after."""
+    comments = jira.get_comments(issue_key)
+    if not comments:
+        return "transition"
+    newest = comments[-1]
+    jira.request("PUT", f"/rest/api/3/comment/{newest['id']}/properties/{COMMENT_MARK}",
+                 json={"change": change}, issue_key=issue_key, expect=(200, 201))
+    return str(newest["id"])
+
+
+def _reopen_transition(jira: JiraClient, issue_key: str, policy: ProjectPolicy) -> str | None:
+    """The transition that takes a Done issue back to a not-Done status: the one the policy names
+    (by target status or transition name), else the first whose target is not Done."""
+    candidates = [t for t in jira.get_transitions(issue_key)
+                  if ((t.get("to") or {}).get("statusCategory") or {}).get("key") != "done"]
+    if policy.reopen_to:
+        wanted = policy.reopen_to.casefold()
+        for transition in candidates:
+            if wanted in (str(transition.get("name", "")).casefold(),
+                          str((transition.get("to") or {}).get("name", "")).casefold()):
+                return str(transition["id"])
+        log.warning("no transition to %r on %s; commenting instead", policy.reopen_to, issue_key)
+        return None
+    return str(candidates[0]["id"]) if candidates else None
+
+
+def stakeholders(issue: Mapping[str, Any], owner_field: str | None) -> list[tuple[str, str]]:
+    fields = issue.get("fields") or {}
+    people: dict[str, str] = {}
+    for name in ("reporter", "assignee", owner_field):
+        if not name:
+            continue
+        values = fields.get(name)
+        for person in values if isinstance(values, list) else [values]:
+            if isinstance(person, Mapping) and person.get("accountId"):
+                people.setdefault(str(person["accountId"]), str(person.get("displayName") or "stakeholder"))
+    return list(people.items())
+
+
+def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | None) -> list[tuple[str, str, str]]:
+    """Open work around the feature: linked issues and the epic's other children that are not
+    done, and issues created since the drift that mention the key."""
+    key = str(issue.get("key"))
+    fields = issue.get("fields") or {}
+    found: dict[str, tuple[str, str, str]] = {}
+    for link in fields.get("issuelinks") or []:
+        other = link.get("outwardIssue") or link.get("inwardIssue") or {}
+        other_fields = other.get("fields") or {}
+        status = other_fields.get("status") or {}
+        if (status.get("statusCategory") or {}).get("key") != "done" and other.get("key"):
+            found[other["key"]] = (other["key"], other_fields.get("summary") or "", status.get("name") or "")
+    clauses = []
+    parent = (fields.get("parent") or {}).get("key")
+    if parent:
+        clauses.append(f'(parent = "{parent}" AND statusCategory != Done AND key != "{key}")')
+    if since is not None:
+        clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
+    if clauses:
+        try:
+            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status"], max_results=20):
+                other_fields = other.get("fields") or {}
+                found.setdefault(other["key"], (other["key"], other_fields.get("summary") or "",
+                                                (other_fields.get("status") or {}).get("name") or ""))
+                if len(found) >= 20:
+                    break
+        except JiraError as exc:  # the comment is still worth posting without this list
+            log.info("still-open search failed for %s: %s", key, exc)
+    return list(found.values())
+
+
+def _drift_comment(jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> dict[str, Any]:
+    fields = issue.get("fields") or {}
+    return story.drift_comment_adf(
+        drift, feature_title=fields.get("summary") or drift.key,
+        jira_status=(fields.get("status") or {}).get("name") or "Done", cause_url=drift.cause_url,
+        stakeholders=stakeholders(issue, business_owner_field(tenant.settings)),
+        still_open=still_open(jira, issue, drift.since),
+    )
+
+
+def _restore_comment(tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> dict[str, Any]:
+    fields = issue.get("fields") or {}
+    return story.restore_comment_adf(
+        drift, feature_title=fields.get("summary") or drift.key,
+        jira_status=(fields.get("status") or {}).get("name") or "Done", cause_url=drift.cause_url,
+        stakeholders=stakeholders(issue, business_owner_field(tenant.settings)),
+    )
+
+
+def _mark_missing(svc: Services, reality_id: int) -> None:
+    with transaction(svc.sessions) as session:
+        row = session.get(IssueReality, reality_id)
+        if row is not None:
+            row.missing = True
+
+
+def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], title: str, done: bool) -> None:
+    """Keep what recompute needs from Jira (title, when it went Done); a change triggers one more
+    recompute, since the hotfix rule and the summary's words depend on them."""
+    from connect_app.worker import queue_recompute
+
+    fields = issue.get("fields") or {}
+    changed_at = fields.get("statuscategorychangedate")
+    done_at = _parse_jira_time(changed_at) if done and changed_at else None
+    with transaction(svc.sessions) as session:
+        row = session.get(IssueReality, reality_id)
+        if row is None:
+            return
+        row.missing = False
+        row.issue_id = str(issue.get("id") or row.issue_id or "") or None
+        needs_recompute = row.done_at != done_at and done_at is not None
+        row.title, row.done_at = title, done_at
+        if needs_recompute:
+            queue_recompute(session, row.tenant_id)
+
+
+def _parse_jira_time(value: str) -> datetime | None:
+    try:
+        # Jira writes offsets without a colon (2026-11-24T10:00:00.000+0000).
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None

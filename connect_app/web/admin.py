@@ -1,0 +1,332 @@
+"""The admin API behind the admin page: connections, settings, deliveries, jobs, audit, backfill.
+
+Every route needs a context JWT of a user whom Jira's bulk permission check says holds
+ADMINISTER on the caller's own site; everything read or written is scoped to that site.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from connect_app import jobs
+from connect_app.connect.auth import caller, context_jwt_required
+from connect_app.connect.jira import JiraError
+from connect_app.connect.urls import url_allowed
+from connect_app.crypto import new_token
+from connect_app.db import transaction
+from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
+from connect_app.intake.store import json_body
+from connect_app.jira_access import jira_for
+from connect_app.models import AuditEntry, Connection, Delivery, IssueReality, Job, PostedComment, Tenant, utcnow
+from connect_app.policy import project_policy, validate_settings
+from connect_app.services import services
+
+bp = Blueprint("admin_api", __name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_ADMIN_TTL = 60.0
+_admin_cache: dict[tuple[int, str], tuple[float, bool]] = {}
+_admin_lock = threading.Lock()
+
+
+def _is_admin(tenant: Tenant, account_id: str) -> bool:
+    """Jira decides who is an admin; the answer is cached briefly to spare a call per click."""
+    key = (tenant.id, account_id)
+    with _admin_lock:
+        cached = _admin_cache.get(key)
+    if cached and time.monotonic() - cached[0] < _ADMIN_TTL:
+        return cached[1]
+    try:
+        answer = jira_for(services(), tenant).is_admin(account_id)
+    except JiraError as exc:
+        raise AppError(502, "jira_unavailable", "Jira could not confirm your permissions; try again.") from exc
+    with _admin_lock:
+        _admin_cache[key] = (time.monotonic(), answer)
+    return answer
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    @wraps(view)
+    @context_jwt_required
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        who = caller()
+        if not who.account_id or not _is_admin(who.tenant, who.account_id):
+            raise Forbidden("Only Jira administrators can change System Reality settings.", "not_admin")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def webhook_url(connection_id: str) -> str:
+    return f"{services().settings.app_base_url}/github/webhook/{connection_id}"
+
+
+def connection_view(connection: Connection) -> dict[str, Any]:
+    return {
+        "id": connection.id,
+        "provider": connection.provider,
+        "repository": connection.repository,
+        "api_url": connection.api_url,
+        "webhook_url": webhook_url(connection.id),
+        "created": _iso(connection.created_at),
+        "last_delivery": _iso(connection.last_delivery_at),
+        "production_environments": connection.production_environments,
+        "backfill": connection.backfill or None,
+    }
+
+
+def _own_connection(session: Any, connection_id: str) -> Connection:
+    connection = session.get(Connection, connection_id) if len(connection_id) <= 40 else None
+    if connection is None or connection.tenant_id != caller().tenant.id or connection.deleted_at is not None:
+        raise NotFound("There is no such connection on this Jira site.", "unknown_connection")
+    return connection
+
+
+@bp.get("/api/connections")
+@admin_required
+def list_connections() -> Response:
+    with services().sessions() as session:
+        rows = session.scalars(select(Connection).where(
+            Connection.tenant_id == caller().tenant.id, Connection.deleted_at.is_(None)
+        ).order_by(Connection.created_at)).all()
+        return jsonify([connection_view(row) for row in rows])
+
+
+@bp.get("/api/connections/<connection_id>")
+@admin_required
+def get_connection(connection_id: str) -> Response:
+    with services().sessions() as session:
+        return jsonify(connection_view(_own_connection(session, connection_id)))
+
+
+def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
+    svc = services()
+    provider = data.get("provider", "github")
+    if provider != "github":
+        raise BadRequest("provider must be \"github\".")
+    repository = data.get("repository")
+    if not isinstance(repository, str) or not _REPOSITORY.match(repository):
+        raise BadRequest("repository must look like owner/name.")
+    api_url = data.get("api_url") or "https://api.github.com"
+    if not isinstance(api_url, str) or not url_allowed(api_url.rstrip("/").removesuffix("/api/v3"),
+                                                       svc.settings.allowed_github_api_urls):
+        raise BadRequest("api_url is not an allowed GitHub API address (see ALLOWED_GITHUB_API_URLS).",
+                         "api_url_not_allowed")
+    token = data.get("token")
+    if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 500):
+        raise BadRequest("token must be a GitHub token string.")
+    environments = data.get("production_environments")
+    if environments is not None and (not isinstance(environments, list) or not all(
+            isinstance(e, str) and 0 < len(e) <= 100 for e in environments)):
+        raise BadRequest("production_environments must be a list of environment names.")
+    return {"repository": repository, "api_url": api_url.rstrip("/"), "token": token,
+            "production_environments": environments}
+
+
+@bp.post("/api/connections")
+@admin_required
+def create_connection() -> tuple[Response, int]:
+    fields = _connection_request(json_body(request.get_data(cache=True)))
+    svc = services()
+    webhook_secret = secrets.token_urlsafe(32)
+    deploy_token = new_token("srdeploy")
+    connection_id = "c" + secrets.token_hex(12)
+    with transaction(svc.sessions) as session:
+        session.add(Connection(
+            id=connection_id, tenant_id=caller().tenant.id, provider="github", repository=fields["repository"],
+            api_url=fields["api_url"], token_sealed=svc.box.seal(fields["token"]) if fields["token"] else None,
+            webhook_secret_sealed=svc.box.seal(webhook_secret), deploy_token_digest=svc.box.digest(deploy_token),
+            production_environments=fields["production_environments"], backfill={},
+        ))
+    url = webhook_url(connection_id)
+    return jsonify({
+        "id": connection_id,
+        "webhook_url": url,
+        "webhook_secret": webhook_secret,
+        "deploy_token": deploy_token,
+        "github_settings": {
+            "payload_url": url,
+            "content_type": "application/json",
+            "secret": "the webhook_secret above",
+            "events": ["push", "pull_request", "deployment", "deployment_status", "release"],
+        },
+        "deployments_url": f"{svc.settings.app_base_url}/api/deployments/{connection_id}",
+        "flags_urls": {p: f"{svc.settings.app_base_url}/flags/{p}/{connection_id}"
+                       for p in ("launchdarkly", "unleash", "generic")},
+    }), 201
+
+
+@bp.delete("/api/connections/<connection_id>")
+@admin_required
+def delete_connection(connection_id: str) -> tuple[str, int]:
+    with transaction(services().sessions) as session:
+        connection = _own_connection(session, connection_id)
+        # Facts stay (the drift history is the tenant's), but nothing new arrives or is processed.
+        connection.deleted_at = utcnow()
+        from connect_app.worker import queue_recompute
+
+        queue_recompute(session, connection.tenant_id)
+    return "", 204
+
+
+@bp.post("/api/connections/<connection_id>/backfill")
+@admin_required
+def start_backfill(connection_id: str) -> tuple[Response, int]:
+    data = json_body(request.get_data(cache=True) or b"{}")
+    since = data.get("since")
+    if since is not None:
+        try:
+            datetime.fromisoformat(str(since))
+        except ValueError as exc:
+            raise BadRequest("since must be a date such as 2026-01-01.") from exc
+    with transaction(services().sessions) as session:
+        connection = _own_connection(session, connection_id)
+        connection.backfill = {"state": "queued", "since": since, "read": 0, "queued_at": _iso(utcnow())}
+        jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": since},
+                     tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
+        return jsonify(connection_view(connection)), 202
+
+
+@bp.get("/api/settings")
+@admin_required
+def get_settings() -> Response:
+    settings = dict(caller().tenant.settings or {})
+    settings.setdefault("default_policy", "comment")
+    settings.setdefault("projects", {})
+    settings.setdefault("production_environments", list(services().settings.production_environments))
+    return jsonify(settings)
+
+
+@bp.put("/api/settings")
+@admin_required
+def put_settings() -> Response:
+    try:
+        clean = validate_settings(json_body(request.get_data(cache=True)))
+    except ValueError as exc:
+        raise BadRequest(str(exc), "invalid_settings") from exc
+    with transaction(services().sessions) as session:
+        tenant = session.get(Tenant, caller().tenant.id)
+        assert tenant is not None
+        kept = {k: v for k, v in (tenant.settings or {}).items() if k == "flag_links"}
+        tenant.settings = {**kept, **clean}
+        from connect_app.worker import queue_recompute
+
+        queue_recompute(session, tenant.id)
+        return jsonify(tenant.settings)
+
+
+@bp.get("/api/deliveries")
+@admin_required
+def list_deliveries() -> Response:
+    status = request.args.get("status")
+    with services().sessions() as session:
+        query = select(Delivery).where(Delivery.tenant_id == caller().tenant.id)
+        if status:
+            query = query.where(Delivery.status == status)
+        rows = session.scalars(query.order_by(Delivery.id.desc()).limit(50)).all()
+        return jsonify([{
+            "id": row.id, "connection": row.connection_id, "source": row.source, "event": row.event,
+            "guid": row.guid, "received": _iso(row.received_at), "status": row.status, "error": row.error,
+        } for row in rows])
+
+
+@bp.post("/api/deliveries/<int:delivery_id>/retry")
+@admin_required
+def retry_delivery(delivery_id: int) -> tuple[Response, int]:
+    with transaction(services().sessions) as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.tenant_id != caller().tenant.id:
+            raise NotFound("There is no such delivery on this Jira site.")
+        delivery.status, delivery.error = "stored", None
+        jobs.enqueue(session, "delivery", {"delivery_id": delivery.id}, tenant_id=delivery.tenant_id,
+                     dedupe_key=f"delivery:{delivery.id}")
+    return jsonify({"status": "queued"}), 202
+
+
+@bp.get("/api/jobs")
+@admin_required
+def list_jobs() -> Response:
+    status = request.args.get("status", "parked")
+    with services().sessions() as session:
+        rows = session.scalars(select(Job).where(Job.tenant_id == caller().tenant.id, Job.status == status)
+                               .order_by(Job.id.desc()).limit(50)).all()
+        return jsonify([{
+            "id": row.id, "kind": row.kind, "status": row.status, "attempts": row.attempts,
+            "error": row.last_error, "created": _iso(row.created_at), "finished": _iso(row.finished_at),
+        } for row in rows])
+
+
+@bp.post("/api/jobs/<int:job_id>/retry")
+@admin_required
+def retry_job(job_id: int) -> tuple[Response, int]:
+    with transaction(services().sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.tenant_id != caller().tenant.id:
+            raise NotFound("There is no such job on this Jira site.")
+        if not jobs.retry_now(session, job_id):
+            raise BadRequest("Only parked jobs can be retried.")
+    return jsonify({"status": "queued"}), 202
+
+
+@bp.get("/api/audit")
+@admin_required
+def audit_log() -> Response:
+    with services().sessions() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.tenant_id == caller().tenant.id)
+                               .order_by(AuditEntry.id.desc()).limit(100)).all()
+        return jsonify([{
+            "at": _iso(row.at), "issue": row.issue_key, "method": row.method, "path": row.path,
+            "status": row.status, "duration_ms": row.duration_ms, "note": row.note,
+        } for row in rows])
+
+
+@bp.get("/api/dry-run")
+@admin_required
+def dry_run() -> Response:
+    """Per issue, the Jira calls the app would make under the current policy, without making them."""
+    from connect_app.sync import drift_from_record, property_value
+
+    tenant = caller().tenant
+    project = request.args.get("project")
+    plans = []
+    with services().sessions() as session:
+        query = select(IssueReality).where(IssueReality.tenant_id == tenant.id)
+        if project:
+            query = query.where(IssueReality.issue_key.like(f"{project}-%"))
+        posted = {(row.issue_key, row.change_id) for row in session.scalars(
+            select(PostedComment).where(PostedComment.tenant_id == tenant.id,
+                                        PostedComment.jira_comment_id.is_not(None)))}
+        for reality in session.scalars(query.order_by(IssueReality.issue_key).limit(200)):
+            policy = project_policy(tenant.settings, reality.issue_key.rsplit("-", 1)[0])
+            drift = drift_from_record(reality.issue_key, reality.desired, reality.title or reality.issue_key)
+            calls = []
+            applied = {k: v for k, v in (reality.applied_property or {}).items() if k != "updated"}
+            wanted_label = f"drift-{drift.state}" if drift.in_drift and policy.labels else None
+            if applied != property_value(drift) or reality.applied_label != wanted_label:
+                calls.append(f"PUT /rest/api/3/issue/{reality.issue_key} (drift property"
+                             + (f", label {wanted_label}" if wanted_label else "") + ")")
+            if policy.comments and reality.change_id and (reality.issue_key, reality.change_id) not in posted:
+                if policy.reopens:
+                    calls.append(f"POST /rest/api/3/issue/{reality.issue_key}/transitions (reopen, with comment)"
+                                 " if the issue is Done")
+                else:
+                    calls.append(f"POST /rest/api/3/issue/{reality.issue_key}/comment if the issue is Done")
+            plans.append({"issue": reality.issue_key, "drift": drift.state, "policy": policy.mode, "calls": calls})
+    return jsonify({"project": project, "issues": plans})
