@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connect_app.connect.urls import OriginPattern, parse_patterns
+
 DEFAULT_JIRA_PATTERNS = "https://*.atlassian.net,https://*.jira.com,https://*.jira-dev.com"
 DEFAULT_GITHUB_PATTERNS = "https://*"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
@@ -26,8 +28,8 @@ class Settings:
     database_url: str
     app_base_url: str
     install_keys_url: str
-    allowed_jira_base_urls: tuple[str, ...]
-    allowed_github_api_urls: tuple[str, ...]
+    allowed_jira_base_urls: tuple[OriginPattern, ...]
+    allowed_github_api_urls: tuple[OriginPattern, ...]
     secret_key: str
     instance_path: Path
     # Production environment names a connection treats as "production" unless its own list says otherwise.
@@ -43,8 +45,11 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+def _patterns(name: str, value: str) -> tuple[OriginPattern, ...]:
+    try:
+        return tuple(parse_patterns(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
 
 
 def _dev_secret(instance_path: Path) -> str:
@@ -80,8 +85,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         app_base_url=base_url,
         install_keys_url=env.get("CONNECT_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL).rstrip("/"),
-        allowed_jira_base_urls=_csv(env.get("ALLOWED_JIRA_BASE_URLS", DEFAULT_JIRA_PATTERNS)),
-        allowed_github_api_urls=_csv(env.get("ALLOWED_GITHUB_API_URLS", DEFAULT_GITHUB_PATTERNS)),
+        allowed_jira_base_urls=_patterns("ALLOWED_JIRA_BASE_URLS",
+                                         env.get("ALLOWED_JIRA_BASE_URLS", DEFAULT_JIRA_PATTERNS)),
+        allowed_github_api_urls=_patterns("ALLOWED_GITHUB_API_URLS",
+                                          env.get("ALLOWED_GITHUB_API_URLS", DEFAULT_GITHUB_PATTERNS)),
         secret_key=secret,
         instance_path=instance_path,
     )

@@ -1,0 +1,356 @@
+"""What the panel, the issue context and the report show, as JSON and as data for templates.
+
+Both the iframe pages and `/api/*` read through `issue_view` and `report_view`, so the words a
+stakeholder sees on the panel and the JSON a script gets are the same facts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from connect_app.connect.auth import caller, context_jwt_required
+from connect_app.connect.jira import JiraClient, JiraError
+from connect_app.errors import AppError, BadRequest, NotFound
+from connect_app.facts import load_flags, load_repository, production_names
+from connect_app.jira_access import jira_for
+from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcnow
+from connect_app.reality import story
+from connect_app.reality.drift import (
+    BranchIndex,
+    TimelineEvent,
+    changes_for_keys,
+    find_hotfixes,
+    timeline_for_key,
+)
+from connect_app.reality.model import NOT_DRIFT, Change, RevertAnalysis
+from connect_app.reality.reverts import analyse_reverts
+from connect_app.recompute import branch_commits
+from connect_app.services import Services, services
+from connect_app.sync import drift_from_record, still_open
+
+bp = Blueprint("reality_api", __name__)
+
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
+PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
+TIMELINE_PAGE = 50
+WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timedelta(hours=72),
+           "7d": timedelta(days=7)}
+REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag"})
+
+
+@dataclass
+class RepositoryReality:
+    """One repository's history run through the reality core, for timelines."""
+
+    branch: BranchIndex
+    analysis: RevertAnalysis
+    changes: dict[str, list[Change]]
+    deployments: tuple[Any, ...]
+    hotfixes: list[Any]
+
+
+@dataclass
+class TenantReality:
+    repositories: list[RepositoryReality] = field(default_factory=list)
+    flags: list[Any] = field(default_factory=list)
+    moves: dict[str, str] = field(default_factory=dict)
+
+    def timeline(self, key: str, done_at: datetime | None) -> list[TimelineEvent]:
+        names = [key, *(old for old, new in self.moves.items() if new == key)]
+        events: list[TimelineEvent] = []
+        for index, repo in enumerate(self.repositories):
+            changes = [c for name in names for c in repo.changes.get(name, [])]
+            events += timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
+                                       deployments=repo.deployments, flags=self.flags if index == 0 else (),
+                                       hotfixes=repo.hotfixes, done_at=done_at)
+        if not self.repositories and self.flags:
+            events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
+                                       flags=self.flags)
+        return sorted(events, key=lambda e: (e.when is None, e.when or datetime.min.replace(tzinfo=UTC)))
+
+
+def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
+    result = TenantReality()
+    default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
+    known = set(tenant.known_projects) if tenant.known_projects_at else None
+    with svc.sessions() as session:
+        result.moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
+                                            .where(IssueMove.tenant_id == tenant.id)).all())
+        if known is not None:
+            known |= {old.rsplit("-", 1)[0] for old in result.moves}
+        result.flags = load_flags(session, tenant.id, frozenset(e.lower() for e in default_envs),
+                                  tenant.settings.get("flag_links") or {})
+        for connection in session.scalars(select(Connection).where(
+                Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):
+            facts = load_repository(session, connection, production_names(connection, default_envs))
+            commits = branch_commits(facts)
+            analysis = analyse_reverts(commits, facts.pulls)
+            result.repositories.append(RepositoryReality(
+                branch=BranchIndex.of(commits), analysis=analysis,
+                changes=changes_for_keys(commits, facts.pulls, analysis, known),
+                deployments=facts.deployments,
+                hotfixes=find_hotfixes(commits, facts.pulls, analysis, known),
+            ))
+    return result
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def event_view(event: TimelineEvent) -> dict[str, Any]:
+    view = event.as_dict()
+    view["when"] = _iso(event.when)
+    view["when_text"] = story.format_when(event.when) if event.when else "time unknown"
+    return view
+
+
+def _browsable(jira: JiraClient, account_id: str | None, project_ids: Iterable[str]) -> set[str]:
+    """The project ids among these that Jira lets this user browse."""
+    ids = sorted({str(i) for i in project_ids if i})
+    if not ids or not account_id:
+        return set()
+    grants = jira.check_permissions(account_id, project_permissions=[
+        {"permissions": ["BROWSE_PROJECTS"], "projects": [int(i) for i in ids if i.isdigit()]}])
+    allowed: set[str] = set()
+    for grant in grants.get("projectPermissions", []):
+        if grant.get("permission") == "BROWSE_PROJECTS":
+            allowed |= {str(p) for p in grant.get("projects", [])}
+    return allowed
+
+
+def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key: str, *,
+               page: int = 1, jira: JiraClient | None = None) -> dict[str, Any]:
+    """Everything the panel shows for one issue, after checking the user may browse it."""
+    if not ISSUE_KEY.match(issue_key):
+        raise NotFound("That is not an issue key.", "unknown_issue")
+    jira = jira or jira_for(svc, tenant)
+    try:
+        issue = jira.get_issue(issue_key, fields=["summary", "status", "project", "issuetype", "parent",
+                                                  "issuelinks", "statuscategorychangedate"])
+    except JiraError as exc:
+        if exc.status == 404:
+            raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
+        raise AppError(502, "jira_unavailable", "Jira did not answer; try again in a moment.") from exc
+    fields = issue.get("fields") or {}
+    project_id = str((fields.get("project") or {}).get("id") or "")
+    if project_id not in _browsable(jira, account_id, [project_id]):
+        raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue")
+    key = str(issue.get("key") or issue_key)
+    title = fields.get("summary") or key
+    status = fields.get("status") or {}
+    done = (status.get("statusCategory") or {}).get("key") == "done"
+    with svc.sessions() as session:
+        reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
+                                                            IssueReality.issue_key == key))
+    drift = drift_from_record(key, reality.desired if reality else {"state": "live"}, title)
+    timeline = tenant_reality(svc, tenant).timeline(key, reality.done_at if reality else None)
+    newest_first = list(reversed(timeline))
+    page = max(1, page)
+    shown = newest_first[(page - 1) * TIMELINE_PAGE: page * TIMELINE_PAGE]
+    unconfirmed = [event_view(e) for e in timeline if e.kind == "unconfirmed-revert"]
+    open_items = still_open(jira, issue, drift.since) if drift.in_drift else []
+    return {
+        "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done},
+        "drift": drift.state,
+        "label": story.state_label(drift.state),
+        "in_drift": drift.in_drift,
+        "has_changes": bool(timeline) and drift.changes > 0,
+        "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
+        "summary": drift.summary,
+        "since": _iso(drift.since),
+        "environment": drift.environment,
+        "changes": drift.changes,
+        "reverted": drift.reverted,
+        "cause": {"kind": drift.cause_kind, "ref": drift.cause_ref, "url": drift.cause_url},
+        "callout": (f"Jira says {status.get('name') or 'Done'}, but this feature is not fully live."
+                    if done and drift.in_drift else None),
+        "meaning": story.DEFAULT_MEANING if drift.in_drift else None,
+        "timeline": [event_view(e) for e in shown],
+        "timeline_total": len(timeline),
+        "timeline_page": page,
+        "timeline_pages": max(1, -(-len(timeline) // TIMELINE_PAGE)),
+        "unconfirmed_reverts": unconfirmed,
+        "still_open": [{"key": k, "summary": s, "status": st} for k, s, st in open_items],
+    }
+
+
+@bp.get("/api/issues/<issue_key>/reality")
+@context_jwt_required
+def issue_reality(issue_key: str) -> Response:
+    who = caller()
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError as exc:
+        raise BadRequest("page must be a number.") from exc
+    return jsonify(issue_view(services(), who.tenant, who.account_id, issue_key, page=page))
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+
+def parse_window(value: str | None, now: datetime) -> datetime:
+    value = (value or "48h").strip()
+    if value in WINDOWS:
+        return now - WINDOWS[value]
+    match = re.fullmatch(r"([1-9][0-9]{0,3})([hd])", value)
+    if match:
+        amount = int(match.group(1))
+        return now - (timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest("since must be 24h, 48h, 72h, 7d, a number of hours or days, or an ISO time.") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    since: datetime
+    until: datetime
+    project: str | None = None
+    epic: str | None = None
+    active_epics_only: bool = True
+    states: frozenset[str] = frozenset()
+
+
+def report_query(args: Mapping[str, str]) -> ReportQuery:
+    now = utcnow()
+    project = args.get("project") or None
+    if project and not PROJECT_KEY.match(project):
+        raise BadRequest("project must be a Jira project key.")
+    epic = args.get("epic") or None
+    if epic and not ISSUE_KEY.match(epic):
+        raise BadRequest("epic must be an issue key.")
+    epics = args.get("epics", "active")
+    if epics not in ("active", "all"):
+        raise BadRequest("epics must be active or all.")
+    states = frozenset(s for s in (args.get("state") or "").split(",") if s)
+    if states - {"live", "pending-deploy", "reverted", "partially-reverted", "rolled-back", "flag-off", "hotfixed"}:
+        raise BadRequest("state must be drift states separated by commas.")
+    until = parse_window(args["until"], now) if args.get("until") else now
+    return ReportQuery(since=parse_window(args.get("since"), now), until=until, project=project, epic=epic,
+                       active_epics_only=epics == "active", states=states)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: ReportQuery,
+                jira: JiraClient | None = None) -> dict[str, Any]:
+    """Deployments and reversions in the window, for features under (active) epics, grouped by
+    epic, limited to issues the user may browse."""
+    jira = jira or jira_for(svc, tenant)
+    snapshot = tenant_reality(svc, tenant)
+    with svc.sessions() as session:
+        realities = {r.issue_key: r for r in session.scalars(
+            select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+    keys = set(realities)
+    for repo in snapshot.repositories:
+        keys |= set(repo.changes)
+    keys = {snapshot.moves.get(k, k) for k in keys}
+    if query.project:
+        keys = {k for k in keys if k.startswith(f"{query.project}-")}
+    touched: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(keys):
+        reality = realities.get(key)
+        events = [e for e in snapshot.timeline(key, reality.done_at if reality else None)
+                  if e.kind in REPORTED_KINDS and e.when is not None and query.since <= e.when <= query.until]
+        if events:
+            touched[key] = [event_view(e) for e in reversed(events)]
+    issues = _fetch(jira, list(touched), ["summary", "status", "parent", "project", "issuetype"])
+    allowed_projects = _browsable(jira, account_id, {str((i.get("fields") or {}).get("project", {}).get("id"))
+                                                     for i in issues.values()})
+    epic_keys = sorted({(i["fields"].get("parent") or {}).get("key") for i in issues.values()} - {None})
+    epics = _fetch(jira, epic_keys, ["summary", "status", "issuetype", "project"])
+    groups: dict[str, dict[str, Any]] = {}
+    for key, issue in issues.items():
+        fields = issue.get("fields") or {}
+        if str((fields.get("project") or {}).get("id")) not in allowed_projects:
+            continue
+        parent = (fields.get("parent") or {}).get("key")
+        epic = epics.get(parent) if parent else None
+        epic_status = ((epic or {}).get("fields") or {}).get("status") or {}
+        active = epic is not None and (epic_status.get("statusCategory") or {}).get("key") != "done"
+        if query.active_epics_only and not active:
+            continue
+        if query.epic and parent != query.epic:
+            continue
+        reality = realities.get(key)
+        drift = drift_from_record(key, reality.desired if reality else {"state": "live"},
+                                  fields.get("summary") or key)
+        if query.states and drift.state not in query.states:
+            continue
+        group = groups.setdefault(parent or "", {
+            "epic": {"key": parent, "summary": ((epic or {}).get("fields") or {}).get("summary"),
+                     "status": epic_status.get("name"), "active": active} if parent else None,
+            "features": [],
+        })
+        group["features"].append({
+            "key": key, "summary": fields.get("summary") or key,
+            "status": (fields.get("status") or {}).get("name"),
+            "drift": drift.state, "label": story.state_label(drift.state),
+            "in_drift": drift.state not in NOT_DRIFT, "headline": story.headline(drift),
+            "events": touched[key],
+        })
+    ordered = sorted(groups.values(), key=lambda g: (g["epic"] is None, (g["epic"] or {}).get("key") or ""))
+    return {
+        "window": {"since": _iso(query.since), "until": _iso(query.until)},
+        "filters": {"project": query.project, "epic": query.epic,
+                    "epics": "active" if query.active_epics_only else "all", "state": sorted(query.states)},
+        "groups": ordered,
+        "total": sum(len(g["features"]) for g in ordered),
+    }
+
+
+def _fetch(jira: JiraClient, keys: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(keys), 50):
+        quoted = ", ".join(f'"{k}"' for k in chunk)
+        for issue in jira.search_jql(f"key in ({quoted})", fields=fields, max_results=50):
+            found[str(issue.get("key"))] = issue
+    return found
+
+
+def report_csv(report: Mapping[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["epic", "epic status", "issue", "summary", "jira status", "reality", "when", "what",
+                     "commit or deployment", "environment", "link"])
+    for group in report["groups"]:
+        epic = group["epic"] or {}
+        for feature in group["features"]:
+            for event in feature["events"]:
+                writer.writerow([_cell(epic.get("key")), _cell(epic.get("status")), feature["key"],
+                                 _cell(feature["summary"]), _cell(feature["status"]), feature["label"],
+                                 event["when"], _cell(event["title"]), event.get("short") or "",
+                                 _cell(event.get("environment")), _cell(event.get("url"))])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    """Spreadsheet-safe text: a commit title starting with = or + must not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/api/report")
+@context_jwt_required
+def report() -> Response:
+    who = caller()
+    data = report_view(services(), who.tenant, who.account_id, report_query(request.args))
+    if request.args.get("format") == "csv":
+        return Response(report_csv(data), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="system-reality-report.csv"'})
+    return jsonify(data)
