@@ -10,6 +10,7 @@ running `connect-app demo`) `SpecChecker.available` is False and nothing is chec
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,9 @@ try:
     from openapi_core import Config, OpenAPI
     from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
     from openapi_core.datatypes import RequestParameters
+    from openapi_core.templating.paths.exceptions import PathNotFound
     from openapi_core.validation.request.validators import V30RequestValidator
+    from openapi_core.validation.response.exceptions import MissingData
     from openapi_core.validation.response.validators import V30ResponseValidator
 except ImportError:  # pragma: no cover - exercised only without the dev extras
     OpenAPI = None  # type: ignore[assignment,misc]
@@ -50,6 +53,15 @@ if OpenAPI is not None:
             return None
 
 
+_JIRA_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _is_jira_date_time(value: object) -> bool:
+    """RFC 3339, plus the `+0000` offset (no colon) that real Jira sends in every timestamp
+    (`2024-05-01T10:00:00.000+0000`) although the spec says `format: date-time`."""
+    return not isinstance(value, str) or bool(_JIRA_DATE_TIME.match(value))
+
+
 def load_spec(path: str | Path) -> Any:
     """The parsed spec at `path`, loaded once per process."""
     resolved = Path(path).resolve()
@@ -64,6 +76,7 @@ def load_spec(path: str | Path) -> Any:
                     spec_validator_cls=None,
                     request_validator_cls=_ConnectRequestValidator,
                     response_validator_cls=V30ResponseValidator,
+                    extra_format_validators={"date-time": _is_jira_date_time},
                 ),
             )
             _cache[resolved] = spec
@@ -136,6 +149,18 @@ class SpecChecker:
             url = urlsplit(str(servers[0]["url"]))
             self._server = f"{url.scheme}://{url.netloc}/"
 
+    def knows_path(self, request: Request) -> bool:
+        """Whether the spec declares the request's path at all (else Jira answers 404)."""
+        if self._spec is None:
+            return True
+        try:
+            self._spec.validate_request(_SpecRequest(request, self._server))
+        except PathNotFound:
+            return False
+        except Exception:  # anything else means the path was found
+            return True
+        return True
+
     def check_request(self, request: Request) -> list[str]:
         """Problems the spec finds with `request`; empty when it is allowed."""
         if self._spec is None:
@@ -152,6 +177,13 @@ class SpecChecker:
             return []
         try:
             self._spec.validate_response(_SpecRequest(request, self._server), WerkzeugOpenAPIResponse(response))
+        except MissingData:
+            # The spec gives empty-bodied answers (204 on edit and transition, 200/201 on a
+            # property PUT) an `application/json` content of schema `{}`; real Jira sends no
+            # body there, and neither does the simulator.
+            if response.get_data():
+                return [f"response {response.status_code} to {request.method} {request.path}: missing data"]
+            return []
         except Exception as exc:
             return [f"response {response.status_code} to {request.method} {request.path}: {_describe(exc)}"]
         return []

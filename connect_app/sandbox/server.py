@@ -32,11 +32,14 @@ class ServedApp:
         if self._server is not None:
             return self
         self._server = make_server(self._host, self._port, self._app, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"served-app-{self._server.server_port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._serve, name=f"served-app-{self._server.server_port}", daemon=True)
         self._thread.start()
         return self
+
+    def _serve(self) -> None:
+        assert self._server is not None
+        # A short poll keeps stop() quick; tests start and stop servers many times.
+        self._server.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
         if self._server is None:
