@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from connect_app.sandbox.adf import adf_text
 from connect_app.sandbox.jql import FieldKind, JqlError
 
 # name -> (status id, category key)
@@ -589,8 +590,6 @@ _FIELD_KINDS: dict[str, FieldKind] = {
 
 
 def _plain(doc: Any) -> str:
-    from connect_app.sandbox.adf import adf_text
-
     if doc is None:
         return ""
     return doc if isinstance(doc, str) else adf_text(doc)
