@@ -22,6 +22,7 @@ Decisions where the contract leaves room:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -47,7 +48,7 @@ _REVERT_BRANCH = re.compile(r"^(?:refs/heads/)?revert-([0-9]+)-", re.IGNORECASE)
 _REVERTS_PR_BODY = re.compile(r"Reverts\s+[\w.-]+/[\w.-]+#([0-9]+)")
 _ELLIPSES = ("…", "...")
 _PREFIX_BUCKET = 20  # characters of a subject indexed for `…`-cut lookups
-_SHA_BUCKET = 7
+_ABBREVIATED = 7  # git's shortest abbreviation, and the key of the abbreviation index
 
 
 def looks_like_revert(subject: str) -> bool:
@@ -112,37 +113,88 @@ class _Ledger:
 class _Pass:
     commits: Sequence[Commit]
     pulls: Sequence[PullRequest]
-    position: dict[str, int] = field(default_factory=dict)
-    by_prefix: dict[str, list[str]] = field(default_factory=dict)
-    by_subject: dict[str, list[int]] = field(default_factory=dict)
-    by_subject_start: dict[str, list[int]] = field(default_factory=dict)
-    merge_of_pr: dict[int, str] = field(default_factory=dict)
     reverts: dict[str, Revert] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.subjects = [commit.subject for commit in self.commits]
         self.position = {commit.sha: index for index, commit in enumerate(self.commits)}
         self.ledger = _Ledger(lambda sha: sha in self.reverts)
         self.pull_by_number = {pull.number: pull for pull in self.pulls}
+        # Indexes are built once over the whole branch; every lookup passes the position it
+        # looks back from, so only earlier commits ever match.
+        self.by_prefix = self._abbreviation_index()
+        self.by_subject, self.by_subject_start = self._subject_indexes()
         self.button_of = self._revert_button_commits()
+        self.merge_of_pr = self._merges_by_pull_request() if self.button_of else {}
 
     # ---- indexes -------------------------------------------------------------------------
 
-    def _remember(self, index: int, commit: Commit) -> None:
-        self.by_prefix.setdefault(commit.sha[:_SHA_BUCKET].lower(), []).append(commit.sha)
-        subject = commit.subject
-        self.by_subject.setdefault(subject, []).append(index)
-        if len(subject) >= _PREFIX_BUCKET:
-            self.by_subject_start.setdefault(subject[:_PREFIX_BUCKET], []).append(index)
-        merge = _MERGE_PR.match(subject)
-        squash = _PR_SUFFIX.search(subject)
-        if merge:
-            self.merge_of_pr.setdefault(int(merge.group(1)), commit.sha)
-        elif squash:
-            self.merge_of_pr.setdefault(int(squash.group(1)), commit.sha)
+    def _subject_indexes(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Positions of the subjects that some revert names (only those: the rest of a long
+        history never needs looking up)."""
+        wanted: set[str] = set()
+        starts: set[str] = set()
+        for subject in self.subjects:
+            lowered = subject.lower()
+            if "revert" not in lowered and "reapply" not in lowered:
+                continue
+            quoted = _quoted_subject(subject)
+            unquoted = _UNQUOTED.match(subject) if quoted is None else None
+            named = quoted[1] if quoted else (unquoted.group(1).strip() if unquoted else None)
+            if named is None:
+                continue
+            wanted.add(named)
+            for ellipsis in _ELLIPSES:
+                cut = named.removesuffix(ellipsis).rstrip()
+                if cut != named and len(cut) >= _PREFIX_BUCKET:
+                    starts.add(cut[:_PREFIX_BUCKET])
+        by_subject: dict[str, list[int]] = {}
+        by_start: dict[str, list[int]] = {}
+        for index, subject in enumerate(self.subjects):
+            if subject in wanted:
+                by_subject.setdefault(subject, []).append(index)
+            if starts and subject[:_PREFIX_BUCKET] in starts:
+                by_start.setdefault(subject[:_PREFIX_BUCKET], []).append(index)
+        return by_subject, by_start
 
-    def _resolve_sha(self, ref: str) -> str | None:
+    def _abbreviation_index(self) -> dict[str, list[str]]:
+        """SHAs by their first seven digits, for the abbreviations some message actually uses."""
+        wanted: set[str] = set()
+        for commit in self.commits:
+            if "evert" in commit.message or "EVERT" in commit.message:
+                wanted.update(
+                    ref.lower()[:_ABBREVIATED] for ref in _REVERTS_COMMIT.findall(commit.message)
+                    if len(ref) < 40
+                )
+        wanted.update(ref.lower()[:_ABBREVIATED] for ref in _REVERSING.findall("\n".join(
+            commit.message for commit in self.commits if "reversing" in commit.message)) if len(ref) < 40)
+        index: dict[str, list[str]] = {}
+        if wanted:
+            for sha in self.position:
+                if sha[:_ABBREVIATED] in wanted:
+                    index.setdefault(sha[:_ABBREVIATED], []).append(sha)
+        return index
+
+    def _merges_by_pull_request(self) -> dict[int, str]:
+        """PR number -> its merge or squash commit, read from GitHub's default subjects."""
+        merges: dict[int, str] = {}
+        for commit, subject in zip(self.commits, self.subjects, strict=True):
+            merge = _MERGE_PR.match(subject)
+            squash = _PR_SUFFIX.search(subject) if merge is None else None
+            found = merge or squash
+            if found is not None:
+                merges.setdefault(int(found.group(1)), commit.sha)
+        return merges
+
+    def _resolve_sha(self, ref: str, before: int) -> str | None:
+        """The one earlier commit whose SHA starts with `ref` (git SHAs are lower case)."""
         ref = ref.lower()
-        found = [sha for sha in self.by_prefix.get(ref[:_SHA_BUCKET], ()) if sha.lower().startswith(ref)]
+        if len(ref) == 40:
+            return ref if self.position.get(ref, before) < before else None
+        found = [
+            sha for sha in self.by_prefix.get(ref[:_ABBREVIATED], ())
+            if sha.startswith(ref) and self.position[sha] < before
+        ]
         return found[0] if len(found) == 1 else None
 
     def _brought_in(self, index: int, mainline: str | None = None) -> tuple[str, ...]:
@@ -172,13 +224,13 @@ class _Pass:
             for sha in (*pull.commit_shas, pull.merge_commit_sha):
                 if sha in self.position:
                     button_of[sha] = reverted
-        for index, commit in enumerate(self.commits):
-            merge = _MERGE_PR.match(commit.subject)
+        for index, subject in enumerate(self.subjects):
+            merge = _MERGE_PR.match(subject) if subject.startswith("Merge pull request #") else None
             branch = _REVERT_BRANCH.match(merge.group(2)) if merge else None
             if branch is None:
                 continue
             reverted = int(branch.group(1))
-            button_of.setdefault(commit.sha, reverted)
+            button_of.setdefault(self.commits[index].sha, reverted)
             for sha in self._brought_in(index):
                 button_of.setdefault(sha, reverted)
         return button_of
@@ -200,17 +252,21 @@ class _Pass:
         """Latest earlier commit with this subject (or starting with it, when cut with `…`)
         that is still in effect (to revert it) or reverted (to reapply it)."""
         cut = next((subject.removesuffix(e).rstrip() for e in _ELLIPSES if subject.endswith(e)), None)
-        if cut is None:
-            candidates: Iterable[int] = reversed(self.by_subject.get(subject, ()))
-        elif len(cut) >= _PREFIX_BUCKET:
-            candidates = reversed(self.by_subject_start.get(cut[:_PREFIX_BUCKET], ()))
+        if cut is None or len(cut) >= _PREFIX_BUCKET:
+            positions = (
+                self.by_subject.get(subject, []) if cut is None
+                else self.by_subject_start.get(cut[:_PREFIX_BUCKET], [])
+            )
+            candidates: Iterable[int] = (
+                positions[k] for k in range(bisect_left(positions, before) - 1, -1, -1)
+            )
         else:
             candidates = range(before - 1, -1, -1)  # short cut subjects are rare: plain scan
         for index in candidates:
             if index >= before:
                 continue
             candidate = self.commits[index]
-            if cut is not None and not candidate.subject.startswith(cut):
+            if cut is not None and not self.subjects[index].startswith(cut):
                 continue
             if self._in_effect(candidate.sha) == in_effect:
                 return index
@@ -243,7 +299,6 @@ class _Pass:
                 keys = tuple(find_keys(commit.subject))
                 unconfirmed.append(UnconfirmedRevert(commit.sha, commit.subject, keys))
             unresolved.update(dict.fromkeys(outcome.missing))
-            self._remember(index, commit)
         return RevertAnalysis(
             reverts=tuple(self.reverts.values()),
             unconfirmed=tuple(unconfirmed),
@@ -253,14 +308,16 @@ class _Pass:
 
     def _classify(self, index: int, commit: Commit) -> _Outcome:
         message = commit.message
-        quoted = _quoted_subject(commit.subject)
+        if commit.sha not in self.button_of and "revert" not in message.lower() and "eapply" not in message:
+            return _ORDINARY
+        quoted = _quoted_subject(self.subjects[index])
         reapply = quoted is not None and quoted[0] == "Reapply"
         found: list[str] = []
         missing: list[str] = []
         reversing = _REVERSING.search(message)
-        mainline = self._resolve_sha(reversing.group(1)) if reversing else None
+        mainline = self._resolve_sha(reversing.group(1), index) if reversing else None
         for match in _REVERTS_COMMIT.finditer(message):
-            target = self._resolve_sha(match.group(1))
+            target = self._resolve_sha(match.group(1), index)
             if target is not None:
                 found.extend(self._expand(target, mainline))
             elif not _in_squash_listing(message, match.start()):
@@ -305,6 +362,9 @@ class _Outcome:
     revert: Revert | None
     unconfirmed: bool
     missing: list[str]
+
+
+_ORDINARY = _Outcome(None, False, [])
 
 
 def analyse_reverts(commits: Sequence[Commit], pulls: Sequence[PullRequest] = ()) -> RevertAnalysis:
