@@ -18,6 +18,8 @@ from flask import Flask
 
 from connect_app import create_app
 from connect_app.config import load_settings
+from connect_app.connect.descriptor import APP_KEY
+from connect_app.connect.jira import JiraClient
 from connect_app.jobs import Worker
 from connect_app.sandbox.github import GitHubSimulator
 from connect_app.sandbox.gitrepo import GitRepo
@@ -143,6 +145,14 @@ class Stack:
         response = self.jira.install(self.app_url)
         response.raise_for_status()
         return response
+
+    def jira_client(self) -> JiraClient:
+        """A client signed as the installed app, for asking the simulator what Jira would answer."""
+        assert self.jira.shared_secret is not None
+        return JiraClient(base_url=self.jira.base_url, app_key=APP_KEY, shared_secret=self.jira.shared_secret)
+
+    def search(self, jql: str) -> list[str]:
+        return [issue["key"] for issue in self.jira_client().search_jql(jql, fields=["summary"])]
 
     def admin(self, method: str, path: str, json: Any = None, *, account_id: str = ADMIN) -> requests.Response:
         token = self.jira.context_token(account_id)

