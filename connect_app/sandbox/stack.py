@@ -35,6 +35,7 @@ STAKEHOLDERS = {
     "owner": ("557058:ops-olivia", "Olivia Operations"),
 }
 OWNER_FIELD = "customfield_10050"
+SANDBOX_GITHUB_TOKEN = "gh-sandbox-token"  # noqa: S105 - the simulator's own token, not a secret
 
 
 def free_port() -> int:
@@ -91,9 +92,14 @@ class Stack:
         self.svc = self.app.extensions["system-reality"]
         self._server = ServedApp(self.app, port=self.port).start()
         if self.background_worker:
+            self.start_background_worker()
+        return self
+
+    def start_background_worker(self) -> None:
+        """Process jobs as they come (the demo and the browser tests, where a person clicks)."""
+        if self._worker_thread is None:
             self._worker_thread = threading.Thread(target=self._run_worker, name="sandbox-worker", daemon=True)
             self._worker_thread.start()
-        return self
 
     def stop(self) -> None:
         self._stop.set()
@@ -161,14 +167,14 @@ class Stack:
 
     # ---- GitHub side ----------------------------------------------------------------------
 
-    def start_github(self, *, token: str | None = "gh-sandbox-token", full_name: str = "acme/shop") -> GitHubSimulator:
+    def start_github(self, *, token: str | None = SANDBOX_GITHUB_TOKEN, full_name: str = "acme/shop") -> GitHubSimulator:
         self.repo = GitRepo(self.workdir / "repo")
         self.github = GitHubSimulator(self.repo, full_name=full_name).start()
         if token:
             self.github.require_token(token)
         return self.github
 
-    def connect_repository(self, *, token: str | None = "gh-sandbox-token",
+    def connect_repository(self, *, token: str | None = SANDBOX_GITHUB_TOKEN,
                            production_environments: list[str] | None = None) -> RepositoryConnection:
         assert self.github is not None
         body: dict[str, Any] = {"provider": "github", "repository": self.github.full_name,

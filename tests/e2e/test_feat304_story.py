@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connect_app.sandbox.stack import STAKEHOLDERS
 
-from .story import revert_and_deploy, ship_feature
+from connect_app.sandbox.story import revert_and_deploy, ship_feature
 
 
 def _comments(stack, key):

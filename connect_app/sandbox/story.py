@@ -1,5 +1,7 @@
-"""The FEAT-304 story, shared by end-to-end tests: feature shipped Monday, Done, reverted
-Wednesday 23:04 and the revert deployed at 23:31 — all through real webhooks."""
+"""The FEAT-304 story: feature shipped Monday and moved to Done, reverted Wednesday 23:04, the
+revert deployed at 23:31 — all through real webhooks, the real install and the real REST paths.
+`connect-app demo`, the end-to-end tests, the browser tests and the README screenshots all
+replay this one story."""
 
 from __future__ import annotations
 

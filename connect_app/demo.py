@@ -1,0 +1,73 @@
+"""`connect-app demo`: the whole FEAT-304 story on this machine, no Jira account needed.
+
+It starts the app, the Jira sandbox (which hosts our iframes on an issue page) and a scripted
+GitHub repository, installs through the real signed-install path, replays the story through real
+webhooks and prints the URLs to open. The app is the same app as in production: nothing here is
+special-cased inside it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+from connect_app.connect.descriptor import APP_KEY, load_descriptor
+from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.story import revert_and_deploy, ship_feature
+
+
+def _page_url(stack: Stack, module_type: str) -> str | None:
+    """Where the sandbox hosts one of our page modules, as Jira does under /plugins/servlet/ac."""
+    modules = load_descriptor(stack.app_url).get("modules", {}).get(module_type) or []
+    if not modules:
+        return None
+    return f"{stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/{modules[0]['key']}"
+
+
+def run_demo(*, port: int = 8000, wait: bool = True) -> int:
+    import logging
+
+    # The loopback servers log every request; the story is what a newcomer should read.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    workdir = Path(tempfile.mkdtemp(prefix="system-reality-demo-"))
+    stack = Stack(workdir, port=port, strict_openapi=False)
+    try:
+        print("Starting the app, a Jira sandbox and a scripted GitHub repository...", flush=True)
+        stack.start()
+        stack.seed_jira()
+        print("Installing the app into the Jira sandbox (signed install)...", flush=True)
+        story = ship_feature(stack)
+        print("Monday: FEAT-304 'Payment retry logic v2' merged and deployed; the ticket is Done.", flush=True)
+        revert = revert_and_deploy(stack, story)
+        print(f"Wednesday 23:04: commit {revert[:7]} reverts it; deployed to production at 23:31.", flush=True)
+        issue = stack.jira.issues["FEAT-304"]
+        prop = issue["properties"].get("system-reality", {})
+        print(f"Jira now says: drift = {prop.get('drift')}, labels = {issue['labels']}, "
+              f"{len(issue['comments'])} comment(s) on the ticket.\n", flush=True)
+        print("Open these in a browser:")
+        print(f"  Issue page with the System reality panel: {stack.jira.base_url}/browse/FEAT-304")
+        report = _page_url(stack, "generalPages")
+        admin = _page_url(stack, "adminPages")
+        if report:
+            print(f"  Stakeholder report:                       {report}")
+        if admin:
+            print(f"  Admin page:                               {admin}")
+        print(f"  The app's descriptor:                     {stack.app_url}/atlassian-connect.json")
+        if not wait:
+            return 0
+        print("\nPress Ctrl-C to stop.", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        stack.start_background_worker()
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        print("Stopped.", flush=True)
