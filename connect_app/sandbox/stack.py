@@ -167,7 +167,8 @@ class Stack:
 
     # ---- GitHub side ----------------------------------------------------------------------
 
-    def start_github(self, *, token: str | None = SANDBOX_GITHUB_TOKEN, full_name: str = "acme/shop") -> GitHubSimulator:
+    def start_github(self, *, token: str | None = SANDBOX_GITHUB_TOKEN,
+                     full_name: str = "acme/shop") -> GitHubSimulator:
         self.repo = GitRepo(self.workdir / "repo")
         self.github = GitHubSimulator(self.repo, full_name=full_name).start()
         if token:
