@@ -1,0 +1,128 @@
+"""Write-back to Jira under each policy, restore, a late move to Done, an issue that changed key,
+and a crash between Jira's answer and our commit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from connect_app.models import Job, utcnow
+from connect_app.sandbox.story import MONDAY, REVERT_DEPLOYED_AT, revert_and_deploy, ship_feature
+
+
+def comments(stack, key: str) -> list[dict]:
+    return stack.jira.issues[key]["comments"]
+
+
+def test_observe_policy_writes_the_property_only(stack) -> None:
+    story = ship_feature(stack, settings={"projects": {"FEAT": {"policy": "observe"}}})
+    revert_and_deploy(stack, story)
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "reverted"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    assert comments(stack, "FEAT-304") == []
+    assert issue["status"] == "Done"
+
+
+def test_reopen_policy_moves_the_issue_out_of_done_with_one_comment(stack) -> None:
+    story = ship_feature(stack, settings={"projects": {"FEAT": {"policy": "reopen", "reopen_to": "Reopened"}}})
+    revert_and_deploy(stack, story)
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["status"] == "Reopened"
+    assert "drift-reverted" in issue["labels"]
+    assert len(comments(stack, "FEAT-304")) == 1
+    transitions = [c for c in stack.jira.requests_log if c.method == "POST" and c.path.endswith("/transitions")]
+    assert len(transitions) == 1
+    # The comment rode on the transition; no separate comment POST was needed.
+    assert not [c for c in stack.jira.requests_log if c.method == "POST" and c.path.endswith("/comment")]
+
+
+def test_restore_after_reapply_posts_one_restore_comment_and_drops_the_label(stack) -> None:
+    story = ship_feature(stack)
+    revert = revert_and_deploy(stack, story)
+    github = stack.github
+    reapply = github.repo.revert(revert)
+    github.push_branch()
+    github.deploy(reapply, "production")
+    stack.settle()
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    bodies = [str(c["body"]) for c in comments(stack, "FEAT-304")]
+    assert len(bodies) == 2
+    assert "Live again" in bodies[1]
+    assert stack.search("drift = reverted") == []
+
+
+def test_issue_moved_to_done_while_in_drift_gets_its_comment_then(stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.set_status("FEAT-304", "In Progress")
+    revert_and_deploy(stack, story)
+    assert stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["drift"] == "reverted"
+    assert comments(stack, "FEAT-304") == []  # not Done: Jira does not claim it is live
+
+    stack.jira.set_status("FEAT-304", "Done")
+    response = stack.jira.send_webhook(stack.app_url, "jira:issue_updated", "FEAT-304")
+    assert response.status_code == 202
+    stack.settle()
+    assert len(comments(stack, "FEAT-304")) == 1
+    # a second, unrelated update owes nothing more
+    stack.jira.send_webhook(stack.app_url, "jira:issue_updated", "FEAT-304")
+    stack.settle()
+    assert len(comments(stack, "FEAT-304")) == 1
+
+
+def test_issue_that_changed_key_keeps_its_history(stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_project("PAY", "Payments")
+    stack.jira.move_issue("FEAT-304", "PAY-1")
+    stack.jira.send_webhook(stack.app_url, "jira:issue_updated", "PAY-1",
+                            changelog=[{"field": "Key", "fieldtype": "jira", "from": None,
+                                        "fromString": "FEAT-304", "to": None, "toString": "PAY-1"}])
+    stack.settle()
+    revert_and_deploy(stack, story)
+    issue = stack.jira.issues["PAY-1"]
+    assert issue["properties"]["system-reality"]["drift"] == "reverted"
+    assert len(comments(stack, "PAY-1")) == 1
+
+
+def test_crash_after_the_comment_post_never_double_posts(stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import connect_app.sync as sync
+
+    story = ship_feature(stack)
+    real_settle = sync._settle_intent
+    crashes = {"left": 1}
+
+    def crash_once(*args, **kwargs):
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("process died after Jira answered, before our commit")
+        return real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_settle_intent", crash_once)
+    revert_and_deploy(stack, story)
+    assert len(comments(stack, "FEAT-304")) == 1  # posted, but we never recorded it
+    # Recovery: the failed sync job is retried (we skip its backoff wait).
+    with stack.svc.sessions() as session:
+        session.execute(update(Job).where(Job.status == "queued").values(run_after=utcnow()))
+        session.commit()
+        assert session.scalar(select(Job.id).where(Job.kind == "sync_issue", Job.status == "queued"))
+    stack.settle()
+    assert len(comments(stack, "FEAT-304")) == 1
+    with stack.svc.sessions() as session:
+        assert session.scalar(select(Job.id).where(Job.status.in_(("queued", "parked")))) is None
+
+
+def test_jql_finds_exactly_the_drifted_issues(stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_issue("FEAT-310", "Saved cards", status="Done")
+    github = stack.github
+    github.push("FEAT-310: saved cards", {"checkout/cards.py": "CARDS = True\n"}, when=MONDAY)
+    github.deploy(github.repo.rev_parse("main"), "production", when=MONDAY)
+    stack.settle()
+    revert_and_deploy(stack, story)
+    assert stack.search("drift = reverted") == ["FEAT-304"]
+    assert sorted(stack.search("drift = live")) == ["FEAT-310"]
+    assert stack.search("drift != live") == ["FEAT-304"]
+    since = REVERT_DEPLOYED_AT.strftime("%Y-%m-%d")
+    assert stack.search(f'driftSince >= "{since}"') == ["FEAT-304"]
