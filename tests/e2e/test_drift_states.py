@@ -1,0 +1,88 @@
+"""Each drift state a stakeholder can meet, reached through the real entry points."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from connect_app.sandbox.story import MONDAY, ship_feature
+
+
+def drift(stack, key: str) -> dict:
+    return stack.jira.issues[key]["properties"]["system-reality"]
+
+
+def test_partially_reverted_without_deployment_tracking(stack) -> None:
+    stack.jira.add_issue("FEAT-20", "Gift cards", status="Done")
+    stack.install()
+    github = stack.start_github()
+    stack.connect_repository()
+    github.repo.commit("Initial", {"README.md": "shop\n"}, when=MONDAY)
+    github.push_branch()
+    first = github.push("FEAT-20: gift card model", {"cards/model.py": "A = 1\n"}, when=MONDAY)
+    github.push("FEAT-20: gift card checkout", {"cards/checkout.py": "B = 1\n"}, when=MONDAY)
+    github.repo.revert(first, when=MONDAY + timedelta(days=1))
+    github.push_branch()
+    stack.settle()
+    value = drift(stack, "FEAT-20")
+    assert value["drift"] == "partially-reverted"
+    assert (value["changes"], value["reverted"]) == (2, 1)
+    assert value["environment"] is None
+    assert "drift-partially-reverted" in stack.jira.issues["FEAT-20"]["labels"]
+
+
+def test_flag_switched_off_in_production(stack) -> None:
+    stack.jira.add_issue("FEAT-30", "One-click checkout", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+    body = {"key": "feat-30-one-click", "name": "One-click checkout", "environment": "production",
+            "on": False, "changed_at": "2026-11-25T18:00:00Z"}
+    response = requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body,
+                             headers={"Authorization": f"Bearer {connection.deploy_token}"}, timeout=30)
+    assert response.status_code == 202
+    stack.settle()
+    value = drift(stack, "FEAT-30")
+    assert value["drift"] == "flag-off"
+    assert value["since"].startswith("2026-11-25T18:00")
+    assert "drift-flag-off" in stack.jira.issues["FEAT-30"]["labels"]
+    # Turned on again: live, label gone.
+    body.update(on=True, changed_at="2026-11-26T09:00:00Z")
+    requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body,
+                  headers={"Authorization": f"Bearer {connection.deploy_token}"}, timeout=30)
+    stack.settle()
+    assert drift(stack, "FEAT-30")["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in stack.jira.issues["FEAT-30"]["labels"])
+
+
+def test_hotfix_touching_the_feature_after_done(stack) -> None:
+    ship_feature(stack)  # FEAT-304 is Done and live, changed checkout/retry.py
+    github = stack.github
+    later = datetime.now(UTC) + timedelta(minutes=5)  # after Jira moved the issue to Done
+    github.push("hotfix: cap payment retries at 1", {"checkout/retry.py": "RETRIES = 1\n"}, when=later)
+    github.deploy(github.repo.rev_parse("main"), "production", when=later)
+    stack.settle()
+    assert drift(stack, "FEAT-304")["drift"] == "hotfixed"
+    assert "drift-hotfixed" in stack.jira.issues["FEAT-304"]["labels"]
+
+
+def test_merged_but_not_deployed_is_pending_deploy_not_drift(stack) -> None:
+    ship_feature(stack)
+    stack.jira.add_issue("FEAT-40", "Apple Pay", status="In Progress")
+    stack.github.push("FEAT-40: Apple Pay button", {"checkout/applepay.py": "ON = True\n"})
+    stack.settle()
+    assert drift(stack, "FEAT-40")["drift"] == "pending-deploy"
+    assert not any(label.startswith("drift-") for label in stack.jira.issues["FEAT-40"]["labels"])
+    assert stack.search("drift = pending-deploy") == ["FEAT-40"]
+
+
+def test_key_of_a_project_jira_does_not_have_is_ignored(stack) -> None:
+    stack.install()
+    github = stack.start_github()
+    stack.connect_repository()
+    github.repo.commit("Initial", {"README.md": "x\n"}, when=MONDAY)
+    github.push_branch()
+    github.push("Bump ZOOKEEPER-3.5.0 and fix UTF-8 handling, see CVE-2021-44228", {"pom.xml": "<x/>\n"})
+    stack.settle()
+    assert [c for c in stack.jira.writes() if "/issue/" in c.path] == []
