@@ -608,4 +608,8 @@ def build_rest_app(sim: JiraSimulator) -> Flask:
                         project_grants.append({"permission": permission, "issues": issues, "projects": projects})
             return jsonify({"globalPermissions": granted_global, "projectPermissions": project_grants})
 
+    # The sandbox's issue view, app pages and Connect JS host share Jira's origin, as in Jira.
+    from connect_app.sandbox.host import register_host_pages
+
+    register_host_pages(app, sim)
     return app

@@ -1,0 +1,302 @@
+"""The Jira sandbox's own pages: an issue view that embeds the app's panel and issue-context
+iframes the way Jira does, the app's general and admin pages, an issue list with the Drift
+column, and a small host side of the Connect JavaScript API (`/atlassian-connect/all.js` in the
+iframes, `/sandbox/host.js` on the host page, talking over postMessage).
+
+These routes live on the simulator's REST app (same origin as `baseUrl`, as in Jira) but are
+not REST: they skip the simulator's signature checks, OpenAPI validation and request log, so
+browsing the sandbox never shows up as app traffic in tests.
+
+Who is signed in: `?as=<accountId>`, defaulting to the first site admin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, abort, jsonify, request, send_from_directory
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+if TYPE_CHECKING:
+    from connect_app.sandbox.jira import JiraSimulator
+
+HOST_STATIC = Path(__file__).resolve().parent / "host_static"
+HOST_PREFIXES = ("/browse/", "/plugins/servlet/ac/", "/atlassian-connect/", "/sandbox/")
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
+MODULE_KEY = re.compile(r"^[a-zA-Z0-9_.-]{1,100}$")
+# Custom fields the sandbox site names (Jira would read them from /rest/api/3/field).
+FIELD_NAMES = {"customfield_10050": "Business owner"}
+STATUS_LOOK = {"Done": "success", "In Progress": "inprogress", "Reopened": "inprogress"}
+DRIFT_LOOK = {"live": "success", "pending-deploy": "inprogress", "reverted": "removed", "rolled-back": "removed",
+              "flag-off": "removed", "partially-reverted": "moved", "hotfixed": "moved"}
+
+_templates = Environment(loader=FileSystemLoader(str(HOST_STATIC)), autoescape=select_autoescape(["html"]))
+
+
+@dataclass(frozen=True)
+class InstalledApp:
+    key: str
+    url: str
+    descriptor: dict[str, Any]
+
+    def modules(self, kind: str) -> list[dict[str, Any]]:
+        return list((self.descriptor.get("modules") or {}).get(kind) or [])
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account_id: str
+    name: str
+    admin: bool
+
+
+def is_host_path(path: str) -> bool:
+    return path == "/" or path.startswith(HOST_PREFIXES)
+
+
+def _skipping_host_pages(func: Callable[..., Any], *, after: bool) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any) -> Any:
+        if is_host_path(request.path):
+            return args[0] if after else None
+        return func(*args)
+
+    return wrapper
+
+
+def _exempt_host_pages(app: Flask) -> None:
+    """The REST pipeline (JWT check, OpenAPI check, request log) stays on REST paths only."""
+    for registry, after in ((app.before_request_funcs, False), (app.after_request_funcs, True)):
+        for scope, funcs in registry.items():
+            registry[scope] = [_skipping_host_pages(f, after=after) for f in funcs]
+
+
+def installed_app(simulator: JiraSimulator) -> InstalledApp | None:
+    with simulator.state.lock:
+        for tenant in simulator._tenants.values():
+            if tenant.descriptor is not None and tenant.app_url:
+                return InstalledApp(tenant.app_key, tenant.app_url, tenant.descriptor)
+    return None
+
+
+def _users(simulator: JiraSimulator) -> list[SignedIn]:
+    with simulator.state.lock:
+        return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")))
+                for account_id, user in simulator.state.users.items() if user.get("accountType") != "app"]
+
+
+def _signed_in(simulator: JiraSimulator) -> SignedIn:
+    users = _users(simulator)
+    wanted = request.args.get("as")
+    for user in users:
+        if user.account_id == wanted:
+            return user
+    admin = next((u for u in users if u.admin), None)
+    if admin is not None:
+        return admin
+    simulator.add_user("557058:site-admin", "Site Admin", admin=True)
+    return SignedIn("557058:site-admin", "Site Admin", True)
+
+
+def _nav_pages(app: InstalledApp | None, user: SignedIn) -> list[dict[str, str]]:
+    if app is None:
+        return []
+    pages = []
+    for kind in ("generalPages", "adminPages"):
+        for module in app.modules(kind):
+            if _needs_admin(module) and not user.admin:
+                continue
+            pages.append({"key": module["key"], "name": (module.get("name") or {}).get("value") or module["key"],
+                          "href": f"/plugins/servlet/ac/{app.key}/{module['key']}?as={user.account_id}"})
+    return pages
+
+
+def _needs_admin(module: dict[str, Any]) -> bool:
+    return any(c.get("condition") in ("user_is_admin", "user_is_sysadmin") for c in module.get("conditions") or [])
+
+
+def _render(name: str, simulator: JiraSimulator, *, status: int = 200, nav: str = "", **context: Any) -> Response:
+    user = _signed_in(simulator)
+    body = _templates.get_template(name).render(
+        signed_in=user, users=_users(simulator), pages=_nav_pages(installed_app(simulator), user), nav=nav, **context)
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _message(simulator: JiraSimulator, status: int, title: str, message: str) -> Response:
+    return _render("message.html", simulator, status=status, title=title, message=message)
+
+
+# ---- Atlassian Document Format as text blocks ---------------------------------------------
+
+
+def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind == "text":
+            marks = {m.get("type"): m.get("attrs") or {} for m in node.get("marks") or [] if isinstance(m, dict)}
+            href = str((marks.get("link") or {}).get("href") or "")
+            parts.append({"text": str(node.get("text", "")),
+                          "href": href if href.startswith(("https://", "http://")) else None,
+                          "strong": "strong" in marks})
+        elif kind == "mention":
+            attrs = node.get("attrs") or {}
+            name = (users.get(str(attrs.get("id"))) or {}).get("displayName")
+            parts.append({"text": "@" + str(name or attrs.get("text", "")).lstrip("@"), "mention": True})
+        elif kind == "hardBreak":
+            parts.append({"text": " "})
+        elif node.get("content"):
+            parts += _inline_parts(node["content"], users)
+    return parts
+
+
+def adf_blocks(doc: Any, users: dict[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A document as paragraphs of text parts (links, bold, mentions), list items bulleted."""
+    blocks: list[list[dict[str, Any]]] = []
+    for node in (doc or {}).get("content") or [] if isinstance(doc, dict) else []:
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") in ("bulletList", "orderedList"):
+            for number, item in enumerate(node.get("content") or [], start=1):
+                bullet = "• " if node["type"] == "bulletList" else f"{number}. "
+                blocks.append([{"text": bullet}, *_inline_parts((item or {}).get("content") or [], users)])
+        elif node.get("type") == "heading":
+            blocks.append([{**p, "strong": True} for p in _inline_parts(node.get("content") or [], users)])
+        else:
+            blocks.append(_inline_parts(node.get("content") or [], users))
+    return [b for b in blocks if b]
+
+
+def _when_text(stamp: str) -> str:
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return stamp
+    return f"{moment:%d %b %Y at %H:%M} UTC"
+
+
+# ---- the pages ----------------------------------------------------------------------------
+
+
+def register_host_pages(flask_app: Flask, simulator: JiraSimulator) -> None:
+    """Add the sandbox's human-facing pages to the simulator's Flask app."""
+    _exempt_host_pages(flask_app)
+
+    @flask_app.get("/")
+    def home() -> Response:
+        state = simulator.state
+        with state.lock:
+            rows = [{
+                "key": issue["key"], "summary": issue["summary"], "issuetype": issue["issuetype"],
+                "status": issue["status"], "status_look": STATUS_LOOK.get(issue["status"], ""),
+                "drift": (issue["properties"].get("system-reality") or {}).get("drift"),
+                "labels": list(issue["labels"]),
+            } for issue in state.issues.values()]
+        for row in rows:
+            row["drift_look"] = DRIFT_LOOK.get(row["drift"] or "", "")
+        rows.sort(key=lambda r: (r["key"].rsplit("-", 1)[0], int(r["key"].rsplit("-", 1)[1])))
+        return _render("home.html", simulator, nav="issues", issues=rows)
+
+    @flask_app.get("/browse/<issue_key>")
+    def browse(issue_key: str) -> Response:
+        user = _signed_in(simulator)
+        state = simulator.state
+        with state.lock:
+            issue = state.find_issue(issue_key) if ISSUE_KEY.match(issue_key) else None
+            if issue is None or not state.can_browse(user.account_id, issue["project"]):
+                return _message(simulator, 404, "Issue not found",
+                                f"{issue_key} does not exist, or you do not have permission to see it.")
+            issue = dict(issue)
+            users = dict(state.users)
+            project = dict(state.projects[issue["project"]])
+        app = installed_app(simulator)
+        context: dict[str, Any] = {"issue_key": issue["key"]}
+        panels = [m for m in (app.modules("webPanels") if app else [])]
+        contexts = [m for m in (app.modules("jiraIssueContexts") if app else [])]
+        if app is not None and panels:
+            context.update(panel_url=simulator.iframe_url(app.url, panels[0]["url"], account_id=user.account_id,
+                                                          context={"issue.key": issue["key"]}),
+                           panel_module=panels[0]["key"],
+                           panel_name=(panels[0].get("name") or {}).get("value") or "App")
+        if app is not None and contexts:
+            target = contexts[0].get("target") or {}
+            context.update(context_url=simulator.iframe_url(app.url, target.get("url") or "", account_id=user.account_id,
+                                                            context={"issue.key": issue["key"]}),
+                           context_module=contexts[0]["key"])
+        drift = (issue["properties"].get("system-reality") or {}).get("drift")
+
+        def name_of(account_id: str | None) -> str | None:
+            return (users.get(account_id or "") or {}).get("displayName") or account_id
+
+        custom = []
+        for field_id, value in sorted(issue["fields"].items()):
+            shown = name_of(value.get("accountId")) if isinstance(value, dict) and "accountId" in value else value
+            custom.append((FIELD_NAMES.get(field_id, field_id), shown))
+        comments = [{
+            "author": name_of(c["author"]) or "Unknown",
+            "initials": "".join(w[0] for w in str(name_of(c["author"]) or "?").split()[:2]).upper(),
+            "created": c["created"], "created_text": _when_text(c["created"]),
+            "blocks": adf_blocks(c["body"], users),
+        } for c in issue["comments"]]
+        return _render(
+            "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
+            status_look=STATUS_LOOK.get(issue["status"], ""), drift=drift, drift_look=DRIFT_LOOK.get(drift or "", ""),
+            people={"assignee": name_of(issue["assignee"]), "reporter": name_of(issue["reporter"])},
+            custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)
+
+    @flask_app.get("/plugins/servlet/ac/<app_key>/<page_key>")
+    def app_page(app_key: str, page_key: str) -> Response:
+        user = _signed_in(simulator)
+        app = installed_app(simulator)
+        if app is None or app.key != app_key or not MODULE_KEY.match(page_key):
+            return _message(simulator, 404, "App not installed", "No app with that key is installed on this site.")
+        modules = [m for kind in ("generalPages", "adminPages", "configurePage") for m in
+                   (app.modules(kind) if kind != "configurePage" else
+                    [(app.descriptor.get("modules") or {}).get("configurePage") or {}])]
+        module = next((m for m in modules if m.get("key") == page_key), None)
+        if module is None:
+            return _message(simulator, 404, "Page not found", "The app has no page with that key.")
+        if _needs_admin(module) and not user.admin:
+            return _message(simulator, 403, "Administrators only", "Only Jira administrators can open this page.")
+        name = (module.get("name") or {}).get("value") or page_key
+        url = simulator.iframe_url(app.url, module["url"], account_id=user.account_id, context={})
+        return _render("page.html", simulator, nav=page_key, page_name=name, page_url=url, page_key=page_key,
+                       app_key=app.key)
+
+    @flask_app.get("/sandbox/context-token")
+    def context_token() -> Response:
+        user = _signed_in(simulator)
+        app = installed_app(simulator)
+        if app is None or request.args.get("app", app.key) != app.key:
+            abort(404)
+        key = request.args.get("issueKey") or ""
+        token = simulator.context_token(user.account_id, app_key=app.key,
+                                        context={"issue.key": key} if ISSUE_KEY.match(key) else None)
+        response = jsonify({"token": token})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @flask_app.get("/atlassian-connect/all.js")
+    def all_js() -> Response:
+        return _static("all.js")
+
+    @flask_app.get("/sandbox/<any('host.js', 'host.css'):name>")
+    def host_asset(name: str) -> Response:
+        return _static(name)
+
+
+def _static(name: str) -> Response:
+    response = send_from_directory(HOST_STATIC, name, max_age=0)
+    # The app's iframes (another origin) load all.js with a plain <script>; no CORS needed.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
