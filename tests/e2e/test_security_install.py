@@ -21,27 +21,31 @@ from sqlalchemy import func, inspect, select, table
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jwt import query_string_hash, sign_tenant_token
 from connect_app.models import Connection, Tenant
+from connect_app.sandbox.jira import JiraSimulator
 from connect_app.sandbox.jira_auth import RsaKey, sign_install
-from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.stack import ADMIN, Stack
 
 TIMEOUT = 30
+OTHER_USER = "557058:other-otto"
 STACK_TRACE_MARKERS = ("Traceback", 'File "', "sqlalchemy.", "werkzeug.", "jwt.exceptions")
 
 
 # ---- shared helpers ---------------------------------------------------------------------------
 
 
-def db_snapshot(stack: Stack) -> dict[str, Any]:
+def db_snapshot(stack: Stack, *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
     """Row counts of every table plus every tenant's and connection's security-relevant columns.
 
     Two equal snapshots taken around a refused request prove the request changed nothing that
     a later request could notice (a rotated secret, a moved base URL, a stored delivery...).
+    `ignore` leaves tables out: a caller who passed authentication but is refused for lack of
+    permission legitimately leaves an `audit_log` row for the permission check asked of Jira.
     """
     assert stack.svc is not None
     engine = stack.svc.engine
     counts = {}
     with engine.connect() as connection:
-        for name in sorted(inspect(engine).get_table_names()):
+        for name in sorted(set(inspect(engine).get_table_names()) - set(ignore)):
             counts[name] = connection.scalar(select(func.count()).select_from(table(name)))
     with stack.svc.sessions() as session:
         tenants = [
@@ -364,3 +368,19 @@ def test_disable_stops_work_and_enable_restores_it(stack: Stack) -> None:
     assert _push_status(stack) == 202
     assert _deliveries(stack) == history + 1
     assert admin_works(stack)
+
+
+def start_second_site(stack: Stack, *, projects: tuple[str, ...] = ("FEAT",)) -> JiraSimulator:
+    """Another Jira Cloud site installing the same app. Atlassian signs every site's installs
+    with one key set, so site B shares site A's install key (the app fetches keys from A's
+    key server). The caller stops it."""
+    site = JiraSimulator()
+    site._install_key = stack.jira._install_key
+    site.start()
+    site.add_user(ADMIN, "Bea Admin", admin=True)
+    site.add_user(OTHER_USER, "Otto Other")
+    for key in projects:
+        site.add_project(key, f"{key} at site B")
+    response = site.install(stack.app_url)
+    assert response.status_code in (200, 204), response.text
+    return site
