@@ -230,9 +230,9 @@ def register_host_pages(flask_app: Flask, simulator: JiraSimulator) -> None:
                            panel_name=(panels[0].get("name") or {}).get("value") or "App")
         if app is not None and contexts:
             target = contexts[0].get("target") or {}
-            context.update(context_url=simulator.iframe_url(app.url, target.get("url") or "", account_id=user.account_id,
-                                                            context={"issue.key": issue["key"]}),
-                           context_module=contexts[0]["key"])
+            context_url = simulator.iframe_url(app.url, target.get("url") or "", account_id=user.account_id,
+                                               context={"issue.key": issue["key"]})
+            context.update(context_url=context_url, context_module=contexts[0]["key"])
         drift = (issue["properties"].get("system-reality") or {}).get("drift")
 
         def name_of(account_id: str | None) -> str | None:

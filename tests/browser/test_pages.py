@@ -1,0 +1,142 @@
+"""What a person sees in Jira: the panel, the issue context, the Drift field, the report and
+the admin page, loaded by headless Chromium inside the sandbox's Jira host pages, for the
+FEAT-304 story replayed through real webhooks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from artifacts import screenshot
+from feat304_story import HOSTILE_TITLE
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+APP_KEY = "system-reality-for-jira"
+
+
+def _iframe_height(page, selector: str) -> float:  # type: ignore[no-untyped-def]
+    return float(page.eval_on_selector(selector, "f => f.getBoundingClientRect().height"))
+
+
+def test_panel_tells_stakeholders_the_feature_is_no_longer_live(story_stack, page) -> None:
+    story = story_stack.story
+    served = page.goto(f"{story_stack.jira.base_url}/browse/FEAT-304").text()
+    initial = int(re.search(r'id="system-reality-panel"[^>]*style="height: (\d+)px"', served).group(1))
+
+    panel = page.frame_locator("#system-reality-panel")
+    expect(panel.locator("h1")).to_have_text(re.compile(r"^No longer live: reverted in production on \w{3} \d+ \w{3}, "
+                                                        r"\d\d:\d\d UTC$"))
+    expect(panel.locator("#sr-callout")).to_contain_text("Jira says Done, but this feature is not fully live.")
+    expect(panel.get_by_role("heading", name="What this means")).to_be_visible()
+    expect(panel.locator("section", has=panel.get_by_role("heading", name="Still open"))).to_contain_text("FEAT-305")
+
+    events = panel.locator("#sr-timeline > li")
+    expect(events).to_have_count(5)
+    expect(events.nth(0)).to_contain_text("Deployed to production")
+    expect(events.nth(1)).to_contain_text("Reverted")
+    revert_link = events.nth(1).get_by_role("link", name=re.compile(story.revert_sha[:7]))
+    expect(revert_link).to_have_attribute("href", re.compile(f"/commit/{story.revert_sha}$"))
+    expect(events.nth(3)).to_contain_text("Pull request merged")
+    expect(events.nth(4)).to_contain_text("FEAT-304: retry failed payments with exponential backoff")
+    expect(events.nth(1).locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+
+    # The iframe was resized through AP.resize to fit the whole panel.
+    page.wait_for_function("document.querySelector('#system-reality-panel').dataset.resized === 'true'")
+    height = _iframe_height(page, "#system-reality-panel")
+    assert height != initial and height > 300
+    inner = panel.locator("body").evaluate("b => b.getBoundingClientRect().height")
+    assert abs(height - inner) <= 2
+
+    context = page.frame_locator("#issue-context")
+    expect(context.locator(".sr-lozenge")).to_have_text("Reverted")
+    expect(context.get_by_role("link", name="See what happened")).to_have_attribute("target", "_top")
+    expect(page.locator("#drift-field")).to_have_text("reverted")
+    expect(page.locator("#issue-labels")).to_have_text("drift-reverted")
+    screenshot(page, "panel-feat-304")
+
+
+def test_hostile_commit_message_is_shown_as_text(story_stack, page) -> None:
+    page.goto(f"{story_stack.jira.base_url}/browse/FEAT-310")
+    panel = page.frame_locator("#system-reality-panel")
+    expect(panel.locator(".sr-event__title").filter(has_text="<script>")).to_have_text(f"FEAT-310: {HOSTILE_TITLE}")
+    assert panel.locator(".sr-event__title img").count() == 0
+    frame = page.frame(url=re.compile(r"/panel/issue\?"))
+    assert frame is not None
+    assert frame.evaluate("typeof window.__pwned") == "undefined"
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    screenshot(page, "panel-hostile-commit")
+
+
+def test_panel_for_an_issue_without_code_teaches_how_to_link_it(story_stack, page) -> None:
+    story_stack.jira.add_issue("FEAT-320", "Saved cards", status="To Do")
+    page.goto(f"{story_stack.jira.base_url}/browse/FEAT-320")
+    panel = page.frame_locator("#system-reality-panel")
+    expect(panel.locator("h1")).to_have_text("No code mentions FEAT-320 yet")
+    expect(panel.locator("main")).to_contain_text("put the key in a commit message, branch or pull request title".capitalize())
+    expect(page.frame_locator("#issue-context").locator(".sr-lozenge")).to_have_text("No code yet")
+
+
+def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -> None:
+    page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report")
+    report = page.frame_locator("#app-page")
+    status = report.locator("#sr-report-status")
+
+    report.locator("#sr-window").select_option("48h")
+    expect(status).to_have_text("1 feature touched in the last 48 hours.")
+    rows = report.locator("tr[data-issue]")
+    expect(rows).to_have_count(1)
+    row = rows.first
+    expect(row.get_by_role("link", name="FEAT-304")).to_have_attribute(
+        "href", f"{story_stack.jira.base_url}/browse/FEAT-304")
+    expect(row.get_by_role("link", name="FEAT-304")).to_have_attribute("target", "_top")
+    expect(row.locator(".sr-lozenge[data-state]")).to_have_text("Reverted")
+    epic = report.locator("section.sr-epic")
+    expect(epic.locator("h2")).to_have_text("FEAT-300 Checkout reliability")
+    expect(epic.locator(".sr-epic__head .sr-lozenge")).to_have_text("In Progress")
+
+    report.locator("#sr-window").select_option("7d")
+    expect(status).to_have_text("2 features touched in the last 7 days.")
+    expect(report.locator("tr[data-issue]")).to_have_count(2)
+    expect(report.locator("tr[data-issue='FEAT-310'] .sr-lozenge[data-state]")).to_have_text("Live")
+
+    report.locator("#sr-state").select_option("reverted")
+    report.get_by_role("button", name="Show report").click()
+    expect(report.locator("tr[data-issue]")).to_have_count(1)
+
+    with page.expect_download() as download:
+        report.get_by_role("button", name="Export CSV").click()
+    csv_text = open(download.value.path(), encoding="utf-8").read()
+    assert csv_text.splitlines()[0].startswith("epic,epic status,issue")
+    assert "FEAT-304" in csv_text and "FEAT-310" not in csv_text
+
+    assert _iframe_height(page, "#app-page") != 400
+    screenshot(page, "report")
+
+
+def test_admin_creates_a_connection_and_sees_its_secret_once(story_stack, page) -> None:
+    page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/system-reality-admin")
+    admin = page.frame_locator("#app-page")
+    expect(admin.locator("#sr-connections")).to_contain_text("acme/shop")
+
+    admin.get_by_label("Repository", exact=True).fill("acme/payments")
+    admin.get_by_label("GitHub API address").fill(story_stack.github.api_url)
+    admin.get_by_role("button", name="Connect repository").click()
+
+    secret = admin.locator("#sr-new-webhook-secret")
+    expect(secret).to_have_text(re.compile(r"^\S{20,}$"))
+    expect(admin.locator("#sr-new-webhook-url")).to_have_text(
+        re.compile(rf"^{re.escape(story_stack.app_url)}/github/webhook/\w+$"))
+    expect(admin.locator("#sr-new-deploy-token")).to_have_text(re.compile(r"\S{20,}"))
+    expect(admin.locator("#sr-created")).to_contain_text("application/json")
+    expect(admin.locator("#sr-created")).to_contain_text("push, pull_request, deployment, deployment_status, release")
+    expect(admin.locator("#sr-connections")).to_contain_text("acme/payments")
+    shown_secret = secret.inner_text()
+    screenshot(page, "admin-created")
+
+    page.reload()
+    admin = page.frame_locator("#app-page")
+    expect(admin.locator("#sr-connections")).to_contain_text("acme/payments")
+    expect(admin.locator("#sr-created")).to_be_hidden()
+    assert shown_secret not in admin.locator("body").inner_text()
