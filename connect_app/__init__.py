@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
     from connect_app.web.admin import bp as admin_bp
+    from connect_app.web.flag_links import bp as flag_links_bp
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
     from connect_app.web.reality import bp as reality_bp
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         flags_bp,
         admin_bp,
         reality_bp,
+        flag_links_bp,
         pages_bp,
         ops_bp,
     ):

@@ -86,3 +86,26 @@ def test_key_of_a_project_jira_does_not_have_is_ignored(stack) -> None:
     github.push("Bump ZOOKEEPER-3.5.0 and fix UTF-8 handling, see CVE-2021-44228", {"pom.xml": "<x/>\n"})
     stack.settle()
     assert [c for c in stack.jira.writes() if "/issue/" in c.path] == []
+
+
+def test_flag_linked_on_the_panel_turns_the_issue_flag_off(stack) -> None:
+    stack.jira.add_issue("FEAT-50", "Instalments", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+    body = {"key": "pay-later-rollout", "name": "Pay later", "environment": "production", "on": False,
+            "changed_at": "2026-11-25T20:00:00Z"}
+    requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body,
+                  headers={"Authorization": f"Bearer {connection.deploy_token}"}, timeout=30)
+    stack.settle()
+    assert "system-reality" not in stack.jira.issues["FEAT-50"]["properties"]  # nothing names FEAT-50 yet
+
+    linked = stack.admin("POST", "/api/issues/FEAT-50/flags", {"flag": "pay-later-rollout"})
+    assert linked.status_code == 201 and linked.json()["flags"] == ["pay-later-rollout"]
+    stack.settle()
+    assert drift(stack, "FEAT-50")["drift"] == "flag-off"
+
+    assert stack.admin("DELETE", "/api/issues/FEAT-50/flags/pay-later-rollout").status_code == 204
+    stack.settle()
+    assert drift(stack, "FEAT-50")["drift"] == "live"
+    assert stack.admin("POST", "/api/issues/FEAT-50/flags", {"flag": "<script>"}).status_code == 400

@@ -1,0 +1,86 @@
+"""Linking a feature flag to an issue from the panel, for flags whose key, name, tags and
+description do not name the issue themselves."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, jsonify, request
+
+from connect_app.connect.auth import caller, context_jwt_required
+from connect_app.connect.jira import JiraError
+from connect_app.db import transaction
+from connect_app.errors import BadRequest, NotFound
+from connect_app.intake.store import json_body
+from connect_app.jira_access import jira_for
+from connect_app.models import Tenant
+from connect_app.services import services
+from connect_app.web.reality import ISSUE_KEY, _browsable
+from connect_app.worker import queue_recompute
+
+bp = Blueprint("flag_links", __name__)
+
+FLAG_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
+
+
+def _require_browsable(issue_key: str) -> None:
+    who = caller()
+    if not ISSUE_KEY.match(issue_key):
+        raise NotFound("That is not an issue key.", "unknown_issue")
+    jira = jira_for(services(), who.tenant)
+    try:
+        issue = jira.get_issue(issue_key, fields=["project"])
+    except JiraError as exc:
+        raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
+    project_id = str(((issue.get("fields") or {}).get("project") or {}).get("id") or "")
+    if project_id not in _browsable(jira, who.account_id, [project_id]):
+        raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue")
+
+
+def _links_of(tenant: Tenant, issue_key: str) -> list[str]:
+    links = (tenant.settings or {}).get("flag_links") or {}
+    return sorted(flag for flag, keys in links.items() if issue_key in keys)
+
+
+@bp.get("/api/issues/<issue_key>/flags")
+@context_jwt_required
+def list_links(issue_key: str) -> Response:
+    _require_browsable(issue_key)
+    return jsonify({"issue": issue_key, "flags": _links_of(caller().tenant, issue_key)})
+
+
+@bp.post("/api/issues/<issue_key>/flags")
+@context_jwt_required
+def link_flag(issue_key: str) -> tuple[Response, int]:
+    _require_browsable(issue_key)
+    flag = json_body(request.get_data(cache=True)).get("flag")
+    if not isinstance(flag, str) or not FLAG_KEY.match(flag):
+        raise BadRequest("flag must be a feature flag key.")
+    with transaction(services().sessions) as session:
+        tenant = session.get(Tenant, caller().tenant.id)
+        assert tenant is not None
+        links = dict((tenant.settings or {}).get("flag_links") or {})
+        links[flag] = sorted({*links.get(flag, []), issue_key})
+        tenant.settings = {**(tenant.settings or {}), "flag_links": links}
+        queue_recompute(session, tenant.id)
+        return jsonify({"issue": issue_key, "flags": _links_of(tenant, issue_key)}), 201
+
+
+@bp.delete("/api/issues/<issue_key>/flags/<flag>")
+@context_jwt_required
+def unlink_flag(issue_key: str, flag: str) -> tuple[str, int]:
+    _require_browsable(issue_key)
+    with transaction(services().sessions) as session:
+        tenant = session.get(Tenant, caller().tenant.id)
+        assert tenant is not None
+        links = dict((tenant.settings or {}).get("flag_links") or {})
+        if issue_key not in links.get(flag, []):
+            raise NotFound("That flag is not linked to this issue.", "unknown_link")
+        remaining = [key for key in links[flag] if key != issue_key]
+        if remaining:
+            links[flag] = remaining
+        else:
+            links.pop(flag)
+        tenant.settings = {**(tenant.settings or {}), "flag_links": links}
+        queue_recompute(session, tenant.id)
+    return "", 204
