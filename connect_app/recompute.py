@@ -24,6 +24,7 @@ from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcn
 from connect_app.reality.drift import drift_for_keys
 from connect_app.reality.history import order_branch
 from connect_app.reality.model import NOT_DRIFT, Commit, Drift
+from connect_app.reality.reverts import analyse_reverts
 from connect_app.services import Services
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,12 @@ def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]: 
         facts = load_repository(session, connection, production)
         # Flags belong to the tenant, not to one repository: weigh them once.
         flags = [f for f in all_flags if f.production] if index == 0 else []
+        commits = branch_commits(facts)
+        analysis = analyse_reverts(commits, facts.pulls)
+        if analysis.unresolved:
+            _resolve_by_backfill(session, connection, analysis.unresolved)
         drifts = drift_for_keys(
-            branch_commits(facts), facts.pulls, known_projects=_with_moves(project_set, moves),
+            commits, facts.pulls, analysis=analysis, known_projects=_with_moves(project_set, moves),
             deployments=facts.deployments if facts.production_seen else None, flags=flags,
             done_at={old: done_at[new] for old, new in moves.items() if new in done_at} | done_at,
             titles=titles,
@@ -114,6 +119,24 @@ def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]: 
             key = moves.get(key, key)
             per_key.setdefault(key, []).append(Drift(**{**asdict(drift), "key": key}))
     return {key: combine(drifts) for key, drifts in per_key.items()}
+
+
+def _resolve_by_backfill(session, connection: Connection, unresolved: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
+    """A revert names a commit we never saw (it landed before the repository was connected, or a
+    push delivery was lost). With API access, reading the history once places it where it
+    belongs; without, it stays unresolved until someone runs a backfill. Each set of unknown
+    SHAs triggers at most one automatic backfill, so a SHA that is really not on the default
+    branch (a squashed branch's inner revert) never loops."""
+    if connection.token_sealed is None:
+        return
+    attempted = set((connection.backfill or {}).get("resolving") or [])
+    missing = sorted(set(unresolved) - attempted)
+    if not missing:
+        return
+    connection.backfill = {**(connection.backfill or {}), "resolving": sorted(attempted | set(missing)),
+                           "state": "queued"}
+    jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": None},
+                 tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
 
 
 def production_names_for(connection: Connection | None, default: Sequence[str]) -> frozenset[str]:

@@ -109,3 +109,20 @@ def test_flag_linked_on_the_panel_turns_the_issue_flag_off(stack) -> None:
     stack.settle()
     assert drift(stack, "FEAT-50")["drift"] == "live"
     assert stack.admin("POST", "/api/issues/FEAT-50/flags", {"flag": "<script>"}).status_code == 400
+
+
+def test_revert_of_a_commit_from_before_the_connection_is_resolved_through_the_api(stack) -> None:
+    stack.jira.add_issue("FEAT-60", "Address autocomplete", status="Done")
+    stack.install()
+    github = stack.start_github()
+    repo = github.repo
+    repo.commit("Initial", {"README.md": "x\n"}, when=MONDAY)
+    old = repo.commit("FEAT-60: address autocomplete", {"address.py": "AUTO = True\n"}, when=MONDAY)
+    github.push_branch()  # nobody is listening yet: this push is lost to the app
+    stack.connect_repository()
+    revert = repo.revert(old)
+    github.push_branch()
+    stack.settle()
+    value = drift(stack, "FEAT-60")
+    assert value["drift"] == "reverted"
+    assert revert[:7] in str(stack.jira.issues["FEAT-60"]["comments"][0]["body"])
