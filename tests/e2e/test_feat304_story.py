@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from connect_app.sandbox.stack import STAKEHOLDERS
-
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 
 
