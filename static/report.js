@@ -114,17 +114,24 @@
     SR.sizeToParent();
   }
 
+  var latest = 0;
+
   function load() {
     var params;
     try { params = query(); } catch (error) { status.textContent = error.message; return; }
     status.textContent = "Loading the report…";
     results.setAttribute("aria-busy", "true");
-    SR.api("/api/report?" + params.toString()).then(render).catch(function (error) {
+    // Only the newest request may paint: an older, slower answer must not overwrite it.
+    var mine = ++latest;
+    SR.api("/api/report?" + params.toString()).then(function (report) {
+      if (mine === latest) { render(report); }
+    }).catch(function (error) {
+      if (mine !== latest) { return; }
       SR.clear(results);
       results.appendChild(el("div", { className: "sr-message sr-message--danger", role: "alert" },
         el("div", null, el("h2", null, "The report could not be loaded"), el("p", null, error.message))));
       status.textContent = "";
-    }).then(function () { results.removeAttribute("aria-busy"); });
+    }).then(function () { if (mine === latest) { results.removeAttribute("aria-busy"); } });
   }
 
   function exportCsv() {

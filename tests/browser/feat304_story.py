@@ -2,7 +2,9 @@
 
 Shared by the browser tests and `scripts/screenshots.py`: a payment-retry feature ships on
 Monday, is marked Done, and is reverted in production late on Wednesday. Dates are relative to
-`now` so the report's "last 48 hours" window catches the revert and its deployment.
+`now` so the report's "last 48 hours" window catches the revert and its deployment. OPS-12 is
+rolled back this morning (production redeployed to the release before it); FEAT-310's commit
+message is hostile HTML.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def seed_issues(stack: Stack) -> None:
                    links=[("relates to", "FEAT-305")])
     jira.add_issue("FEAT-305", "Retry emails for failed payments", status="To Do", parent="FEAT-300")
     jira.add_issue("FEAT-310", "Checkout copy tweaks", status="Done", parent="FEAT-300")
+    jira.add_issue("OPS-1", "Platform hardening", status="In Progress", issuetype="Epic")
+    jira.add_issue("OPS-12", "Faster checkout page", status="Done", parent="OPS-1", reporter=reporter)
 
 
 def build_story(stack: Stack, *, now: datetime | None = None) -> Story:
@@ -73,6 +77,12 @@ def build_story(stack: Stack, *, now: datetime | None = None) -> Story:
     revert_sha = repo.revert(merge_sha, mainline=1, when=reverted_at)
     github.push_branch()
     github.deploy(revert_sha, when=redeployed_at)
+
+    # A second feature ships this morning and production is rolled back to the previous release.
+    faster_sha = github.push("OPS-12: cache the checkout page", {"checkout/cache.py": "TTL = 60\n"},
+                             when=now - timedelta(hours=10))
+    github.deploy(faster_sha, when=now - timedelta(hours=9, minutes=40))
+    github.deploy(revert_sha, when=now - timedelta(hours=6))
     stack.settle()
     return Story(feature_sha=feature_sha, merge_sha=merge_sha, revert_sha=revert_sha, hostile_sha=hostile_sha,
                  shipped_at=shipped_at, reverted_at=reverted_at, redeployed_at=redeployed_at)

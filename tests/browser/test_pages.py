@@ -74,7 +74,7 @@ def test_panel_for_an_issue_without_code_teaches_how_to_link_it(story_stack, pag
     page.goto(f"{story_stack.jira.base_url}/browse/FEAT-320")
     panel = page.frame_locator("#system-reality-panel")
     expect(panel.locator("h1")).to_have_text("No code mentions FEAT-320 yet")
-    expect(panel.locator("main")).to_contain_text("put the key in a commit message, branch or pull request title".capitalize())
+    expect(panel.locator("main")).to_contain_text("Put the key in a commit message, branch or pull request title")
     expect(page.frame_locator("#issue-context").locator(".sr-lozenge")).to_have_text("No code yet")
 
 
@@ -84,32 +84,33 @@ def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -
     status = report.locator("#sr-report-status")
 
     report.locator("#sr-window").select_option("48h")
-    expect(status).to_have_text("1 feature touched in the last 48 hours.")
-    rows = report.locator("tr[data-issue]")
-    expect(rows).to_have_count(1)
-    row = rows.first
+    expect(status).to_have_text("2 features touched in the last 48 hours.")
+    expect(report.locator("tr[data-issue]")).to_have_count(2)
+    row = report.locator("tr[data-issue='FEAT-304']")
     expect(row.get_by_role("link", name="FEAT-304")).to_have_attribute(
         "href", f"{story_stack.jira.base_url}/browse/FEAT-304")
     expect(row.get_by_role("link", name="FEAT-304")).to_have_attribute("target", "_top")
     expect(row.locator(".sr-lozenge[data-state]")).to_have_text("Reverted")
-    epic = report.locator("section.sr-epic")
-    expect(epic.locator("h2")).to_have_text("FEAT-300 Checkout reliability")
-    expect(epic.locator(".sr-epic__head .sr-lozenge")).to_have_text("In Progress")
+    expect(report.locator("tr[data-issue='OPS-12'] .sr-lozenge[data-state]")).to_have_text("Rolled back")
+    epics = report.locator("section.sr-epic")
+    expect(epics.locator("h2")).to_have_text(["FEAT-300 Checkout reliability", "OPS-1 Platform hardening"])
+    expect(epics.first.locator(".sr-epic__head .sr-lozenge")).to_have_text("In Progress")
 
     report.locator("#sr-window").select_option("7d")
-    expect(status).to_have_text("2 features touched in the last 7 days.")
-    expect(report.locator("tr[data-issue]")).to_have_count(2)
+    expect(status).to_have_text("3 features touched in the last 7 days.")
     expect(report.locator("tr[data-issue='FEAT-310'] .sr-lozenge[data-state]")).to_have_text("Live")
 
+    report.get_by_label("Project").fill("FEAT")
     report.locator("#sr-state").select_option("reverted")
     report.get_by_role("button", name="Show report").click()
+    expect(status).to_have_text("1 feature touched in the last 7 days.")
     expect(report.locator("tr[data-issue]")).to_have_count(1)
 
     with page.expect_download() as download:
         report.get_by_role("button", name="Export CSV").click()
     csv_text = open(download.value.path(), encoding="utf-8").read()
     assert csv_text.splitlines()[0].startswith("epic,epic status,issue")
-    assert "FEAT-304" in csv_text and "FEAT-310" not in csv_text
+    assert "FEAT-304" in csv_text and "FEAT-310" not in csv_text and "OPS-12" not in csv_text
 
     assert _iframe_height(page, "#app-page") != 400
     screenshot(page, "report")
