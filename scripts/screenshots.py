@@ -43,7 +43,7 @@ def take(out: Path) -> list[Path]:
             panel = out / "panel.png"
             page.screenshot(path=str(panel), full_page=True)
 
-            page.set_viewport_size({"width": 1280, "height": 640})
+            page.set_viewport_size({"width": 1280, "height": 960})
             page.goto(f"{stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report")
             report_frame = page.frame_locator("#app-page")
             report_frame.locator("#sr-window").select_option("7d")

@@ -75,6 +75,13 @@
       el("td", null, events));
   }
 
+  // Features in drift first (they are why people open the report), then in key order.
+  function byDriftThenKey(a, b) {
+    if (a.in_drift !== b.in_drift) { return a.in_drift ? -1 : 1; }
+    var pa = a.key.split("-"), pb = b.key.split("-");
+    return pa[0] === pb[0] ? Number(pa[1]) - Number(pb[1]) : (pa[0] < pb[0] ? -1 : 1);
+  }
+
   function epicSection(group, index) {
     var id = "sr-epic-" + index;
     var epic = group.epic;
@@ -88,7 +95,7 @@
       head.appendChild(SR.statusLozenge(epic.status));
     }
     var body = el("tbody");
-    group.features.forEach(function (feature) { body.appendChild(featureRow(feature)); });
+    group.features.slice().sort(byDriftThenKey).forEach(function (feature) { body.appendChild(featureRow(feature)); });
     var table = el("table", { className: "sr-table" },
       el("thead", null, el("tr", null,
         el("th", { scope: "col" }, "Feature"), el("th", { scope: "col" }, "Jira status"),
