@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -107,7 +108,7 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
                 detailed = _with_files(reader, commit, sleep)
                 for inner in brought:
                     record_commit(session, connection_id, _with_files(reader, by_sha[inner], sleep))
-                record_commit(session, connection_id, Commit(**{**detailed.__dict__, "brought_in": brought}))
+                record_commit(session, connection_id, replace(detailed, brought_in=brought))
                 parents = commit.parents
                 record_segment(session, connection_id, Segment(
                     before=parents[0] if parents else None, after=commit.sha,
@@ -135,7 +136,7 @@ def _with_files(reader: RepositoryReader, commit: Commit, sleep: Callable[[float
     if not (find_keys(commit.message) or "hotfix" in subject or looks_like_revert(commit.subject)):
         return commit
     detailed = _patiently(lambda: reader.commit(commit.sha), sleep)
-    return Commit(**{**commit.__dict__, "files": detailed.files})
+    return replace(commit, files=detailed.files)
 
 
 def _patiently(call: Callable[[], Any], sleep: Callable[[float], None]) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -43,8 +43,7 @@ def combine(drifts: Sequence[Drift]) -> Drift:
     worst = min(drifts, key=lambda d: (SEVERITY.index(d.state), -(d.since.timestamp() if d.since else 0)))
     if len(drifts) == 1:
         return worst
-    return Drift(**{**asdict(worst), "changes": sum(d.changes for d in drifts),
-                    "reverted": sum(d.reverted for d in drifts)})
+    return replace(worst, changes=sum(d.changes for d in drifts), reverted=sum(d.reverted for d in drifts))
 
 
 def change_id(drift: Drift) -> str | None:
@@ -117,7 +116,7 @@ def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]: 
         )
         for key, drift in drifts.items():
             key = moves.get(key, key)
-            per_key.setdefault(key, []).append(Drift(**{**asdict(drift), "key": key}))
+            per_key.setdefault(key, []).append(replace(drift, key=key))
     return {key: combine(drifts) for key, drifts in per_key.items()}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ def drift_from_record(key: str, record: Mapping[str, Any], title: str) -> Drift:
         environment=record.get("environment"), cause_kind=record.get("cause_kind", "none"),
         cause_ref=record.get("cause_ref"), cause_url=record.get("cause_url"),
     )
-    return Drift(**{**drift.__dict__, "summary": story.summary(drift, title)})
+    return replace(drift, summary=story.summary(drift, title))
 
 
 def property_value(drift: Drift) -> dict[str, Any]:
@@ -205,8 +206,7 @@ def _mark_transition_comment(jira: JiraClient, issue_key: str, change: str) -> s
     if not comments:
         return "transition"
     newest = comments[-1]
-    jira.request("PUT", f"/rest/api/3/comment/{newest['id']}/properties/{COMMENT_MARK}",
-                 json={"change": change}, issue_key=issue_key, expect=(200, 201))
+    jira.set_comment_property(str(newest["id"]), COMMENT_MARK, {"change": change}, issue_key=issue_key)
     return str(newest["id"])
 
 

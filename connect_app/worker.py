@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -34,7 +35,7 @@ from connect_app.intake.parse import (
 )
 from connect_app.models import Connection, Delivery, DeploymentFact, Job, Tenant, utcnow
 from connect_app.reality.history import order_branch
-from connect_app.reality.model import Commit, Segment
+from connect_app.reality.model import Segment
 from connect_app.services import Services
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class Handlers:
         pending: list[str] = []
         for commit in listed:
             if commit.subject.startswith(_MERGE_SUBJECT):
-                commit = Commit(**{**commit.__dict__, "brought_in": tuple(pending)})
+                commit = replace(commit, brought_in=tuple(pending))
                 pending = []
             else:
                 pending.append(commit.sha)

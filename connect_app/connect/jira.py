@@ -325,6 +325,15 @@ class JiraClient:
         body = self._json(response)
         return None if body is None else body.get("value")
 
+    def set_comment_property(self, comment_id: str, prop: str, value: object, *, issue_key: str | None = None) -> None:
+        self.request(
+            "PUT",
+            f"/rest/api/3/comment/{_segment(comment_id)}/properties/{_segment(prop)}",
+            json=value,
+            issue_key=issue_key,
+            expect=(200, 201),
+        )
+
     # --- issue properties -----------------------------------------------------------------------
 
     def get_issue_property(self, key: str, prop: str) -> Any:
