@@ -9,6 +9,7 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from connect_app import jobs
 from connect_app.db import transaction
@@ -42,8 +43,18 @@ def json_body(raw: bytes) -> dict[str, Any]:
 
 
 def raw_body() -> bytes:
-    """The exact bytes signed by the sender (Flask refuses bodies above MAX_CONTENT_LENGTH)."""
-    return request.get_data(cache=True)
+    """The exact bytes signed by the sender; a body above MAX_CONTENT_LENGTH is refused (413)."""
+    body = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        # A chunked body has no Content-Length for Werkzeug to refuse up front, and Werkzeug's
+        # limited stream then stops silently at the limit: the truncated body would fail its
+        # signature (401) or its JSON (400) instead of being refused as too large. One more byte
+        # from the server's own stream tells whether the sender had more to send.
+        # (Caught by tests/e2e/test_security_intake.py::test_body_over_25_mb_is_refused_as_too_large.)
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return body
 
 
 def store_delivery(
