@@ -75,7 +75,12 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
         api_url, repository, tenant_id = connection.api_url, connection.repository, connection.tenant_id
     reader = RepositoryReader(api_url=api_url, repository=repository, token=token,
                               allowed_api_urls=svc.settings.allowed_github_api_urls)
-    branch = _patiently(reader.default_branch, sleep)
+    # Every pause shows on the admin page; before this the page said "queued" for as long as the
+    # rate limit lasted (caught by test_backfill_pauses_on_rate_limit_and_resumes).
+    def waiting(exc: RateLimited) -> None:
+        _set_progress(svc, connection_id, state="waiting", note=str(exc))
+
+    branch = _patiently(reader.default_branch, sleep, waiting)
     commits: list[Commit] = []
     history = reader.history(branch, since)
     while True:
@@ -105,9 +110,9 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
         chunk = steps[index:index + BATCH]
         with transaction(svc.sessions) as session:
             for commit, brought in chunk:
-                detailed = _with_files(reader, commit, sleep)
+                detailed = _with_files(reader, commit, sleep, waiting)
                 for inner in brought:
-                    record_commit(session, connection_id, _with_files(reader, by_sha[inner], sleep))
+                    record_commit(session, connection_id, _with_files(reader, by_sha[inner], sleep, waiting))
                 record_commit(session, connection_id, replace(detailed, brought_in=brought))
                 parents = commit.parents
                 record_segment(session, connection_id, Segment(
@@ -129,22 +134,26 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
     return len(steps)
 
 
-def _with_files(reader: RepositoryReader, commit: Commit, sleep: Callable[[float], None]) -> Commit:
+def _with_files(reader: RepositoryReader, commit: Commit, sleep: Callable[[float], None],
+                on_wait: Callable[[RateLimited], None] | None = None) -> Commit:
     """Files matter for the hotfix rule, so they are read for commits that name a key, call
     themselves a hotfix or revert something; everything else keeps the cheap listing data."""
     subject = commit.subject.lower()
     if not (find_keys(commit.message) or "hotfix" in subject or looks_like_revert(commit.subject)):
         return commit
-    detailed = _patiently(lambda: reader.commit(commit.sha), sleep)
+    detailed = _patiently(lambda: reader.commit(commit.sha), sleep, on_wait)
     return replace(commit, files=detailed.files)
 
 
-def _patiently(call: Callable[[], Any], sleep: Callable[[float], None]) -> Any:
+def _patiently(call: Callable[[], Any], sleep: Callable[[float], None],
+               on_wait: Callable[[RateLimited], None] | None = None) -> Any:
     while True:
         try:
             return call()
         except RateLimited as exc:
             log.info("%s; pausing", exc)
+            if on_wait is not None:
+                on_wait(exc)
             sleep(exc.wait_seconds)
 
 
