@@ -318,15 +318,13 @@ def compute_drift(
     """The drift of issue `key` given its changes (from `changes_for_keys`).
 
     `deployments` are the production deployments oldest first (or a `production_view` of them,
-    to share the work across keys); None or empty means the connection has no deployment
-    tracking. `hotfixes` are candidates from `find_hotfixes`; `done_at` is when the issue went
+    to share the work across keys); None means the connection has no deployment tracking, and an
+    empty list means it has, but no deployment is known to contain anything yet. `hotfixes` are candidates from `find_hotfixes`; `done_at` is when the issue went
     Done (None: not Done). `feature_title` is used in the summary (default: the key).
     """
     view = deployments if isinstance(deployments, ProductionView) else None
-    if view is None and deployments:
+    if view is None and deployments is not None:
         view = production_view(deployments, analysis)  # type: ignore[arg-type]
-    if view is not None and view.latest is None:
-        view = None
     reverted_by = view.reverted_by if view is not None else analysis.reverted_by
     facts = _Facts(key, changes, branch, view, reverted_by)
 
@@ -396,7 +394,9 @@ def drift_for_keys(
                                 known_projects)
     }
     branch = BranchIndex.of(commits)
-    view = production_view(deployments, analysis) if deployments else None
+    # An empty list still means "this repository deploys to production": nothing is live there yet
+    # (the first deployment is still being compared), which is not the same as "not tracked".
+    view = production_view(deployments, analysis) if deployments is not None else None
     hotfixes = find_hotfixes(commits, pulls, analysis, known_projects)
     done_at = done_at or {}
     titles = titles or {}

@@ -57,3 +57,30 @@ def _mentions(node):
             yield node
         for child in node.get("content", []) or []:
             yield from _mentions(child)
+
+
+def test_everything_arriving_before_the_worker_runs_still_tells_the_deployed_truth(stack) -> None:
+    """Deliveries that pile up (a worker restart, a burst) must not let the app judge a revert
+    before it knows which deployment contains it: the one comment names production and 23:31."""
+    from connect_app.sandbox.story import MONDAY, REVERT_AT, REVERT_DEPLOYED_AT, seed_issues
+
+    seed_issues(stack)
+    stack.install()
+    github = stack.start_github()
+    stack.connect_repository()
+    repo = github.repo
+    repo.commit("Initial checkout service", {"checkout/service.py": "x = 1\n"}, when=MONDAY)
+    github.push_branch()
+    feature = github.push("FEAT-304: payment retry v2", {"checkout/retry.py": "RETRIES = 3\n"}, when=MONDAY)
+    github.deploy(feature, "production", when=MONDAY)
+    revert = repo.revert(feature, when=REVERT_AT)
+    github.push_branch()
+    github.deploy(revert, "production", when=REVERT_DEPLOYED_AT)
+    stack.settle()
+
+    prop = stack.jira.issues["FEAT-304"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["environment"]) == ("reverted", "production")
+    assert prop["since"].startswith("2026-11-25T23:31")
+    comments = stack.jira.issues["FEAT-304"]["comments"]
+    assert len(comments) == 1
+    assert "in production on Wed 25 Nov at 23:31 UTC" in str(comments[0]["body"])

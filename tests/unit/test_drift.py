@@ -269,13 +269,19 @@ def test_hotfix_with_tracking_counts_once_deployed():
     assert (result.state, result.since) == ("hotfixed", at(27, 14))
 
 
-def test_compute_drift_can_share_one_production_view():
+def test_tracked_repository_with_no_compared_deployment_yet_is_pending_not_untracked():
+    # A repository that deploys to production, whose first deployment is still being compared:
+    # nothing counts as live there yet. Treating it as untracked would call a merged-but-not-
+    # deployed revert "reverted" and post a comment before production changed.
     a = commit("a", "FEAT-304 payment retry")
     analysis = analyse_reverts([a])
     changes = changes_for_keys([a], [], analysis, None)[KEY]
-    result = compute_drift(KEY, changes, analysis, branch=BranchIndex.of([a]), deployments=[],
-                           feature_title="Payment retry")
-    assert result.state == "live" and result.environment is None
+    tracked = compute_drift(KEY, changes, analysis, branch=BranchIndex.of([a]), deployments=[],
+                            feature_title="Payment retry")
+    assert tracked.state == "pending-deploy"
+    untracked = compute_drift(KEY, changes, analysis, branch=BranchIndex.of([a]), deployments=None,
+                              feature_title="Payment retry")
+    assert untracked.state == "live" and untracked.environment is None
 
 
 def test_timeline_tells_the_story_in_order():
