@@ -20,7 +20,7 @@ from connect_app import jobs
 from connect_app.db import transaction
 from connect_app.facts import RepositoryFacts, load_flags, load_repository, production_names
 from connect_app.jira_access import jira_for
-from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcnow
+from connect_app.models import Connection, IssueMove, IssueReality, Job, Tenant, utcnow
 from connect_app.reality.drift import drift_for_keys
 from connect_app.reality.history import order_branch
 from connect_app.reality.model import NOT_DRIFT, Commit, Drift
@@ -157,6 +157,12 @@ def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:
             return []
+        if _comparison_waiting(session, tenant_id):
+            # A deployment is about to be compared: judging now would flicker issues through
+            # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
+            jobs.enqueue(session, "recompute", {"tenant_id": tenant_id}, tenant_id=tenant_id,
+                         dedupe_key=f"recompute:{tenant_id}")
+            return []
         drifts = compute_tenant(svc, session, tenant)
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
@@ -180,6 +186,12 @@ def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
                     jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
                                  tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
         return moved
+
+
+def _comparison_waiting(session, tenant_id: int) -> bool:  # type: ignore[no-untyped-def]
+    return session.scalar(select(Job.id).where(
+        Job.tenant_id == tenant_id, Job.kind == "compare_deployments", Job.status == "queued",
+        Job.run_after <= utcnow()).limit(1)) is not None
 
 
 def _apply_drift(reality: IssueReality, drift: Drift) -> bool:
