@@ -254,3 +254,37 @@ def test_uninstalled_sites_tokens_are_refused_on_the_api(site_a: Stack) -> None:
     for path in API_PATHS:
         assert_json_refusal(_api(site_a, path, token), 403)
     assert db_snapshot(site_a) == before
+
+
+# ---- Jira's own webhooks ------------------------------------------------------------------------------
+
+
+def test_jira_webhook_needs_a_url_bound_token_of_the_site(site_a: Stack, site_b: JiraSimulator) -> None:
+    path = "/jira/webhook/issue-updated"
+    body = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "FEAT-1", "fields": {}},
+                       "changelog": {"id": "1", "items": [{"field": "Key", "fromString": "FEAT-1",
+                                                           "toString": "FEAT-999"}]}}).encode()
+    secret = shared_secret_of(site_a)
+    client_key = site_a.jira.client_key
+    assert site_b.shared_secret is not None
+    forged = {
+        "missing": None,
+        "context token": sign_context_token(client_key=client_key, shared_secret=secret),
+        "another URL": sign_tenant_token("POST", "/lifecycle/enabled", None, client_key=client_key,
+                                         shared_secret=secret),
+        "another site's secret": sign_tenant_token("POST", path, None, client_key=client_key,
+                                                   shared_secret=site_b.shared_secret),
+        **_forgeries(site_a, query_string_hash("POST", path, None)),
+    }
+    before = db_snapshot(site_a)
+    for name, token in forged.items():
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"JWT {token}"
+        response = requests.post(f"{site_a.app_url}{path}", data=body, headers=headers, timeout=TIMEOUT)
+        assert response.status_code == 401, (name, response.text[:300])
+        assert_json_refusal(response, 401)
+    site_a.settle()
+    assert db_snapshot(site_a) == before, "a forged key change must not move any issue's history"
+    # The control: Jira's own signed webhook is accepted.
+    assert site_a.jira.send_webhook(site_a.app_url, "jira:issue_updated", "FEAT-1").status_code == 202
