@@ -319,8 +319,9 @@ def compute_drift(
 
     `deployments` are the production deployments oldest first (or a `production_view` of them,
     to share the work across keys); None means the connection has no deployment tracking, and an
-    empty list means it has, but no deployment is known to contain anything yet. `hotfixes` are candidates from `find_hotfixes`; `done_at` is when the issue went
-    Done (None: not Done). `feature_title` is used in the summary (default: the key).
+    empty list means it has, but no deployment is known to contain anything yet. `hotfixes` are
+    candidates from `find_hotfixes`; `done_at` is when the issue went Done (None: not Done).
+    `feature_title` is used in the summary (default: the key).
     """
     view = deployments if isinstance(deployments, ProductionView) else None
     if view is None and deployments is not None:
@@ -487,14 +488,14 @@ def timeline_for_key(
                 commit_event("hotfix", hotfix.sha)
     last = len(branch.commits) + 1
     for deployment in deployments:
+        where, short = deployment.environment, deployment.sha[:7]
         if related.intersection(deployment.removed):
-            ordered.append((last, TimelineEvent("rollback", deployment.deployed_at,
-                                                f"Deployment {deployment.id} took changes out",
-                                                deployment.sha, deployment.url, deployment.environment)))
+            title = f"{where} went back to {short}, without this feature's changes"
+            ordered.append((last, TimelineEvent("rollback", deployment.deployed_at, title,
+                                                deployment.sha, deployment.url, where)))
         if related.intersection(deployment.added):
-            ordered.append((last, TimelineEvent("deployment", deployment.deployed_at,
-                                                f"Deployment {deployment.id}", deployment.sha,
-                                                deployment.url, deployment.environment)))
+            ordered.append((last, TimelineEvent("deployment", deployment.deployed_at, f"{short} deployed to {where}",
+                                                deployment.sha, deployment.url, where)))
     for flag in flags:
         if flag_names_key(flag, key):
             switched = "on" if flag.on else "off"
