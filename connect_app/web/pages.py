@@ -23,8 +23,13 @@ def _page(template: str, **context: object) -> Response:
         connect_js=f"{who.tenant.base_url}/atlassian-connect/all.js",
         **context,
     ), mimetype="text/html")
-    # Jira frames these pages; nothing else should.
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {who.tenant.base_url}"
+    # Jira frames these pages; nothing else should. Scripts come only from us and from Jira's
+    # Connect JS, so a commit message that slipped past escaping still could not run.
+    host = who.tenant.base_url
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' {host}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {host}"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
