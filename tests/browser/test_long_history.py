@@ -65,8 +65,8 @@ def test_show_older_events_loads_the_next_page(stack, browser) -> None:
         expect(panel.get_by_role("button", name="Show older events")).to_have_count(0)
         # Focus moves to the first newly loaded event for keyboard and screen reader users.
         assert panel.locator(":focus").inner_text().startswith("Code change")
-        page.wait_for_function("h => document.querySelector('#system-reality-panel').getBoundingClientRect().height > h",
-                               arg=before)
+        grown = "h => document.querySelector('#system-reality-panel').getBoundingClientRect().height > h"
+        page.wait_for_function(grown, arg=before)
         screenshot(page, "panel-long-history")
     finally:
         page.close()
