@@ -85,6 +85,20 @@ def installed_app(simulator: JiraSimulator) -> InstalledApp | None:
     return None
 
 
+def sandbox_urls(simulator: JiraSimulator, issue_key: str = "FEAT-304") -> dict[str, str]:
+    """The pages a person opens on the sandbox: `issues`, `issue`, and one per app page module
+    (`report` for the first general page, `admin` for the first admin page) once installed."""
+    base = simulator.base_url
+    urls = {"issues": f"{base}/", "issue": f"{base}/browse/{issue_key}"}
+    app = installed_app(simulator)
+    if app is not None:
+        for name, kind in (("report", "generalPages"), ("admin", "adminPages")):
+            modules = app.modules(kind)
+            if modules:
+                urls[name] = f"{base}/plugins/servlet/ac/{app.key}/{modules[0]['key']}"
+    return urls
+
+
 def _users(simulator: JiraSimulator) -> list[SignedIn]:
     with simulator.state.lock:
         return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")))

@@ -141,3 +141,31 @@ def test_admin_creates_a_connection_and_sees_its_secret_once(story_stack, page) 
     expect(admin.locator("#sr-connections")).to_contain_text("acme/payments")
     expect(admin.locator("#sr-created")).to_be_hidden()
     assert shown_secret not in admin.locator("body").inner_text()
+
+
+def test_a_stakeholder_sees_only_what_jira_lets_them_browse(story_stack, page) -> None:
+    priya = "557058:pm-priya"
+    story_stack.jira.restrict_browse(priya, "OPS")
+    page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report?as={priya}")
+    report = page.frame_locator("#app-page")
+    expect(report.locator("#sr-report-status")).to_have_text("1 feature touched in the last 48 hours.")
+    expect(report.locator("tr[data-issue]")).to_have_count(1)
+    expect(report.locator("tr[data-issue='FEAT-304']")).to_be_visible()
+    # The admin page is not offered to her, and opening it directly is refused.
+    expect(page.get_by_role("navigation", name="Jira").get_by_role("link", name="System Reality")).to_have_count(0)
+    page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/system-reality-admin?as={priya}")
+    expect(page.get_by_role("heading", name="Administrators only")).to_be_visible()
+
+
+def test_sandbox_urls_open_the_pages_a_person_clicks_through(story_stack, page) -> None:
+    from connect_app.sandbox.host import sandbox_urls
+
+    urls = sandbox_urls(story_stack.jira)
+    page.goto(urls["issues"])
+    page.get_by_role("link", name="FEAT-304").click()
+    assert page.url.startswith(urls["issue"])
+    expect(page.frame_locator("#system-reality-panel").locator("h1")).to_contain_text("No longer live")
+    page.goto(urls["report"])
+    expect(page.frame_locator("#app-page").locator("h1")).to_have_text("Drift report")
+    page.goto(urls["admin"])
+    expect(page.frame_locator("#app-page").locator("h1")).to_have_text("System Reality")
