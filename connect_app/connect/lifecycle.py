@@ -7,7 +7,6 @@ safe to accept. Enabled and disabled are signed with the tenant's shared secret.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -18,6 +17,7 @@ from connect_app.connect.descriptor import APP_KEY, load_descriptor
 from connect_app.connect.urls import url_allowed
 from connect_app.db import transaction
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
+from connect_app.intake.store import request_json
 from connect_app.models import Tenant, utcnow
 from connect_app.services import services
 
@@ -32,12 +32,7 @@ def descriptor() -> Response:
 
 
 def _install_payload() -> dict[str, Any]:
-    try:
-        payload = json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The lifecycle body is not JSON.", "malformed_json") from exc
-    if not isinstance(payload, dict):
-        raise BadRequest("The lifecycle body must be a JSON object.", "malformed_json")
+    payload = request_json()
     for field in ("clientKey", "baseUrl"):
         if not isinstance(payload.get(field), str) or not payload[field]:
             raise BadRequest(f"The lifecycle body lacks {field}.", "missing_field")

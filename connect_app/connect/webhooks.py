@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select, update
 
 from connect_app import jobs
 from connect_app.connect.auth import authenticate
 from connect_app.db import transaction
 from connect_app.errors import BadRequest
-from connect_app.intake.store import json_body
+from connect_app.intake.store import request_json
 from connect_app.models import IssueMove, IssueReality, PostedComment
 from connect_app.services import services
 from connect_app.worker import queue_recompute
@@ -31,7 +31,7 @@ def _key_change(changelog: Any) -> tuple[str, str] | None:
 def issue_updated() -> tuple[Response, int]:
     # Connect signs webhooks like any request to the app: HS256, the tenant's secret, a qsh.
     caller = authenticate(from_query=False, allow_context_qsh=False)
-    payload = json_body(request.get_data(cache=True))
+    payload = request_json()
     issue = payload.get("issue")
     if not isinstance(issue, dict) or not isinstance(issue.get("key"), str):
         raise BadRequest("The webhook carries no issue.", "missing_issue")

@@ -15,8 +15,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.deployments import bearer_valid
-from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
 from connect_app.intake.parse import PayloadError, parse_flag_changes
+from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
 from connect_app.models import Connection, utcnow
 from connect_app.services import services
 

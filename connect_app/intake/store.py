@@ -57,6 +57,11 @@ def raw_body() -> bytes:
     return body
 
 
+def request_json() -> dict[str, Any]:
+    """The request's JSON object, read with the same size rule as every signed body."""
+    return json_body(raw_body())
+
+
 def store_delivery(
     connection: Connection, *, source: str, event: str, guid: str, body: bytes, process: bool = True
 ) -> tuple[int, bool]:

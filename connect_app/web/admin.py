@@ -25,7 +25,7 @@ from connect_app.connect.urls import url_allowed
 from connect_app.crypto import new_token
 from connect_app.db import transaction
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
-from connect_app.intake.store import json_body
+from connect_app.intake.store import json_body, raw_body, request_json
 from connect_app.jira_access import jira_for
 from connect_app.models import AuditEntry, Connection, Delivery, IssueReality, Job, PostedComment, Tenant, utcnow
 from connect_app.policy import project_policy, validate_settings
@@ -68,6 +68,10 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+# Path ids beyond what the database can hold name nothing; asking the database would only fail.
+MAX_ID = 2**63 - 1
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -143,7 +147,7 @@ def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/api/connections")
 @admin_required
 def create_connection() -> tuple[Response, int]:
-    fields = _connection_request(json_body(request.get_data(cache=True)))
+    fields = _connection_request(request_json())
     svc = services()
     webhook_secret = secrets.token_urlsafe(32)
     deploy_token = new_token("srdeploy")
@@ -189,7 +193,7 @@ def delete_connection(connection_id: str) -> tuple[str, int]:
 @bp.post("/api/connections/<connection_id>/backfill")
 @admin_required
 def start_backfill(connection_id: str) -> tuple[Response, int]:
-    data = json_body(request.get_data(cache=True) or b"{}")
+    data = json_body(raw_body() or b"{}")
     since = data.get("since")
     if since is not None:
         try:
@@ -218,7 +222,7 @@ def get_settings() -> Response:
 @admin_required
 def put_settings() -> Response:
     try:
-        clean = validate_settings(json_body(request.get_data(cache=True)))
+        clean = validate_settings(request_json())
     except ValueError as exc:
         raise BadRequest(str(exc), "invalid_settings") from exc
     with transaction(services().sessions) as session:
@@ -251,7 +255,7 @@ def list_deliveries() -> Response:
 @admin_required
 def retry_delivery(delivery_id: int) -> tuple[Response, int]:
     with transaction(services().sessions) as session:
-        delivery = session.get(Delivery, delivery_id)
+        delivery = session.get(Delivery, delivery_id) if delivery_id <= MAX_ID else None
         if delivery is None or delivery.tenant_id != caller().tenant.id:
             raise NotFound("There is no such delivery on this Jira site.")
         delivery.status, delivery.error = "stored", None
@@ -277,7 +281,7 @@ def list_jobs() -> Response:
 @admin_required
 def retry_job(job_id: int) -> tuple[Response, int]:
     with transaction(services().sessions) as session:
-        job = session.get(Job, job_id)
+        job = session.get(Job, job_id) if job_id <= MAX_ID else None
         if job is None or job.tenant_id != caller().tenant.id:
             raise NotFound("There is no such job on this Jira site.")
         if not jobs.retry_now(session, job_id):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraError
 from connect_app.db import transaction
 from connect_app.errors import BadRequest, NotFound
-from connect_app.intake.store import json_body
+from connect_app.intake.store import request_json
 from connect_app.jira_access import jira_for
 from connect_app.models import Tenant
 from connect_app.services import services
@@ -53,7 +53,7 @@ def list_links(issue_key: str) -> Response:
 @context_jwt_required
 def link_flag(issue_key: str) -> tuple[Response, int]:
     _require_browsable(issue_key)
-    flag = json_body(request.get_data(cache=True)).get("flag")
+    flag = request_json().get("flag")
     if not isinstance(flag, str) or not FLAG_KEY.match(flag):
         raise BadRequest("flag must be a feature flag key.")
     with transaction(services().sessions) as session:

@@ -166,3 +166,11 @@ def test_healthz_reports_the_database_and_metrics_name_no_tenant(stack: Stack, s
     with_token = requests.get(f"{stack.app_url}/metrics", timeout=TIMEOUT,
                               headers={"Authorization": f"JWT {stack.jira.context_token(ADMIN)}"})
     assert with_token.text.splitlines()[0] == metrics.text.splitlines()[0]
+
+
+def test_ids_beyond_the_database_range_are_simply_unknown(stack) -> None:
+    stack.install()
+    for path in ("/api/deliveries/99999999999999999999999/retry", "/api/jobs/99999999999999999999999/retry"):
+        response = stack.admin("POST", path)
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "not_found"
