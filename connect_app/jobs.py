@@ -14,7 +14,8 @@ import random
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,7 +172,8 @@ class Worker:
             fail(self.sessions, job, self.worker_id, f"no handler for job kind {job.kind!r}")
             return True
         try:
-            handler(job)
+            with self._lease_kept(job):
+                handler(job)
         except Retry as exc:
             fail(self.sessions, job, self.worker_id, str(exc), retry_after=exc.after, count_attempt=False)
         except Exception as exc:
@@ -180,6 +182,28 @@ class Worker:
         else:
             complete(self.sessions, job, self.worker_id)
         return True
+
+    @contextmanager
+    def _lease_kept(self, job: Job) -> Iterator[None]:
+        """Renew the lease while the handler runs, so a long job is never taken over by another
+        worker while this one is alive; only a dead worker's lease runs out."""
+        done = threading.Event()
+        interval = max(0.05, self.lease.total_seconds() / 3)
+
+        def renew() -> None:
+            while not done.wait(interval):
+                try:
+                    extend_lease(self.sessions, job, self.worker_id, self.lease)
+                except Exception:  # the next beat tries again; a lost lease is what we guard against
+                    log.warning("could not renew the lease of job %s", job.id, exc_info=True)
+
+        beat = threading.Thread(target=renew, name=f"lease-{job.id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
 
     def run_until_idle(self, max_jobs: int = 100_000) -> int:
         """Run jobs until none is ready (tests and the demo use this to settle the queue)."""

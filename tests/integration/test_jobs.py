@@ -237,3 +237,29 @@ def test_parked_job_is_shown_to_the_admin_and_retried_by_hand(stack) -> None:
     assert [j["id"] for j in done if j["kind"] == "flaky"] == [shown["id"]]
     again = stack.admin("POST", f"/api/jobs/{shown['id']}/retry")
     assert again.status_code == 400, "only parked jobs can be retried"
+
+
+def test_a_job_longer_than_its_lease_is_not_taken_over_while_its_worker_lives(sessions) -> None:
+    """The running worker renews its lease; a second worker must not start the same job."""
+    _add(sessions, "slow")
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    def slow(job: Job) -> None:
+        runs.append("slow")
+        started.set()
+        release.wait(5)
+
+    lease = timedelta(seconds=0.3)
+    first = jobs.Worker(sessions, {"slow": slow}, lease=lease, worker_id="first")
+    second = jobs.Worker(sessions, {"slow": slow}, lease=lease, worker_id="second")
+    runner = threading.Thread(target=first.run_once)
+    runner.start()
+    assert started.wait(5)
+    deadline = datetime.now(UTC) + timedelta(seconds=1.2)  # four leases long
+    while datetime.now(UTC) < deadline:
+        assert second.run_once() is False
+    release.set()
+    runner.join(5)
+    assert runs == ["slow"]
+    assert [job.status for job in _jobs(sessions)] == ["done"]
