@@ -64,8 +64,7 @@ def first_parent_steps(commits: Iterable[Commit], head: str) -> list[tuple[Commi
 
 
 def backfill_connection(svc: Services, connection_id: str, since: datetime | None, *,
-                        sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None,
-                        heartbeat: Callable[[], None] | None = None) -> int:
+                        sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> int:
     """Read history and record it as facts. Returns the number of first-parent commits read."""
     with svc.sessions() as session:
         connection = session.get(Connection, connection_id)
@@ -99,8 +98,6 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
             _set_progress(svc, connection_id, state="reading", read=len(commits))
             if progress:
                 progress(len(commits), None)
-            if heartbeat:
-                heartbeat()
     if not commits:
         _set_progress(svc, connection_id, state="done", read=0, finished=utcnow().isoformat())
         return 0
@@ -122,8 +119,6 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
         _set_progress(svc, connection_id, state="recording", read=len(commits), recorded=done, total=len(steps))
         if progress:
             progress(done, len(steps))
-        if heartbeat:
-            heartbeat()
     with transaction(svc.sessions) as session:
         from connect_app.worker import queue_deployment_compare, queue_recompute
 
@@ -165,14 +160,11 @@ def _set_progress(svc: Services, connection_id: str, **fields: Any) -> None:
 
 
 def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    from connect_app import jobs
-
+    """The backfill job. However long it reads, the worker keeps its lease renewed."""
     since = job.payload.get("since")
-    worker_id = job.locked_by or ""
     try:
         backfill_connection(svc, job.payload["connection_id"],
-                            datetime.fromisoformat(since) if since else None, sleep=sleep,
-                            heartbeat=lambda: jobs.extend_lease(svc.sessions, job, worker_id))
+                            datetime.fromisoformat(since) if since else None, sleep=sleep)
     except GitHubUnavailable as exc:
         _set_progress(svc, job.payload["connection_id"], state="failed", note=str(exc))
         raise
