@@ -14,17 +14,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from connect_app.connect.descriptor import APP_KEY, load_descriptor
+from connect_app.sandbox.host import sandbox_urls
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
-
-
-def _page_url(stack: Stack, module_type: str) -> str | None:
-    """Where the sandbox hosts one of our page modules, as Jira does under /plugins/servlet/ac."""
-    modules = load_descriptor(stack.app_url).get("modules", {}).get(module_type) or []
-    if not modules:
-        return None
-    return f"{stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/{modules[0]['key']}"
 
 
 def run_demo(*, port: int = 8000, wait: bool = True) -> int:
@@ -47,14 +39,12 @@ def run_demo(*, port: int = 8000, wait: bool = True) -> int:
         prop = issue["properties"].get("system-reality", {})
         print(f"Jira now says: drift = {prop.get('drift')}, labels = {issue['labels']}, "
               f"{len(issue['comments'])} comment(s) on the ticket.\n", flush=True)
+        urls = sandbox_urls(stack.jira, "FEAT-304")
         print("Open these in a browser:")
-        print(f"  Issue page with the System reality panel: {stack.jira.base_url}/browse/FEAT-304")
-        report = _page_url(stack, "generalPages")
-        admin = _page_url(stack, "adminPages")
-        if report:
-            print(f"  Stakeholder report:                       {report}")
-        if admin:
-            print(f"  Admin page:                               {admin}")
+        print(f"  Issue page with the System reality panel: {urls['issue']}")
+        print(f"  Stakeholder report:                       {urls['report']}")
+        print(f"  Admin page:                               {urls['admin']}")
+        print(f"  All issues, with their Drift column:      {urls['issues']}")
         print(f"  The app's descriptor:                     {stack.app_url}/atlassian-connect.json")
         if not wait:
             return 0
