@@ -1,0 +1,58 @@
+"""`connect-app demo`, run as a person runs it: its printed URLs open, and Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_urls_open_in_a_browser_and_ctrl_c_stops_it(tmp_path: Path, page) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "APP_BASE_URL", "APP_SECRET_KEY")}
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    demo = subprocess.Popen([sys.executable, "-m", "connect_app.cli", "demo", "--port", str(_free_port())],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    printed: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            printed.append(line)
+            if "Press Ctrl-C" in line:
+                break
+            assert time.monotonic() < deadline, "".join(printed)
+        urls = dict(re.findall(r"^\s+(Issue page|Stakeholder report|Admin page)[^:]*:\s+(\S+)", "".join(printed),
+                               re.MULTILINE))
+        assert set(urls) == {"Issue page", "Stakeholder report", "Admin page"}, "".join(printed)
+
+        page.goto(urls["Issue page"])
+        panel = page.frame_locator("#system-reality-panel")
+        expect(panel.locator("h1")).to_contain_text("No longer live", timeout=15_000)
+        page.goto(urls["Stakeholder report"])
+        expect(page.frame_locator("#app-page").locator("h1")).to_have_text("Drift report", timeout=15_000)
+        page.goto(urls["Admin page"])
+        expect(page.frame_locator("#app-page").locator("h1")).to_have_text("System Reality", timeout=15_000)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    assert demo.returncode == 0
