@@ -182,12 +182,15 @@ def parse_deployment(event: str, payload: dict[str, Any]) -> DeploymentEvent:
 
 
 def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> DeploymentEvent:
+    # Deployments are ordered by time, so a CI clock running ahead (or a typo) would put one
+    # deployment after every later one; nothing can have been deployed after we heard of it.
+    reported = parse_time(payload.get("deployed_at"))
     return DeploymentEvent(
         external_id="",
         environment=_str(payload, "environment"),
         sha=_str(payload, "sha"),
         status=_str(payload, "status", required=False, default="success"),
-        at=parse_time(payload.get("deployed_at")) or received_at,
+        at=min(reported, received_at) if reported else received_at,
         url=_str(payload, "url", required=False) or None,
     )
 
