@@ -41,7 +41,9 @@ def _token_from_request(*, from_query: bool) -> str | None:
     return None
 
 
-def authenticate(*, from_query: bool, allow_context_qsh: bool) -> Caller:
+def authenticate(*, from_query: bool, allow_context_qsh: bool, require_active: bool = True) -> Caller:
+    """Who is calling, proven by a tenant-signed JWT. `require_active=False` is for the enabled
+    and disabled lifecycle events, which a disabled site must still be able to send."""
     token = _token_from_request(from_query=from_query)
     if not token:
         raise Unauthorized("A Connect JWT is required.", "missing_token")
@@ -66,7 +68,7 @@ def authenticate(*, from_query: bool, allow_context_qsh: bool) -> Caller:
         )
     except connect_jwt.JwtError as exc:
         raise AppError(exc.status, "invalid_token", exc.reason) from exc
-    if not tenant.active:
+    if require_active and not tenant.active:
         raise Forbidden("The app is disabled or uninstalled on this Jira site.", "tenant_inactive")
     return Caller(tenant=tenant, account_id=claims.get("sub"), claims=claims)
 

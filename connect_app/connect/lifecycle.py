@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from connect_app.connect import jwt as connect_jwt
+from connect_app.connect.auth import authenticate
 from connect_app.connect.descriptor import APP_KEY, load_descriptor
 from connect_app.connect.urls import url_allowed
 from connect_app.db import transaction
@@ -107,27 +108,13 @@ def uninstalled() -> tuple[str, int]:
 
 def _set_enabled(enabled: bool) -> tuple[str, int]:
     payload = _install_payload()
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("JWT "):
-        raise Unauthorized("Lifecycle events must be signed.", "missing_token")
-    svc = services()
-    with transaction(svc.sessions) as session:
-        tenant = session.scalar(select(Tenant).where(Tenant.client_key == payload["clientKey"]))
-        if tenant is None or not tenant.installed:
-            raise Unauthorized("This Jira site has not installed the app.", "unknown_tenant")
-        try:
-            connect_jwt.verify_tenant_token(
-                header[4:].strip(),
-                shared_secret=svc.box.open(tenant.shared_secret_sealed),
-                client_key=tenant.client_key,
-                method=request.method,
-                path=request.path,
-                query=request.query_string.decode("utf-8", "replace"),
-                allow_context_qsh=False,
-            )
-        except connect_jwt.JwtError as exc:
-            raise AppError(exc.status, "invalid_token", exc.reason) from exc
-        tenant.enabled = enabled
+    who = authenticate(from_query=False, allow_context_qsh=False, require_active=False)
+    if who.tenant.client_key != payload["clientKey"] or not who.tenant.installed:
+        raise Unauthorized("This Jira site has not installed the app.", "unknown_tenant")
+    with transaction(services().sessions) as session:
+        tenant = session.get(Tenant, who.tenant.id)
+        if tenant is not None:
+            tenant.enabled = enabled
     return "", 204
 
 
