@@ -23,8 +23,8 @@ import requests
 
 from connect_app.sandbox import payloads
 from connect_app.sandbox.github_api import build_api_app
-from connect_app.sandbox.github_server import LoopbackServer
 from connect_app.sandbox.gitrepo import CommitInfo, GitRepo
+from connect_app.sandbox.server import ServedApp
 
 ZERO_SHA = "0" * 40
 USER_AGENT = "GitHub-Hookshot/044aadd"
@@ -158,7 +158,7 @@ class GitHubSimulator:
         self.rate_limit = RateLimit()
         self._token: str | None = None
         self._lock = threading.RLock()
-        self._server: LoopbackServer | None = None
+        self._server: ServedApp | None = None
         self._next_number = 1
         self._next_deployment_id = 145988746
         self._next_status_id = 209916254
@@ -173,8 +173,7 @@ class GitHubSimulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> GitHubSimulator:
         if self._server is None:
-            self._server = LoopbackServer(build_api_app(self), host=host, port=port)
-            self._server.start()
+            self._server = ServedApp(build_api_app(self), host=host, port=port).start()
             self.rate_limit.reset = int(self.clock()) + 3600
         return self
 
