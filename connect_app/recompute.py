@@ -21,7 +21,7 @@ from connect_app.db import transaction
 from connect_app.facts import RepositoryFacts, load_flags, load_repository, production_names
 from connect_app.jira_access import jira_for
 from connect_app.models import Connection, IssueMove, IssueReality, Job, Tenant, utcnow
-from connect_app.reality.drift import drift_for_keys
+from connect_app.reality.drift import PRECEDENCE, drift_for_keys
 from connect_app.reality.history import order_branch
 from connect_app.reality.model import NOT_DRIFT, Commit, Drift
 from connect_app.reality.reverts import analyse_reverts
@@ -30,8 +30,6 @@ from connect_app.services import Services
 log = logging.getLogger(__name__)
 
 PROJECTS_TTL = timedelta(minutes=10)
-# When several repositories disagree about one issue, the most serious state is the one shown.
-SEVERITY = ("rolled-back", "reverted", "partially-reverted", "flag-off", "hotfixed", "pending-deploy", "live")
 
 
 def branch_commits(facts: RepositoryFacts) -> list[Commit]:
@@ -39,8 +37,9 @@ def branch_commits(facts: RepositoryFacts) -> list[Commit]:
 
 
 def combine(drifts: Sequence[Drift]) -> Drift:
-    """One issue, several repositories: the most serious state, counts added up."""
-    worst = min(drifts, key=lambda d: (SEVERITY.index(d.state), -(d.since.timestamp() if d.since else 0)))
+    """One issue, several repositories: the most serious state (the same precedence as within one
+    repository), counts added up."""
+    worst = min(drifts, key=lambda d: (PRECEDENCE.index(d.state), -(d.since.timestamp() if d.since else 0)))
     if len(drifts) == 1:
         return worst
     return replace(worst, changes=sum(d.changes for d in drifts), reverted=sum(d.reverted for d in drifts))
