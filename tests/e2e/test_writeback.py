@@ -126,3 +126,14 @@ def test_jql_finds_exactly_the_drifted_issues(stack) -> None:
     assert stack.search("drift != live") == ["FEAT-304"]
     since = REVERT_DEPLOYED_AT.strftime("%Y-%m-%d")
     assert stack.search(f'driftSince >= "{since}"') == ["FEAT-304"]
+
+
+def test_jira_rate_limit_is_waited_out_and_shown_in_the_audit_log(stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.fail_next(429, retry_after=1, path_contains="/comment")
+    revert_and_deploy(stack, story)
+    assert len(comments(stack, "FEAT-304")) == 1
+    audit = stack.admin("GET", "/api/audit").json()
+    waited = [entry for entry in audit if entry["note"] and "wait" in entry["note"]]
+    assert waited and waited[0]["method"] == "POST" and waited[0]["issue"] == "FEAT-304"
+    assert waited[0]["status"] == 201
