@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,18 @@ def enqueue(
             return  # another process queued the same work a moment ago
         return
     session.add(Job(kind=kind, payload=dict(payload), tenant_id=tenant_id, run_after=run_after))
+
+
+_QUEUE = insert(Job.__table__)
+
+
+def enqueue_in(
+    db: Connection, kind: str, payload: Mapping[str, Any], *, tenant_id: int | None = None
+) -> None:
+    """Add a job in the caller's Core transaction: `enqueue` without the ORM unit of work, for
+    webhook intake, where every millisecond per delivery counts. No dedupe key: intake queues
+    one job per stored delivery."""
+    db.execute(_QUEUE, {"kind": kind, "payload": dict(payload), "tenant_id": tenant_id, "run_after": utcnow()})
 
 
 def claim(sessions: sessionmaker[Session], worker_id: str, *, lease: timedelta = DEFAULT_LEASE) -> Job | None:

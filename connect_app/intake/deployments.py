@@ -11,8 +11,7 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 
 from connect_app.errors import BadRequest, Unauthorized
-from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
-from connect_app.models import Connection
+from connect_app.intake.store import ActiveConnection, active_connection, json_body, raw_body, store_delivery
 from connect_app.services import services
 
 bp = Blueprint("deployment_intake", __name__)
@@ -22,7 +21,7 @@ _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _ENVIRONMENT = re.compile(r"^[\w .:/-]{1,100}$")
 
 
-def bearer_valid(connection: Connection) -> bool:
+def bearer_valid(connection: ActiveConnection) -> bool:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return False
@@ -61,7 +60,7 @@ def validate_deployment(data: dict[str, object]) -> None:
 
 @bp.post("/api/deployments/<connection_id>")
 def report_deployment(connection_id: str) -> tuple[Response, int]:
-    connection, _tenant = active_connection(connection_id)
+    connection = active_connection(connection_id)
     if not bearer_valid(connection):
         raise Unauthorized("Send the connection's deploy token as `Authorization: Bearer <token>`.",
                            "bad_token")

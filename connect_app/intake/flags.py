@@ -16,8 +16,8 @@ from flask import Blueprint, Response, jsonify, request
 from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.deployments import bearer_valid
 from connect_app.intake.parse import PayloadError, parse_flag_changes
-from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
-from connect_app.models import Connection, utcnow
+from connect_app.intake.store import ActiveConnection, active_connection, json_body, raw_body, store_delivery
+from connect_app.models import utcnow
 from connect_app.services import services
 
 bp = Blueprint("flag_intake", __name__)
@@ -25,7 +25,7 @@ bp = Blueprint("flag_intake", __name__)
 PROVIDERS = ("launchdarkly", "unleash", "generic")
 
 
-def _authentic(provider: str, connection: Connection, body: bytes) -> bool:
+def _authentic(provider: str, connection: ActiveConnection, body: bytes) -> bool:
     if provider == "generic":
         return bearer_valid(connection)
     secret = services().box.open(connection.webhook_secret_sealed)
@@ -39,7 +39,7 @@ def _authentic(provider: str, connection: Connection, body: bytes) -> bool:
 def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     if provider not in PROVIDERS:
         raise NotFound(f"Unknown flag provider; use one of {', '.join(PROVIDERS)}.", "unknown_provider")
-    connection, _tenant = active_connection(connection_id)
+    connection = active_connection(connection_id)
     body = raw_body()
     if not _authentic(provider, connection, body):
         raise Unauthorized("The flag event is not signed for this connection.", "bad_signature")

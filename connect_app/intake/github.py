@@ -39,7 +39,7 @@ def _payload_bytes(body: bytes) -> bytes:
 
 @bp.post("/github/webhook/<connection_id>")
 def receive(connection_id: str) -> tuple[Response, int]:
-    connection, _tenant = active_connection(connection_id)
+    connection = active_connection(connection_id)
     body = raw_body()
     secret = services().box.open(connection.webhook_secret_sealed)
     if not signature_valid(secret, body, request.headers.get("X-Hub-Signature-256", "")):
