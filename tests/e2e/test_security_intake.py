@@ -468,3 +468,20 @@ def test_form_delivery_signature_covers_the_form_body(stack: Stack, connection: 
     assert_json_refusal(signed_inner, 401)
     ok = _post_github(stack, connection, form, content_type="application/x-www-form-urlencoded")
     assert ok.status_code == 202
+
+
+def test_a_deleted_connection_stops_accepting_deliveries_at_once(stack) -> None:
+    stack.install()
+    github = stack.start_github()
+    connection = stack.connect_repository()
+    github.repo.commit("Initial", {"a.txt": "1\n"})
+    github.push_branch()
+    assert github.deliveries[-1].status == 202
+    assert stack.admin("DELETE", f"/api/connections/{connection.id}").status_code == 204
+    github.repo.commit("FEAT-1: more", {"a.txt": "2\n"})
+    github.push_branch()
+    assert github.deliveries[-1].status == 404
+    deploy = stack.report_deployment(connection, {"environment": "production", "sha": "abcdef1"})
+    assert deploy.status_code == 404
+    listed = stack.admin("GET", "/api/connections").json()
+    assert all(item["id"] != connection.id for item in listed)
