@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connect_app.sandbox.stack import STAKEHOLDERS
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
+
+pytestmark = pytest.mark.postgres  # the whole story also runs against PostgreSQL in CI
 
 
 def _comments(stack, key):

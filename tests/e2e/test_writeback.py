@@ -9,6 +9,8 @@ from sqlalchemy import select, update
 from connect_app.models import Job, utcnow
 from connect_app.sandbox.story import MONDAY, REVERT_DEPLOYED_AT, revert_and_deploy, ship_feature
 
+pytestmark = pytest.mark.postgres  # the whole story also runs against PostgreSQL in CI
+
 
 def comments(stack, key: str) -> list[dict]:
     return stack.jira.issues[key]["comments"]
