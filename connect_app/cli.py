@@ -93,7 +93,7 @@ def serve_app(settings, *, bind: str, web_workers: int, workers: int) -> int:  #
         logging.getLogger(__name__).warning("SQLite runs one background worker; use Postgres to scale out")
         workers = 1
     # Our own interpreter and fixed module names: nothing from outside reaches these argv lists.
-    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"])  # noqa: S603
+    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"])
                 for _ in range(workers)]
     web = subprocess.Popen([  # noqa: S603
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
