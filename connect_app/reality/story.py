@@ -168,8 +168,9 @@ def _cause_line(drift: Drift, cause_url: str | None) -> list[Node]:
     cause = _cause(drift)
     if not cause:
         return []
+    # The summary already names the cause; this line is where a reader clicks through to it.
     kind, _, ref = cause.rpartition(" ")
-    return _paragraph(_text(f"Caused by {kind} "), _link(ref, cause_url), _text("."))
+    return _paragraph(_text(f"See {kind} "), _link(ref, cause_url), _text(" for the details."))
 
 
 def _document(content: list[Node]) -> Node:

@@ -48,6 +48,8 @@ def build_story(stack: Stack, *, now: datetime | None = None) -> Story:
     now = now or datetime.now(UTC)
     seed_issues(stack)
     stack.install()
+    # The business owner is a stakeholder the comment mentions, like the reporter and assignee.
+    assert stack.admin("PUT", "/api/settings", {"business_owner_field": OWNER_FIELD}).status_code == 200
     github = stack.start_github()
     stack.connect_repository()
     repo = github.repo
