@@ -34,6 +34,9 @@ class Settings:
     instance_path: Path
     # Production environment names a connection treats as "production" unless its own list says otherwise.
     production_environments: tuple[str, ...] = ("production", "prod", "live")
+    # A GitHub App used for connections saved without a token (installation tokens through PyGithub).
+    github_app_id: str | None = None
+    github_app_private_key: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -81,6 +84,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 "APP_SECRET_KEY is required when APP_BASE_URL is https: it protects stored secrets"
             )
         secret = _dev_secret(instance_path)
+    app_id, app_key = _github_app(env)
     return Settings(
         database_url=database_url,
         app_base_url=base_url,
@@ -91,4 +95,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                           env.get("ALLOWED_GITHUB_API_URLS", DEFAULT_GITHUB_PATTERNS)),
         secret_key=secret,
         instance_path=instance_path,
+        github_app_id=app_id,
+        github_app_private_key=app_key,
     )
+
+
+def _github_app(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    app_id = env.get("GITHUB_APP_ID", "").strip() or None
+    # One-line environments (systemd, .env files) carry the PEM with literal \n escapes.
+    key = env.get("GITHUB_APP_PRIVATE_KEY", "").strip().replace("\\n", "\n") or None
+    if (app_id is None) != (key is None):
+        raise ConfigError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set together or not at all")
+    if key is not None and "PRIVATE KEY-----" not in key:
+        raise ConfigError("GITHUB_APP_PRIVATE_KEY must be the GitHub App's PEM private key")
+    return app_id, key

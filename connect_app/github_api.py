@@ -6,15 +6,15 @@ Only hosts allowed by ALLOWED_GITHUB_API_URLS are ever contacted. Rate-limit exh
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
 from github.Repository import Repository
 
+from connect_app.config import Settings
 from connect_app.connect.urls import url_allowed
 from connect_app.reality.model import Commit
 
@@ -43,31 +43,67 @@ class Comparison:
     removed: tuple[str, ...]  # in base, not in head (oldest first)
 
 
-def github_app_auth(api_url: str, repository: str) -> Auth.Auth | None:
-    """A GitHub App installation token, when GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set."""
-    app_id, key = os.environ.get("GITHUB_APP_ID"), os.environ.get("GITHUB_APP_PRIVATE_KEY")
-    if not app_id or not key:
-        return None
-    from github import GithubIntegration
+@dataclass(frozen=True)
+class GitHubApp:
+    """A GitHub App's identity: installation tokens read repositories saved without a token."""
 
+    app_id: str
+    private_key: str  # PEM
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GitHubApp | None:
+        if not settings.github_app_id or not settings.github_app_private_key:
+            return None
+        return cls(settings.github_app_id, settings.github_app_private_key)
+
+
+def github_app_auth(app: GitHubApp, api_url: str, repository: str, timeout: int = 15) -> Auth.AppInstallationAuth:
+    """Installation auth for the app's installation on `repository` (one API call, signed with the
+    app's JWT). PyGithub then fetches and renews the short-lived installation token itself."""
     owner, name = repository.split("/", 1)
-    integration = GithubIntegration(auth=Auth.AppAuth(app_id, key.replace("\\n", "\n")), base_url=api_url)
-    installation = integration.get_repo_installation(owner, name)
-    return Auth.AppInstallationAuth(Auth.AppAuth(app_id, key.replace("\\n", "\n")), installation.id)
+    app_auth = Auth.AppAuth(app.app_id, app.private_key)
+    integration = GithubIntegration(auth=app_auth, base_url=api_url, timeout=timeout, retry=None,
+                                    seconds_between_requests=None, seconds_between_writes=None)
+    try:
+        installation = integration.get_repo_installation(owner, name)
+    finally:
+        integration.close()
+    return Auth.AppInstallationAuth(app_auth, installation.id)
 
 
 class RepositoryReader:
     def __init__(self, *, api_url: str, repository: str, token: str | None,
-                 allowed_api_urls: tuple[str, ...], timeout: int = 15) -> None:
+                 allowed_api_urls: tuple[str, ...], timeout: int = 15, app: GitHubApp | None = None) -> None:
         if not url_allowed(api_url, allowed_api_urls):
             raise GitHubUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
-        auth: Auth.Auth | None = Auth.Token(token) if token else github_app_auth(api_url, repository)
-        self.has_credentials = auth is not None
-        # Retries and throttling are ours: PyGithub's default retry would sleep inside a job.
-        self._github = Github(auth=auth, base_url=api_url, timeout=timeout, retry=None, per_page=100,
-                              seconds_between_requests=None, seconds_between_writes=None)
+        # A connection's own token wins; the app is the fallback for connections saved without one.
+        self._app = None if token else app
+        self.has_credentials = bool(token) or self._app is not None
+        self._api_url, self._timeout = api_url, timeout
+        self._client: Github | None = None if self._app is not None else self._github_with(
+            Auth.Token(token) if token else None)
         self._name = repository
         self._repo: Repository | None = None
+
+    def _github_with(self, auth: Auth.Auth | None) -> Github:
+        # Retries and throttling are ours: PyGithub's default retry would sleep inside a job.
+        return Github(auth=auth, base_url=self._api_url, timeout=self._timeout, retry=None, per_page=100,
+                      seconds_between_requests=None, seconds_between_writes=None)
+
+    @property
+    def _github(self) -> Github:
+        """The client, looking up the app's installation on first use so that building a reader
+        costs no API call and a refused app key surfaces where callers already handle errors."""
+        if self._client is None:
+            assert self._app is not None
+            app = self._app
+            try:
+                auth = self._call(github_app_auth, app, self._api_url, self._name, self._timeout)
+            except GitHubUnavailable as exc:
+                raise GitHubUnavailable(f"GitHub App {app.app_id} has no usable installation on "
+                                        f"{self._name}: {exc}") from exc
+            self._client = self._github_with(auth)
+        return self._client
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:
@@ -78,7 +114,7 @@ class RepositoryReader:
         except GithubException as exc:
             if exc.status == 403 and exc.headers and exc.headers.get("x-ratelimit-remaining") == "0":
                 raise RateLimited(float(exc.headers.get("x-ratelimit-reset", time.time() + 60))) from exc
-            raise GitHubUnavailable(f"GitHub answered {exc.status}") from exc
+            raise GitHubUnavailable(_answer(exc)) from exc
 
     @property
     def repo(self) -> Repository:
@@ -121,6 +157,11 @@ class RepositoryReader:
             except StopIteration:
                 return
             yield _to_commit(raw, with_files=False)
+
+
+def _answer(exc: GithubException) -> str:
+    message = exc.data.get("message") if isinstance(exc.data, dict) else None
+    return f"GitHub answered {exc.status}" + (f" ({str(message)[:200]})" if message else "")
 
 
 def _to_commit(raw, *, with_files: bool) -> Commit:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from connect_app.facts import (
     record_pull_request,
     record_segment,
 )
-from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader
+from connect_app.github_api import GitHubApp, GitHubUnavailable, RateLimited, RepositoryReader
 from connect_app.intake.parse import (
     ZERO_SHA,
     PayloadError,
@@ -44,12 +44,14 @@ _MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking
 
 
 def reader_for(svc: Services, connection: Connection) -> RepositoryReader | None:
-    """API access for a connection, or None when it has no credentials (public reads still need a
-    token here: we never spend an anonymous rate limit shared by every tenant on one host)."""
+    """API access for a connection (its own token, else the GitHub App's installation), or None
+    when it has neither (public reads still need credentials here: we never spend an anonymous
+    rate limit shared by every tenant on one host)."""
     token = svc.box.open(connection.token_sealed) if connection.token_sealed else None
     try:
         reader = RepositoryReader(api_url=connection.api_url, repository=connection.repository, token=token,
-                                  allowed_api_urls=svc.settings.allowed_github_api_urls)
+                                  allowed_api_urls=svc.settings.allowed_github_api_urls,
+                                  app=GitHubApp.from_settings(svc.settings))
     except GitHubUnavailable:
         return None
     return reader if reader.has_credentials else None

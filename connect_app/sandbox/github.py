@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import threading
 import time
 import urllib.parse
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import jwt
 import requests
 
 from connect_app.sandbox import payloads
-from connect_app.sandbox.github_api import build_api_app
+from connect_app.sandbox.github_api import AppAuthError, build_api_app
 from connect_app.sandbox.gitrepo import CommitInfo, GitRepo
 from connect_app.sandbox.server import ServedApp
 
@@ -33,6 +35,9 @@ DEFAULT_EVENTS = ("push", "pull_request", "deployment", "deployment_status", "re
 # cap of 20 applies to timeline events only, not to webhook deliveries.
 PUSH_COMMIT_LIMIT = 2048
 DELIVERY_TIMEOUT_SECONDS = 10.0  # GitHub.com gives a receiver 10 s
+INSTALLATION_TOKEN_SECONDS = 3600  # GitHub's installation tokens last one hour
+APP_JWT_MAX_SECONDS = 600  # GitHub refuses an app JWT whose `exp` is more than 10 minutes ahead
+CLOCK_LEEWAY_SECONDS = 60
 
 
 def signature_256(secret: str | bytes, body: bytes) -> str:
@@ -121,6 +126,23 @@ class DeploymentRecord:
         )
 
 
+@dataclass(frozen=True)
+class GitHubAppRecord:
+    """A GitHub App installed on this repository: its id, the public half of its key."""
+
+    app_id: str
+    public_key_pem: str
+    installation_id: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class InstallationToken:
+    token: str
+    installation_id: int
+    expires_at: float  # epoch seconds, by the simulator's clock
+
+
 @dataclass
 class RateLimit:
     limit: int = 5000
@@ -156,6 +178,11 @@ class GitHubSimulator:
         self.releases: dict[int, payloads.ReleaseFacts] = {}
         self.api_requests: list[tuple[str, str]] = []  # (method, path) of every API call served
         self.rate_limit = RateLimit()
+        self.apps: dict[str, GitHubAppRecord] = {}
+        self.installation_tokens: dict[str, InstallationToken] = {}
+        # (method, path) of every API call served on an installation token.
+        self.installation_requests: list[tuple[str, str]] = []
+        self._next_installation_id = 41092236
         self._token: str | None = None
         self._lock = threading.RLock()
         self._server: ServedApp | None = None
@@ -216,6 +243,55 @@ class GitHubSimulator:
     @property
     def required_token(self) -> str | None:
         return self._token
+
+    # --- GitHub Apps ------------------------------------------------------------------------
+
+    def register_github_app(self, app_id: int | str, public_key_pem: str | bytes) -> int:
+        """Install a GitHub App on this repository. The app authenticates with JWTs signed by the
+        private half of `public_key_pem` (RS256, `iss` = `app_id`) and trades them for
+        installation tokens, which the API then accepts like a personal token. Returns the
+        installation id."""
+        pem = public_key_pem.decode("ascii") if isinstance(public_key_pem, bytes) else public_key_pem
+        with self._lock:
+            record = GitHubAppRecord(str(app_id), pem, self._next_installation_id, self.clock())
+            self._next_installation_id += 1
+            self.apps[record.app_id] = record
+            return record.installation_id
+
+    def verify_app_jwt(self, token: str) -> GitHubAppRecord:
+        """The app a JWT speaks for, checked the way GitHub does; AppAuthError otherwise."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+            record = self.apps.get(str(claims.get("iss")))
+            if record is None:
+                raise AppAuthError("A JSON web token could not be decoded")
+            claims = jwt.decode(token, record.public_key_pem, algorithms=["RS256"],
+                                options={"verify_exp": False, "verify_iat": False,
+                                         "require": ["iat", "exp", "iss"]})
+        except jwt.PyJWTError as exc:
+            raise AppAuthError("A JSON web token could not be decoded") from exc
+        now = self.clock()
+        issued, expires = claims["iat"], claims["exp"]
+        if not isinstance(issued, int | float) or issued > now + CLOCK_LEEWAY_SECONDS:
+            raise AppAuthError("'Issued at' claim ('iat') must be an Integer representing the time that the "
+                               "assertion was issued")
+        if not isinstance(expires, int | float) or expires <= now:
+            raise AppAuthError("'Expiration time' claim ('exp') must be a numeric value representing the future "
+                               "time at which the assertion expires")
+        if expires > now + APP_JWT_MAX_SECONDS + CLOCK_LEEWAY_SECONDS:
+            raise AppAuthError("'Expiration time' claim ('exp') is too far in the future")
+        return record
+
+    def issue_installation_token(self, installation_id: int) -> InstallationToken:
+        with self._lock:
+            issued = InstallationToken("ghs_" + secrets.token_urlsafe(27), installation_id,
+                                       self.clock() + INSTALLATION_TOKEN_SECONDS)
+            self.installation_tokens[issued.token] = issued
+            return issued
+
+    def installation_token_valid(self, token: str) -> bool:
+        issued = self.installation_tokens.get(token)
+        return issued is not None and issued.expires_at > self.clock()
 
     def exhaust_rate_limit(self, reset_in_seconds: int = 60) -> None:
         """Use up the rate limit: calls answer 403 with `X-RateLimit-Remaining: 0` until the

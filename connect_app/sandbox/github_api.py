@@ -16,13 +16,18 @@ from connect_app.sandbox import payloads
 from connect_app.sandbox.gitrepo import CommitInfo, FileChange
 
 if TYPE_CHECKING:
-    from connect_app.sandbox.github import GitHubSimulator
+    from connect_app.sandbox.github import GitHubAppRecord, GitHubSimulator
 
 DOCS = "https://docs.github.com/rest"
 COMPARE_MAX_PER_PAGE = 250
 COMPARE_UNPAGED_LIMIT = 250
 COMPARE_MAX_FILES = 300
 PULL_COMMITS_LIMIT = 250
+APP_PERMISSIONS = {"contents": "read", "deployments": "read", "metadata": "read", "pull_requests": "read"}
+
+
+class AppAuthError(Exception):
+    """An app JWT GitHub would refuse; the message is GitHub's."""
 
 
 def _sim() -> GitHubSimulator:
@@ -166,17 +171,67 @@ def _deployment_resource(dep: Any, ident: payloads.RepoIdentity) -> dict[str, An
 # --- request hooks --------------------------------------------------------------------------
 
 
+# Endpoints a GitHub App calls as itself, with its JWT; they check it themselves.
+APP_JWT_ENDPOINTS = frozenset({"repo_installation", "create_installation_token"})
+
+
 def _authenticate() -> Response | None:
-    wanted = _sim().required_token
-    if wanted is None:
+    sim = _sim()
+    if (request.endpoint or "").rsplit(".", 1)[-1] in APP_JWT_ENDPOINTS:
         return None
     header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and sim.installation_token_valid(value.strip()):
+        with sim._lock:
+            sim.installation_requests.append((request.method, request.full_path.rstrip("?")))
+        return None
+    wanted = sim.required_token
+    if wanted is None:
+        return None
     if not header:
         return _error(401, "Requires authentication")
-    scheme, _, value = header.partition(" ")
     if scheme.lower() not in ("token", "bearer") or value.strip() != wanted:
         return _error(401, "Bad credentials")
     return None
+
+
+def _calling_app() -> GitHubAppRecord | Response:
+    """The app whose JWT signs this request, or GitHub's 401."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return _error(401, "A JSON web token could not be decoded")
+    try:
+        return _sim().verify_app_jwt(value.strip())
+    except AppAuthError as exc:
+        return _error(401, str(exc))
+
+
+def _installation_resource(app: GitHubAppRecord) -> dict[str, Any]:
+    ident = _ident()
+    created = payloads.github_time(datetime.fromtimestamp(app.created_at, UTC))
+    return {
+        "id": app.installation_id,
+        "account": {"login": ident.owner, "id": 6811672, "node_id": "O_kgDOAGfsGA", "type": "Organization",
+                    "url": f"{ident.api_url}/users/{ident.owner}", "html_url": f"{ident.html_url}/{ident.owner}",
+                    "site_admin": False},
+        "repository_selection": "selected",
+        "access_tokens_url": f"{ident.api_url}/app/installations/{app.installation_id}/access_tokens",
+        "repositories_url": f"{ident.api_url}/installation/repositories",
+        "html_url": f"{ident.html_url}/organizations/{ident.owner}/settings/installations/{app.installation_id}",
+        "app_id": int(app.app_id) if app.app_id.isdigit() else app.app_id,
+        "app_slug": "system-reality",
+        "target_id": 6811672,
+        "target_type": "Organization",
+        "permissions": dict(APP_PERMISSIONS),
+        "events": ["deployment", "deployment_status", "pull_request", "push", "release"],
+        "created_at": created,
+        "updated_at": created,
+        "single_file_name": None,
+        "has_multiple_single_files": False,
+        "single_file_paths": [],
+        "suspended_by": None,
+        "suspended_at": None,
+    }
 
 
 def _before() -> Response | None:
@@ -250,6 +305,30 @@ def _register(bp: Blueprint) -> None:
         body = payloads.repository_object(_ident())
         body["permissions"] = {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
         return _json(body)
+
+    @bp.get("/repos/<owner>/<name>/installation")
+    def repo_installation(owner: str, name: str) -> Response:
+        app = _calling_app()
+        if isinstance(app, Response):
+            return app
+        if (missing := _repo_or_404(owner, name)) is not None:
+            return missing
+        return _json(_installation_resource(app))
+
+    @bp.post("/app/installations/<int:installation_id>/access_tokens")
+    def create_installation_token(installation_id: int) -> Response:
+        app = _calling_app()
+        if isinstance(app, Response):
+            return app
+        if installation_id != app.installation_id:
+            return _error(404, "Not Found")
+        issued = _sim().issue_installation_token(installation_id)
+        return _json({
+            "token": issued.token,
+            "expires_at": payloads.github_time(datetime.fromtimestamp(issued.expires_at, UTC)),
+            "permissions": dict(APP_PERMISSIONS),
+            "repository_selection": "selected",
+        }, status=201)
 
     @bp.get("/repos/<owner>/<name>/branches/<path:branch>")
     def branch(owner: str, name: str, branch: str) -> Response:
