@@ -6,11 +6,13 @@ a backfill over live webhooks) leaves the same rows behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connect_app.intake.parse import DeploymentEvent, FlagChange, MergedPullRequest
@@ -20,12 +22,17 @@ from connect_app.models import (
     DeploymentFact,
     FlagFact,
     PullRequestFact,
+    ReleaseFact,
     SegmentFact,
 )
 from connect_app.reality.keys import find_keys, find_keys_in_branch
-from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Segment
+from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Release, Segment
 
 SUCCESS = "success"
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+# `release` actions after which the release is out (GitHub sends several for one publication).
+RELEASE_OUT = frozenset({"published", "released", "prereleased", "created", "edited"})
+RELEASE_GONE = frozenset({"deleted", "unpublished"})
 
 
 def record_commit(session: Session, connection_id: str, commit: Commit) -> None:
@@ -96,6 +103,58 @@ def record_deployment(session: Session, connection_id: str, source: str, event: 
         row.environment = event.environment or row.environment
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class ReleaseEvent:
+    """What a `release` delivery says: a release that is out (`release` set) or withdrawn."""
+
+    release_id: int
+    out: bool
+    release: Release
+
+
+def parse_release(payload: Mapping[str, Any]) -> ReleaseEvent | None:
+    """None for drafts and actions that say nothing about a published release. The tag's commit is
+    known only when `target_commitish` is a full SHA (usually it names a branch)."""
+    action = payload.get("action")
+    raw = payload.get("release")
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), int) or not raw.get("tag_name"):
+        return None
+    if action in RELEASE_GONE or (action in RELEASE_OUT and raw.get("draft")):
+        out = False
+    elif action in RELEASE_OUT and raw.get("published_at"):
+        out = True
+    else:
+        return None
+    target = str(raw.get("target_commitish") or "").lower()
+    published = raw.get("published_at")
+    release = Release(
+        tag=str(raw["tag_name"]), name=str(raw.get("name") or ""),
+        sha=target if _FULL_SHA.fullmatch(target) else None,
+        url=raw.get("html_url") if isinstance(raw.get("html_url"), str) else None,
+        published_at=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None,
+    )
+    return ReleaseEvent(release_id=int(raw["id"]), out=out, release=release)
+
+
+def record_release(session: Session, connection_id: str, event: ReleaseEvent) -> None:
+    if not event.out:
+        session.execute(delete(ReleaseFact).where(ReleaseFact.connection_id == connection_id,
+                                                  ReleaseFact.release_id == event.release_id))
+        return
+    release = event.release
+    row = session.scalar(select(ReleaseFact).where(ReleaseFact.connection_id == connection_id,
+                                                   ReleaseFact.release_id == event.release_id))
+    if row is None:
+        row = ReleaseFact(connection_id=connection_id, release_id=event.release_id, tag=release.tag)
+        session.add(row)
+    # An edit that renames the tag points elsewhere; otherwise a known commit is kept.
+    if release.sha or row.tag != release.tag:
+        row.sha = release.sha
+    row.tag, row.name, row.url = release.tag, release.name, release.url or row.url
+    row.published_at = release.published_at or row.published_at
+    session.flush()
 
 
 def record_flag(session: Session, connection: Connection, provider: str, change: FlagChange) -> None:
@@ -174,6 +233,14 @@ def production_deployments(session: Session, connection_id: str,
         DeploymentFact.connection_id == connection_id, DeploymentFact.status == SUCCESS,
     ).order_by(DeploymentFact.deployed_at, DeploymentFact.id)).all()
     return [row for row in rows if row.environment.lower() in production]
+
+
+def load_releases(session: Session, connection_id: str) -> tuple[Release, ...]:
+    return tuple(
+        Release(tag=row.tag, name=row.name, sha=row.sha, url=row.url, published_at=row.published_at)
+        for row in session.scalars(select(ReleaseFact).where(ReleaseFact.connection_id == connection_id)
+                                   .order_by(ReleaseFact.published_at, ReleaseFact.id))
+    )
 
 
 def load_flags(session: Session, tenant_id: int, production: frozenset[str],

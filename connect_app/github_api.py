@@ -140,6 +140,10 @@ class RepositoryReader:
             removed = tuple(c.sha for c in self._call(list, backward.commits))
         return Comparison(status=status, added=added, removed=removed)
 
+    def tag_commit(self, tag: str) -> str:
+        """The SHA of the commit a tag points at (annotated tags are peeled)."""
+        return str(self._call(self.repo.get_commit, tag).sha)
+
     def pull_commits(self, number: int) -> tuple[str, ...]:
         pull = self._call(self.repo.get_pull, number)
         return tuple(c.sha for c in self._call(list, pull.get_commits()))

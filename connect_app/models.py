@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -198,6 +199,22 @@ class DeploymentFact(Base):
     compared_base: Mapped[str | None] = mapped_column(String(40))  # the previous deployment's SHA
     added: Mapped[list[Any]] = mapped_column(default=list)
     removed: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ReleaseFact(Base):
+    """A published GitHub release and the commit its tag points at (null until known)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("connection_id", "release_id", name="uq_release"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    release_id: Mapped[int] = mapped_column(BigInteger)  # GitHub's id for the release
+    tag: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text, default="")
+    sha: Mapped[str | None] = mapped_column(String(40))
+    url: Mapped[str | None] = mapped_column(String(500))
+    published_at: Mapped[datetime | None] = mapped_column()
 
 
 class FlagFact(Base):

@@ -15,12 +15,15 @@ from sqlalchemy import select
 from connect_app import jobs
 from connect_app.db import transaction
 from connect_app.facts import (
+    ReleaseEvent,
+    parse_release,
     production_deployments,
     production_names,
     record_commit,
     record_deployment,
     record_flag,
     record_pull_request,
+    record_release,
     record_segment,
 )
 from connect_app.github_api import GitHubApp, GitHubUnavailable, RateLimited, RepositoryReader
@@ -132,6 +135,10 @@ class Handlers:
             event = parse_deployment(delivery.event, payload)
             record_deployment(session, connection.id, "github", event, event.external_id)
             queue_deployment_compare(session, connection.id, tenant_id)
+        elif delivery.source == "github" and delivery.event == "release":
+            released = parse_release(payload)
+            if released is not None:
+                record_release(session, connection.id, self._with_tag_commit(connection, released))
         elif delivery.source == "deploy":
             event = parse_ci_deployment(payload, delivery.received_at)
             record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")
@@ -141,6 +148,23 @@ class Handlers:
             for change in parse_flag_changes(provider, payload, delivery.received_at):
                 record_flag(session, connection, provider, change)
             queue_recompute(session, tenant_id)
+
+    def _with_tag_commit(self, connection: Connection, released: ReleaseEvent) -> ReleaseEvent:
+        """A release payload usually names a branch, not the tagged commit: ask GitHub for it.
+        Without API access the release is kept without a commit and shown on no timeline."""
+        if not released.out or released.release.sha is not None:
+            return released
+        reader = reader_for(self.svc, connection)
+        if reader is None:
+            return released
+        try:
+            sha = reader.tag_commit(released.release.tag)
+        except RateLimited as exc:
+            raise jobs.Retry(exc.wait_seconds, str(exc)) from exc
+        except GitHubUnavailable as exc:
+            log.info("tag %s of %s unavailable: %s", released.release.tag, connection.repository, exc)
+            return released
+        return replace(released, release=replace(released.release, sha=sha))
 
     def _record_push(self, session, connection: Connection, payload: dict) -> bool:  # type: ignore[no-untyped-def]
         push = parse_push(payload)

@@ -37,6 +37,7 @@ from connect_app.reality.model import (
     DriftState,
     FlagState,
     PullRequest,
+    Release,
     RevertAnalysis,
 )
 from connect_app.reality.reverts import analyse_reverts, revert_shas, reverted_in
@@ -413,7 +414,8 @@ def drift_for_keys(
 # ---- timeline -----------------------------------------------------------------------------
 
 EventKind = Literal[
-    "commit", "pull-request", "deployment", "revert", "rollback", "flag", "unconfirmed-revert", "hotfix"
+    "commit", "pull-request", "deployment", "revert", "rollback", "flag", "unconfirmed-revert", "hotfix",
+    "release",
 ]
 
 
@@ -452,10 +454,11 @@ def timeline_for_key(
     flags: Sequence[FlagState] = (),
     hotfixes: Sequence[Commit] = (),
     done_at: datetime | None = None,
+    releases: Sequence[Release] = (),
 ) -> list[TimelineEvent]:
     """What happened to a feature, oldest first: its changes, the reverts that touched them (and
     undid those reverts), deployments that shipped or took them out, its flags, unconfirmed
-    reverts naming it and hotfixes on its files."""
+    reverts naming it, hotfixes on its files and the releases that carry it."""
     ordered: list[tuple[int, TimelineEvent]] = []
 
     def commit_event(kind: EventKind, sha: str, title: str | None = None, url: str | None = None) -> None:
@@ -502,8 +505,41 @@ def timeline_for_key(
             ordered.append((last, TimelineEvent("flag", flag.changed_at,
                                                 f"Flag {flag.name or flag.key} turned {switched}",
                                                 None, flag.url, flag.environment)))
+    for release in releases:
+        at = _release_position(release, changes, analysis, branch)
+        if at is not None:
+            title = f"Released in {release.tag}" + (f" ({release.name})" if release.name not in ("", release.tag)
+                                                    else "")
+            ordered.append((at, TimelineEvent("release", release.published_at, title, release.sha, release.url)))
     # Events with a time sort by it; the branch order breaks ties and places undated commits.
     ordered.sort(key=lambda item: (
         item[1].when is None, _as_utc(item[1].when) if item[1].when else datetime.min, item[0]
     ))
     return [event for _, event in ordered]
+
+
+@dataclass(frozen=True)
+class _UpTo:
+    """The default branch as it stood at one position: the commits a tag there contains."""
+
+    position: Mapping[str, int]
+    last: int
+
+    def __contains__(self, sha: object) -> bool:
+        at = self.position.get(sha) if isinstance(sha, str) else None
+        return at is not None and at <= self.last
+
+
+def _release_position(release: Release, changes: Sequence[Change], analysis: RevertAnalysis,
+                      branch: BranchIndex) -> int | None:
+    """Where the release's tag sits on the default branch, when it carries at least one of these
+    changes: landed at or before the tag and not reverted as of the tag (a release cut after a
+    feature was reverted does not ship it). None otherwise, or while the tag's commit is unknown."""
+    at = branch.position.get(release.sha) if release.sha else None
+    if at is None:
+        return None
+    carried = [c for c in changes if branch.position.get(c.sha, c.position) <= at]
+    if not carried:
+        return None
+    reverted = reverted_in(analysis, _UpTo(branch.position, at))
+    return at if any(c.sha not in reverted for c in carried) else None

@@ -106,6 +106,18 @@ class FlagState:
     production: bool = True
 
 
+@dataclass(frozen=True)
+class Release:
+    """A published release. `sha` is the commit its tag points at, None while unknown; a release
+    is shown on a feature's timeline but never changes its drift state."""
+
+    tag: str
+    name: str = ""
+    sha: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+
+
 # ---- results -------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.errors import AppError, BadRequest, NotFound
-from connect_app.facts import load_flags, load_repository, production_names
+from connect_app.facts import load_flags, load_releases, load_repository, production_names
 from connect_app.jira_access import jira_for
 from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcnow
 from connect_app.reality import story
@@ -31,7 +31,7 @@ from connect_app.reality.drift import (
     find_hotfixes,
     timeline_for_key,
 )
-from connect_app.reality.model import NOT_DRIFT, Change, RevertAnalysis
+from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
 from connect_app.reality.reverts import analyse_reverts
 from connect_app.recompute import branch_commits
 from connect_app.services import Services, services
@@ -56,6 +56,7 @@ class RepositoryReality:
     changes: dict[str, list[Change]]
     deployments: tuple[Any, ...]
     hotfixes: list[Any]
+    releases: tuple[Release, ...] = ()
 
 
 @dataclass
@@ -71,7 +72,7 @@ class TenantReality:
             changes = [c for name in names for c in repo.changes.get(name, [])]
             events += timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
                                        deployments=repo.deployments, flags=self.flags if index == 0 else (),
-                                       hotfixes=repo.hotfixes, done_at=done_at)
+                                       hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases)
         if not self.repositories and self.flags:
             events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
                                        flags=self.flags)
@@ -99,6 +100,7 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
                 changes=changes_for_keys(commits, facts.pulls, analysis, known),
                 deployments=facts.deployments,
                 hotfixes=find_hotfixes(commits, facts.pulls, analysis, known),
+                releases=load_releases(session, connection.id),
             ))
     return result
 
