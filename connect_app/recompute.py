@@ -20,6 +20,7 @@ from connect_app import jobs
 from connect_app.db import transaction
 from connect_app.facts import RepositoryFacts, load_flags, load_repository, production_names
 from connect_app.jira_access import jira_for
+from connect_app.locks import exclusive
 from connect_app.models import Connection, IssueMove, IssueReality, Job, Tenant, utcnow
 from connect_app.reality.drift import PRECEDENCE, drift_for_keys
 from connect_app.reality.history import order_branch
@@ -151,7 +152,15 @@ def _with_moves(projects: set[str] | None, moves: dict[str, str]) -> set[str] | 
 
 
 def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
-    """Record the desired state of every issue; queue a sync for those that moved. Returns them."""
+    """Record the desired state of every issue; queue a sync for those that moved. Returns them.
+
+    Never alongside another recompute of the same tenant: an older run finishing last would
+    overwrite a newer one's answer (see locks.py)."""
+    with exclusive(svc, f"recompute:{tenant_id}"):
+        return _recompute_tenant(svc, tenant_id)
+
+
+def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
     with transaction(svc.sessions) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:

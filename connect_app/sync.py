@@ -27,6 +27,7 @@ from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_
 from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.db import transaction
 from connect_app.jira_access import jira_for
+from connect_app.locks import exclusive
 from connect_app.models import IssueReality, PostedComment, Tenant, utcnow
 from connect_app.policy import ProjectPolicy, business_owner_field, project_policy
 from connect_app.reality import story
@@ -77,6 +78,12 @@ def _same(current: Any, wanted: Mapping[str, Any]) -> bool:
 
 
 def sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
+    """Reconcile one issue; never alongside another sync of the same issue (see locks.py)."""
+    with exclusive(svc, f"sync:{tenant_id}:{issue_key}"):
+        _sync_issue(svc, tenant_id, issue_key)
+
+
+def _sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
     with svc.sessions() as session:
         tenant = session.get(Tenant, tenant_id)
         reality = session.scalar(select(IssueReality).where(
