@@ -51,7 +51,12 @@ def change_id(drift: Drift) -> str | None:
     recognises a comment it already owes or paid."""
     if drift.state in NOT_DRIFT:
         return None
-    return f"{drift.state}:{drift.cause_kind}:{drift.cause_ref or '-'}"[:200]
+    episode = ""
+    if drift.cause_kind == "flag" and drift.since is not None:
+        # A flag is switched off, on and off again under the same key: each time off is a new
+        # drift change that owes its own comment (commits and deployments have their own ids).
+        episode = f"@{drift.since.isoformat()}"
+    return f"{drift.state}:{drift.cause_kind}:{drift.cause_ref or '-'}{episode}"[:200]
 
 
 def drift_record(drift: Drift) -> dict[str, Any]:

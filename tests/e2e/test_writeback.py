@@ -139,3 +139,29 @@ def test_jira_rate_limit_is_waited_out_and_shown_in_the_audit_log(stack) -> None
     waited = [entry for entry in audit if entry["note"] and "wait" in entry["note"]]
     assert waited and waited[0]["method"] == "POST" and waited[0]["issue"] == "FEAT-304"
     assert waited[0]["status"] == 201
+
+
+def test_a_flag_switched_off_twice_is_two_drift_changes_each_commented_and_restored(stack) -> None:
+    import requests
+
+    stack.jira.add_issue("FEAT-30", "One-click checkout", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+
+    def flag(on: bool, at: str) -> None:
+        body = {"key": "feat-30-one-click", "name": "One-click", "environment": "production", "on": on,
+                "changed_at": at}
+        response = requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, timeout=30,
+                                 headers={"Authorization": f"Bearer {connection.deploy_token}",
+                                          "X-Delivery-Id": f"flag-{at}"})
+        assert response.status_code == 202
+        stack.settle()
+
+    flag(False, "2026-11-25T18:00:00Z")
+    flag(True, "2026-11-25T19:00:00Z")
+    flag(False, "2026-11-25T20:00:00Z")
+    flag(True, "2026-11-25T21:00:00Z")
+    bodies = [str(c["body"]) for c in comments(stack, "FEAT-30")]
+    assert len(bodies) == 4
+    assert ["Live again" in body for body in bodies] == [False, True, False, True]
