@@ -274,3 +274,18 @@ def test_merge_reverts_line_break_sentence_does_not_revert_the_mainline():
     message = f"Revert \"Merge branch 'feat-5'\"\n\nThis reverts commit {merge.sha}, reversing\n"
     r = commit("r", message + f"changes made to {base.sha}.")
     assert base.sha not in analyse_reverts([base, x, merge, r]).reverted_by
+
+
+def test_merge_revert_naming_its_mainline_parent_spares_a_mainline_commit_pushed_with_the_merge():
+    # One push [A (on main), B (on the branch), M (the merge)]: the push alone would credit both
+    # A and B to M. The revert's "reversing changes made to A" says the branch starts after A.
+    from connect_app.reality.model import Commit as C
+
+    base = C("0" * 40, "Initial")
+    a = C("a" * 40, "ABC-1: mainline fix")
+    b = C("b" * 40, "ABC-2: branch work")
+    m = C("c" * 40, "Merge pull request #7 from acme/abc-2", brought_in=(a.sha, b.sha))
+    r = C("d" * 40, f'Revert "Merge pull request #7 from acme/abc-2"\n\nThis reverts commit {m.sha}, reversing\n'
+                    f"changes made to {a.sha}.")
+    analysis = analyse_reverts([base, a, b, m, r])
+    assert set(analysis.reverted_by) == {b.sha, m.sha}
