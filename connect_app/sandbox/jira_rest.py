@@ -593,17 +593,19 @@ def build_rest_app(sim: JiraSimulator) -> Flask:
             ]
             project_grants = []
             for grant in body.get("projectPermissions") or []:
-                issues = []
-                for issue_id in grant.get("issues") or []:
-                    issue = state.find_issue(str(issue_id))
-                    if issue is not None and state.can_browse(account_id, issue["project"]):
-                        issues.append(issue_id)
-                projects = []
-                for project_id in grant.get("projects") or []:
-                    project = state.find_project(str(project_id))
-                    if project is not None and state.can_browse(account_id, project["key"]):
-                        projects.append(project_id)
+                # Answered per permission: issue security and browse-only users make the issues
+                # and projects granted differ from one permission to the next.
                 for permission in grant.get("permissions") or []:
+                    issues = []
+                    for issue_id in grant.get("issues") or []:
+                        issue = state.find_issue(str(issue_id))
+                        if issue is not None and state.holds(account_id, permission, issue["project"], issue):
+                            issues.append(issue_id)
+                    projects = []
+                    for project_id in grant.get("projects") or []:
+                        project = state.find_project(str(project_id))
+                        if project is not None and state.holds(account_id, permission, project["key"]):
+                            projects.append(project_id)
                     if issues or projects:
                         project_grants.append({"permission": permission, "issues": issues, "projects": projects})
             return jsonify({"globalPermissions": granted_global, "projectPermissions": project_grants})

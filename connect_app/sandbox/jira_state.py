@@ -97,6 +97,8 @@ class JiraState:
         self.moved_keys: dict[str, str] = {}  # old key -> current key
         self.links: list[dict[str, Any]] = []
         self.browse_restrictions: set[tuple[str, str]] = set()  # (accountId, project key)
+        self.browse_only: set[tuple[str, str]] = set()  # (accountId, project key): no other permission
+        self.issue_restrictions: set[tuple[str, str]] = set()  # (accountId, issue id): issue security
         # Entity-property index declarations from installed descriptors:
         # alias or "issue.property[key].path" -> (property key, objectName, type)
         self.property_fields: dict[str, tuple[str, str, str]] = {}
@@ -270,6 +272,28 @@ class JiraState:
 
     def can_browse(self, account_id: str, project_key: str) -> bool:
         return (account_id, project_key) not in self.browse_restrictions
+
+    def restrict_issue(self, account_id: str, issue_key: str) -> None:
+        """An issue security level that leaves `account_id` out: the project stays browsable,
+        this one issue does not. Kept by issue id, so it follows the issue to a new key."""
+        with self.lock:
+            issue = self.find_issue(issue_key)
+            if issue is None:
+                raise KeyError(issue_key)
+            self.issue_restrictions.add((account_id, issue["id"]))
+
+    def restrict_to_browse(self, account_id: str, project_key: str) -> None:
+        """`account_id` keeps BROWSE_PROJECTS in the project and loses every other permission."""
+        with self.lock:
+            self.browse_only.add((account_id, project_key))
+
+    def holds(self, account_id: str, permission: str, project_key: str, issue: dict[str, Any] | None = None) -> bool:
+        """Whether the user holds a project permission in the project (and on the issue, if given)."""
+        if not self.can_browse(account_id, project_key):
+            return False
+        if issue is not None and (account_id, issue["id"]) in self.issue_restrictions:
+            return False
+        return permission == "BROWSE_PROJECTS" or (account_id, project_key) not in self.browse_only
 
     # ---- entity property index -----------------------------------------------------------
 
