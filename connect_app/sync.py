@@ -16,13 +16,14 @@ for the comment instead of posting again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from connect_app import jobs
 from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
 from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.db import transaction
@@ -77,6 +78,23 @@ def _same(current: Any, wanted: Mapping[str, Any]) -> bool:
     return {k: v for k, v in current.items() if k != "updated"} == dict(wanted)
 
 
+def _waits_out_jira_quota(sync: Callable[[Services, int, str], None]) -> Callable[[Services, int, str], None]:
+    """Jira's "come back in an hour" is not a failure: counting it would park the job after a few
+    throttled runs. Hand the job back to the queue for as long as Jira asked, attempt uncounted."""
+
+    def run(svc: Services, tenant_id: int, issue_key: str) -> None:
+        try:
+            sync(svc, tenant_id, issue_key)
+        except JiraError as exc:
+            if exc.retry_after is None:
+                raise
+            raise jobs.Retry(exc.retry_after, str(exc)) from exc
+
+    run.__doc__, run.__name__ = sync.__doc__, sync.__name__
+    return run
+
+
+@_waits_out_jira_quota
 def sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
     """Reconcile one issue; never alongside another sync of the same issue (see locks.py)."""
     with exclusive(svc, f"sync:{tenant_id}:{issue_key}"):
@@ -172,7 +190,7 @@ def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueRe
             intent_is_new = False
     if not intent_is_new:
         # A previous attempt may have posted and died before recording it: look before posting.
-        found = _find_our_comment(jira, reality.issue_key, change)
+        found = _find_our_comment(jira, tenant.id, reality.issue_key, change)
         if found is not None:
             _settle_intent(svc, tenant.id, reality.issue_key, change, found)
             return
@@ -180,7 +198,7 @@ def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueRe
     transition = _reopen_transition(jira, reality.issue_key, policy) if reopen else None
     if transition is not None:
         jira.transition(reality.issue_key, transition, comment_adf=adf)
-        comment_id = _mark_transition_comment(jira, reality.issue_key, change)
+        comment_id = _mark_transition_comment(jira, tenant.id, reality.issue_key, change)
     else:
         comment = jira.add_comment(reality.issue_key, adf, properties={COMMENT_MARK: {"change": change}})
         comment_id = str(comment.get("id") or "posted")
@@ -199,17 +217,42 @@ def _settle_intent(svc: Services, tenant_id: int, issue_key: str, change: str, c
             intent.posted_at = utcnow()
 
 
-def _find_our_comment(jira: JiraClient, issue_key: str, change: str) -> str | None:
-    for comment in reversed(jira.get_comments(issue_key)):
+# The app's own Jira user, per (tenant, site) and per process. It never changes for an install,
+# so one GET /myself per process is enough; keeping it out of tenant.settings keeps it off the
+# admin's settings page and out of the way of PUT /api/settings, which replaces those settings.
+_app_accounts: dict[tuple[int, str], str] = {}
+
+
+def _app_account_id(jira: JiraClient, tenant_id: int) -> str:
+    key = (tenant_id, jira.base_url)
+    if key not in _app_accounts:  # two threads may both ask once; the answer is the same
+        account_id = str(jira.myself().get("accountId") or "")
+        if not account_id:
+            return ""  # not cached: an odd answer should not blind this process for good
+        _app_accounts[key] = account_id
+    return _app_accounts[key]
+
+
+def _our_comments(jira: JiraClient, tenant_id: int, issue_key: str) -> list[dict[str, Any]]:
+    """The issue's comments written by the app itself, oldest first: people's comments are never
+    ours to mark, and need no property lookup."""
+    ours = _app_account_id(jira, tenant_id)
+    return [c for c in jira.get_comments(issue_key)
+            if ours and ((c.get("author") or {}).get("accountId")) == ours]
+
+
+def _find_our_comment(jira: JiraClient, tenant_id: int, issue_key: str, change: str) -> str | None:
+    for comment in reversed(_our_comments(jira, tenant_id, issue_key)):
         marked = jira.get_comment_property(str(comment["id"]), COMMENT_MARK)
         if isinstance(marked, Mapping) and marked.get("change") == change:
             return str(comment["id"])
     return None
 
 
-def _mark_transition_comment(jira: JiraClient, issue_key: str, change: str) -> str:
-    """A comment that rode on a transition cannot carry properties; mark it right after."""
-    comments = jira.get_comments(issue_key)
+def _mark_transition_comment(jira: JiraClient, tenant_id: int, issue_key: str, change: str) -> str:
+    """A comment that rode on a transition cannot carry properties; mark it right after. Someone
+    may comment in between, so the newest comment is not necessarily ours: take our newest."""
+    comments = _our_comments(jira, tenant_id, issue_key)
     if not comments:
         return "transition"
     newest = comments[-1]

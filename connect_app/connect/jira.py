@@ -44,11 +44,17 @@ class CallRecord:
 
 
 class JiraError(Exception):
-    """Jira refused or failed a call. `status` is 0 when Jira could not be reached."""
+    """Jira refused or failed a call. `status` is 0 when Jira could not be reached.
 
-    def __init__(self, status: int, messages: Sequence[str] = ()) -> None:
+    `retry_after` is the wait in seconds Jira asked for when we gave up on a 429/503 (a hint too
+    long to sleep through): the caller can hand the work back to the queue for that long instead
+    of counting it as a failure.
+    """
+
+    def __init__(self, status: int, messages: Sequence[str] = (), *, retry_after: float | None = None) -> None:
         self.status = status
         self.messages = list(messages)
+        self.retry_after = retry_after
         super().__init__(f"Jira answered {status}: {'; '.join(self.messages) or 'no detail'}")
 
 
@@ -204,7 +210,8 @@ class JiraClient:
             if status == 404 and missing_ok:
                 return None
             messages = _error_messages(response)
-            raise JiraError(status, messages)
+            hint = _retry_after(response) if status in RETRY_STATUSES else None
+            raise JiraError(status, messages, retry_after=hint)
         except JiraError as exc:
             error = "; ".join(exc.messages) or f"HTTP {exc.status}"
             raise
@@ -411,6 +418,10 @@ class JiraClient:
         """Whether Jira says this user holds the ADMINISTER global permission."""
         grants = self.check_permissions(account_id, global_permissions=("ADMINISTER",))
         return "ADMINISTER" in grants.get("globalPermissions", [])
+
+    def myself(self) -> dict[str, Any]:
+        """The user the app acts as (GET /myself): its `accountId` authors the app's comments."""
+        return self._json(self.request("GET", "/rest/api/3/myself")) or {}
 
     def get_user(self, account_id: str) -> dict[str, Any]:
         return self._json(self.request("GET", "/rest/api/3/user", params={"accountId": account_id})) or {}

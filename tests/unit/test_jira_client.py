@@ -285,6 +285,29 @@ def test_huge_retry_after_is_not_slept_through(jira: FakeJira, rec: Recorder) ->
     with pytest.raises(JiraError) as err:
         _client(jira, rec).get_user("acc-1")
     assert err.value.status == 429 and rec.sleeps == []
+    # The hint travels with the error, so a job can wait in the queue rather than count a failure.
+    assert err.value.retry_after == 3600.0
+
+
+def test_retry_after_is_carried_when_retries_run_out(jira: FakeJira, rec: Recorder) -> None:
+    path = _p(jira, "/rest/api/3/search/jql")
+    jira.answer("POST", path, *[(503, {}, {"Retry-After": "5"})] * 3)
+    with pytest.raises(JiraError) as err:
+        list(_client(jira, rec, max_retries=2).search_jql("project = FEAT"))
+    assert (err.value.status, err.value.retry_after) == (503, 5.0) and rec.sleeps == [5.0, 5.0]
+
+
+def test_errors_without_a_wait_hint_carry_none(jira: FakeJira, rec: Recorder) -> None:
+    jira.answer("GET", _p(jira, "/rest/api/3/user"), (500, {"errorMessages": ["boom"]}, {"Retry-After": "9"}))
+    with pytest.raises(JiraError) as err:
+        _client(jira, rec).get_user("acc-1")
+    assert err.value.status == 500 and err.value.retry_after is None
+
+
+def test_myself_names_the_apps_own_user(jira: FakeJira, rec: Recorder) -> None:
+    jira.answer("GET", _p(jira, "/rest/api/3/myself"), (200, {"accountId": "712020:app", "accountType": "app"}, {}))
+    assert _client(jira, rec).myself()["accountId"] == "712020:app"
+    assert jira.seen[0].method == "GET" and jira.seen[0].auth_error is None
 
 
 def test_other_errors_raise_with_jiras_messages(jira: FakeJira, rec: Recorder) -> None:
