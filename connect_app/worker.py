@@ -98,13 +98,17 @@ class Handlers:
                 return
             connection = session.get(Connection, delivery.connection_id)
             tenant = session.get(Tenant, delivery.tenant_id)
-            if connection is None or tenant is None or not tenant.active:
+            # Connections are soft-deleted: a delivery queued before the deletion must not go on
+            # to change Jira for a repository the admin has just removed.
+            if connection is None or connection.deleted_at is not None or tenant is None or not tenant.active:
                 delivery.status, delivery.error = "ignored", "connection removed or app disabled"
                 return
             try:
                 payload = json.loads(delivery.body)
                 self._apply(session, delivery, connection, payload)
-            except (PayloadError, ValueError, KeyError, TypeError) as exc:
+            # AttributeError too: a body of the wrong JSON shape (a list where an object belongs)
+            # fails the same way on every attempt, so retrying it only parks the job later.
+            except (PayloadError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 # Malformed content never blocks the queue: the delivery is kept, marked, and shown.
                 delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
                 return

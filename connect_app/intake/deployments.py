@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import re
+import uuid
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
@@ -67,10 +66,10 @@ def report_deployment(connection_id: str) -> tuple[Response, int]:
     body = raw_body()
     data = json_body(body)
     validate_deployment(data)
-    # A CI job that retries the same call must not record a second deployment.
-    guid = request.headers.get("Idempotency-Key") or hashlib.sha256(
-        json.dumps(data, sort_keys=True).encode()
-    ).hexdigest()
+    # Only the sender can tell a retry from a second deployment of the same build: identical
+    # bodies are how a CI job rolls back to an earlier build. So a retry is recognised by its
+    # Idempotency-Key alone, and every call without one is a deployment of its own.
+    guid = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if len(guid) > 100:
         raise BadRequest("Idempotency-Key must be at most 100 characters.")
     delivery_id, created = store_delivery(connection, source="deploy", event="deployment", guid=guid,

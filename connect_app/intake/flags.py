@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -35,6 +36,15 @@ def _authentic(provider: str, connection: ActiveConnection, body: bytes) -> bool
     return hmac.compare_digest(secret, request.headers.get("Authorization", "").strip())
 
 
+def _event_id(provider: str, data: dict[str, object]) -> str | None:
+    """The provider's own id of the change, which its retries repeat. Not a hash of the body: a
+    flag switched off, on and off again sends the same body twice, and both 'off's count."""
+    value = data.get("_id") if provider == "launchdarkly" else data.get("id") if provider == "unleash" else None
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
+
+
 @bp.post("/flags/<provider>/<connection_id>")
 def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     if provider not in PROVIDERS:
@@ -43,11 +53,12 @@ def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     body = raw_body()
     if not _authentic(provider, connection, body):
         raise Unauthorized("The flag event is not signed for this connection.", "bad_signature")
+    data = json_body(body)
     try:
-        parse_flag_changes(provider, json_body(body), utcnow())
+        parse_flag_changes(provider, data, utcnow())
     except PayloadError as exc:
         raise BadRequest(f"The flag event is not understood: {exc}.", "malformed_flag_event") from exc
-    guid = request.headers.get("X-Delivery-Id") or hashlib.sha256(body).hexdigest()
+    guid = request.headers.get("X-Delivery-Id") or _event_id(provider, data) or uuid.uuid4().hex
     delivery_id, created = store_delivery(connection, source=f"flag:{provider}", event="flag",
                                           guid=guid[:100], body=body)
     return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (

@@ -6,6 +6,7 @@ Nothing here trusts its input: every field is type-checked, and anything missing
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,10 +41,18 @@ def _obj(data: Any, key: str) -> dict[str, Any]:
 def parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
-    if isinstance(value, int | float):
+    # bool is an int to Python, but `true` is no time.
+    if isinstance(value, int | float) and not isinstance(value, bool):
         # LaunchDarkly and GitHub's push `repository.pushed_at` use epoch numbers (ms or s).
+        # The JSON reader lets NaN and Infinity through, and a number past the calendar makes
+        # the clock functions raise rather than answer: both are the sender's error, not ours.
+        if not math.isfinite(value):
+            raise PayloadError("time must be a finite number")
         seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise PayloadError(f"time {value!r} is out of range") from exc
     if not isinstance(value, str):
         raise PayloadError("time must be a string")
     try:
@@ -215,8 +224,34 @@ def parse_flag_changes(provider: str, payload: dict[str, Any], received_at: date
     return [_generic(payload, received_at)]
 
 
-def _tags(value: Any) -> tuple[str, ...]:
-    return tuple(str(tag) for tag in value) if isinstance(value, list) else ()
+_MAX_URL = 500
+
+
+def _link(value: Any) -> str | None:
+    """A flag's link, or None: it becomes an href in Jira comments, so only web links of a sane
+    length pass (the same rule as a deployment's url)."""
+    if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= _MAX_URL:
+        return value
+    return None
+
+
+def _tags(value: Any, *, unleash: bool = False) -> tuple[str, ...]:
+    # Tags name issues, so a tag the sender did not mean as text (a number, an object) must not
+    # be turned into text that might; Unleash alone sends tags as {"type", "value"} pairs.
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise PayloadError("tags must be a list")
+    tags = []
+    for tag in value:
+        if isinstance(tag, str):
+            tags.append(tag)
+        elif unleash and isinstance(tag, dict) and isinstance(tag.get("type"), str) \
+                and isinstance(tag.get("value"), str):
+            tags.append(f"{tag['type']}:{tag['value']}")
+        else:
+            raise PayloadError("each tag must be a string")
+    return tuple(tag for tag in tags if tag)
 
 
 def _generic(payload: dict[str, Any], received_at: datetime) -> FlagChange:
@@ -231,8 +266,16 @@ def _generic(payload: dict[str, Any], received_at: datetime) -> FlagChange:
         changed_at=parse_time(payload.get("changed_at")) or received_at,
         description=_str(payload, "description", required=False),
         tags=_tags(payload.get("tags")),
-        url=_str(payload, "url", required=False) or None,
+        url=_generic_link(payload),
     )
+
+
+def _generic_link(payload: dict[str, Any]) -> str | None:
+    # Our own endpoint: a sender who gets its link wrong hears so (400) rather than losing it.
+    url = _str(payload, "url", required=False) or None
+    if url is not None and _link(url) is None:
+        raise PayloadError(f"url must be an http(s) link of at most {_MAX_URL} characters")
+    return url
 
 
 def _launchdarkly(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]:
@@ -257,7 +300,8 @@ def _launchdarkly(payload: dict[str, Any], received_at: datetime) -> list[FlagCh
                 changed_at=changed_at,
                 description=_str(current, "description", required=False),
                 tags=_tags(current.get("tags")),
-                url=f"https://app.launchdarkly.com{url}" if isinstance(url, str) and url.startswith("/") else None,
+                url=_link(f"https://app.launchdarkly.com{url}") if isinstance(url, str) and url.startswith("/")
+                else None,
             ))
     return changes
 
@@ -279,7 +323,6 @@ def _unleash(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]
         environment=_str(payload, "environment", required=False, default="production"),
         on=_UNLEASH_TOGGLES[kind],
         changed_at=parse_time(payload.get("createdAt")) or received_at,
-        description=str(data.get("description") or ""),
-        tags=tuple(f"{t.get('type')}:{t.get('value')}" if isinstance(t, dict) else str(t)
-                   for t in (payload.get("tags") or []) if t),
+        description=_str(data, "description", required=False),
+        tags=_tags(payload.get("tags"), unleash=True),
     )]

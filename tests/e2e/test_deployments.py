@@ -131,3 +131,18 @@ def test_custom_production_environment_names(stack: Stack) -> None:
     assert _drift(stack, "FEAT-2") == "pending-deploy", "'production' is not a production name here"
     github.deploy(second, "Prod-EU")
     assert _drift(stack, "FEAT-2") == "live"
+
+
+def test_ci_rollback_with_the_same_body_as_an_earlier_deploy_is_a_rollback(stack: Stack) -> None:
+    """A CI job that redeploys an earlier build sends, byte for byte, the call it sent then."""
+    github, connection = _start(stack)
+    first = github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"})
+    second = github.push("FEAT-2: Gift wrap", {"src/wrap.py": "ON = 1\n"})
+    deploy_first, deploy_second = ({"environment": "production", "sha": sha, "status": "success"}
+                                   for sha in (first, second))
+    assert stack.report_deployment(connection, deploy_first).status_code == 202
+    assert stack.report_deployment(connection, deploy_second).status_code == 202
+    assert (_drift(stack, "FEAT-1"), _drift(stack, "FEAT-2")) == ("live", "live")
+    rollback = stack.report_deployment(connection, deploy_first)
+    assert rollback.status_code == 202 and rollback.json()["status"] == "stored", rollback.text
+    assert _drift(stack, "FEAT-2") == "rolled-back"

@@ -126,3 +126,20 @@ def test_revert_of_a_commit_from_before_the_connection_is_resolved_through_the_a
     value = drift(stack, "FEAT-60")
     assert value["drift"] == "reverted"
     assert revert[:7] in str(stack.jira.issues["FEAT-60"]["comments"][0]["body"])
+
+
+def test_flag_switched_off_on_and_off_again_with_identical_bodies_ends_flag_off(stack) -> None:
+    """A flag tool that sends no time: the second 'off' is byte for byte the first one."""
+    stack.jira.add_issue("FEAT-31", "Saved carts", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+    headers = {"Authorization": f"Bearer {connection.deploy_token}"}
+    off = {"key": "feat-31-saved-carts", "environment": "production", "on": False}
+    for body, expected in ((off, "flag-off"), ({**off, "on": True}, "live"), (off, "flag-off")):
+        response = requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, headers=headers,
+                                 timeout=30)
+        assert response.status_code == 202, response.text
+        stack.settle()
+        assert drift(stack, "FEAT-31")["drift"] == expected
+    assert "drift-flag-off" in stack.jira.issues["FEAT-31"]["labels"]

@@ -17,7 +17,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connect_app.models import CommitFact, Delivery
+from connect_app import jobs
+from connect_app.models import CommitFact, Connection, Delivery, Job
 from connect_app.sandbox.stack import RepositoryConnection, Stack
 
 from .test_security_install import TIMEOUT, assert_json_refusal, db_snapshot
@@ -310,8 +311,8 @@ def _commit_count(stack: Stack) -> int:
 
 
 def _deploy(stack: Stack, connection_id: str, body: Any, token: str | None,
-            raw: bytes | None = None) -> requests.Response:
-    headers = {"Content-Type": "application/json"}
+            raw: bytes | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else json.dumps(body).encode()
@@ -365,13 +366,14 @@ def test_deployment_retry_with_the_same_body_is_recorded_once(stack: Stack,
     assert stack.github is not None
     body = {"environment": "production", "sha": stack.github.pushed_head, "status": "success",
             "deployed_at": "2026-11-25T23:31:00Z"}
-    first = _deploy(stack, connection.id, body, connection.deploy_token)
+    key = {"Idempotency-Key": f"ci-run-812-{uuid.uuid4()}"}
+    first = _deploy(stack, connection.id, body, connection.deploy_token, headers=key)
     assert first.status_code == 202, first.text
     stack.settle()
     after_first = db_snapshot(stack)
     writes_after_first = len(stack.jira.writes())
-    # The same body again, keys in another order: a CI job retrying after a timeout.
-    again = _deploy(stack, connection.id, dict(reversed(list(body.items()))), connection.deploy_token)
+    # The same call again with the same key: a CI job retrying after a timeout.
+    again = _deploy(stack, connection.id, body, connection.deploy_token, headers=key)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert again.json()["delivery"] == first.json()["delivery"]
     stack.settle()
@@ -451,11 +453,62 @@ def test_flag_events_are_checked_with_each_providers_own_scheme(stack: Stack,
 
 
 def test_flag_redelivery_is_stored_once(stack: Stack, connection: RepositoryConnection) -> None:
-    headers = {"Authorization": f"Bearer {connection.deploy_token}"}
+    headers = {"Authorization": f"Bearer {connection.deploy_token}", "X-Delivery-Id": "flag-tool-42"}
     first = _flag(stack, "generic", connection.id, GENERIC, headers)
     again = _flag(stack, "generic", connection.id, GENERIC, headers)
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json()["status"] == "duplicate"
+
+
+def test_flag_redelivery_is_told_apart_by_the_providers_event_id(stack: Stack,
+                                                                  connection: RepositoryConnection) -> None:
+    """LaunchDarkly and Unleash retry with the same event id; without one, identical bodies are
+    separate changes (a flag switched off, on, and off again sends the same body twice)."""
+    launchdarkly = json.dumps({**json.loads(LAUNCHDARKLY), "_id": "65f1c0ffee0000000000aa01"}).encode()
+    signed = {"X-LD-Signature": hmac.new(connection.webhook_secret.encode(), launchdarkly,
+                                         hashlib.sha256).hexdigest()}
+    unleash = json.dumps({**json.loads(UNLEASH), "id": 3141}).encode()
+    unleash_auth = {"Authorization": connection.webhook_secret}
+    bearer = {"Authorization": f"Bearer {connection.deploy_token}"}
+    answers = [
+        _flag(stack, "launchdarkly", connection.id, launchdarkly, signed),
+        _flag(stack, "launchdarkly", connection.id, launchdarkly, signed),
+        _flag(stack, "unleash", connection.id, unleash, unleash_auth),
+        _flag(stack, "unleash", connection.id, unleash, unleash_auth),
+        _flag(stack, "generic", connection.id, GENERIC, bearer),
+        _flag(stack, "generic", connection.id, GENERIC, bearer),
+        # The sender's own delivery id still wins over the payload's event id.
+        _flag(stack, "unleash", connection.id, unleash, {**unleash_auth, "X-Delivery-Id": "retry-of-nothing"}),
+    ]
+    assert [a.status_code for a in answers] == [202, 200, 202, 200, 202, 202, 202], [a.text for a in answers]
+    assert answers[1].json()["delivery"] == answers[0].json()["delivery"]
+    assert answers[3].json()["delivery"] == answers[2].json()["delivery"]
+
+
+def test_flag_events_no_calendar_or_type_check_can_hold_are_refused_as_json(
+        stack: Stack, connection: RepositoryConnection) -> None:
+    bearer = {"Authorization": f"Bearer {connection.deploy_token}"}
+    generic = json.loads(GENERIC)
+    unleash = json.loads(UNLEASH)
+    before = db_snapshot(stack)
+    cases = [
+        ("generic", {**generic, "changed_at": 1e20}, bearer),
+        ("generic", {**generic, "changed_at": -1e20}, bearer),
+        ("generic", {**generic, "url": "javascript:alert(document.cookie)"}, bearer),
+        ("generic", {**generic, "url": "https://flags.example.com/" + "x" * 600}, bearer),
+        ("generic", {**generic, "tags": {"FEAT-1": True}}, bearer),
+        ("unleash", {**unleash, "tags": 5}, {"Authorization": connection.webhook_secret}),
+    ]
+    for provider, body, headers in cases:
+        response = _flag(stack, provider, connection.id, json.dumps(body).encode(), headers)
+        assert response.status_code == 400, (body, response.status_code, response.text[:300])
+        assert_json_refusal(response, 400)
+    # Python's JSON reader accepts NaN and Infinity, so a sender can too.
+    for bad in (b"NaN", b"Infinity"):
+        body = GENERIC[:-1] + b', "changed_at": ' + bad + b"}"
+        assert_json_refusal(_flag(stack, "generic", connection.id, body, bearer), 400)
+    stack.settle()
+    assert db_snapshot(stack) == before
 
 
 def test_form_delivery_signature_covers_the_form_body(stack: Stack, connection: RepositoryConnection) -> None:
@@ -485,3 +538,40 @@ def test_a_deleted_connection_stops_accepting_deliveries_at_once(stack) -> None:
     assert deploy.status_code == 404
     listed = stack.admin("GET", "/api/connections").json()
     assert all(item["id"] != connection.id for item in listed)
+
+
+def test_deliveries_queued_before_a_connection_was_deleted_are_ignored(stack: Stack,
+                                                                      connection: RepositoryConnection) -> None:
+    assert stack.github is not None and stack.svc is not None
+    queued = stack.report_deployment(connection, {"environment": "production", "sha": stack.github.pushed_head})
+    assert queued.status_code == 202, queued.text
+    assert stack.admin("DELETE", f"/api/connections/{connection.id}").status_code == 204
+    writes = len(stack.jira.writes())
+    stack.settle()
+    with stack.svc.sessions() as session:
+        delivery = session.get(Delivery, queued.json()["delivery"])
+        assert delivery is not None and delivery.status == "ignored"
+    assert len(stack.jira.writes()) == writes
+
+
+def test_a_stored_delivery_that_is_not_an_object_fails_at_once(stack: Stack,
+                                                               connection: RepositoryConnection) -> None:
+    """A body that is JSON but not an object (stored before intake checked it, or by a replay)
+    is marked failed on its first run instead of being retried until the job is parked."""
+    assert stack.svc is not None
+    stack.settle()
+    with stack.svc.sessions() as session, session.begin():
+        stored = session.get(Connection, connection.id)
+        assert stored is not None
+        delivery = Delivery(tenant_id=stored.tenant_id, connection_id=connection.id, source="deploy",
+                            event="deployment", guid="replayed-list", body=b"[]")
+        session.add(delivery)
+        session.flush()
+        jobs.enqueue(session, "delivery", {"delivery_id": delivery.id}, tenant_id=stored.tenant_id)
+        delivery_id = delivery.id
+    stack.settle()
+    with stack.svc.sessions() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None and delivery.status == "failed", (delivery.status, delivery.error)
+        assert "AttributeError" in (delivery.error or "")
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "parked")) == 0

@@ -78,3 +78,43 @@ def test_unleash_toggle_events() -> None:
 def test_generic_flag_events_must_say_which_flag_and_whether_it_is_on(payload: dict) -> None:
     with pytest.raises(PayloadError):
         parse_flag_changes("generic", payload, NOW)
+
+
+@pytest.mark.parametrize(("provider", "payload"), [
+    # Times a sender can type but no calendar holds: each used to escape as a 500.
+    ("generic", {"key": "x", "on": False, "changed_at": 1e20}),
+    ("generic", {"key": "x", "on": False, "changed_at": -1e20}),
+    ("generic", {"key": "x", "on": False, "changed_at": float("nan")}),
+    ("generic", {"key": "x", "on": False, "changed_at": float("inf")}),
+    ("generic", {"key": "x", "on": False, "changed_at": True}),
+    ("generic", {"key": "x", "on": False, "changed_at": "9999-99-99T00:00:00Z"}),
+    ("launchdarkly", {"kind": "flag", "date": 1e300,
+                      "currentVersion": {"key": "x", "environments": {"production": {"on": False}}}}),
+    # Tags and text of the wrong type.
+    ("unleash", {"type": "feature-environment-disabled", "featureName": "x", "tags": 5}),
+    ("unleash", {"type": "feature-environment-disabled", "featureName": "x", "tags": [{"type": 1, "value": []}]}),
+    ("unleash", {"type": "feature-environment-disabled", "featureName": "x", "data": {"description": 5}}),
+    ("generic", {"key": "x", "on": False, "tags": "checkout"}),
+    ("generic", {"key": "x", "on": False, "tags": [{"nested": True}]}),
+    ("generic", {"key": "x", "on": False, "description": ["a"]}),
+    # A link that would become an href in a Jira comment.
+    ("generic", {"key": "x", "on": False, "url": "javascript:alert(1)"}),
+    ("generic", {"key": "x", "on": False, "url": "https://flags.example.com/" + "x" * 500}),
+    ("generic", {"key": "x", "on": False, "url": 5}),
+])
+def test_malformed_flag_events_are_payload_errors(provider: str, payload: dict) -> None:
+    with pytest.raises(PayloadError):
+        parse_flag_changes(provider, payload, NOW)
+
+
+def test_flag_links_are_kept_only_when_they_are_web_links() -> None:
+    [generic] = parse_flag_changes("generic", {"key": "x", "on": False, "url": "https://flags.example.com/x",
+                                               "tags": ["checkout", "FEAT-1"]}, NOW)
+    assert generic.url == "https://flags.example.com/x" and generic.tags == ("checkout", "FEAT-1")
+    long_path = {"kind": "flag", "_links": {"site": {"href": "/" + "x" * 600}},
+                 "currentVersion": {"key": "x", "environments": {"production": {"on": False}}}}
+    [launchdarkly] = parse_flag_changes("launchdarkly", long_path, NOW)
+    assert launchdarkly.url is None
+    [unleash] = parse_flag_changes("unleash", {"type": "feature-environment-enabled", "featureName": "x",
+                                               "tags": [{"type": "simple", "value": "FEAT-1"}, "plain"]}, NOW)
+    assert unleash.tags == ("simple:FEAT-1", "plain")
