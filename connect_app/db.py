@@ -68,10 +68,47 @@ def alembic_config(url: str) -> Any:
     return config
 
 
+# Any constant: every process of this app agrees on it, nothing else in the database uses it.
+MIGRATION_LOCK = 0x5EA11_7E
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations. On PostgreSQL, processes that start together (several `serve` and
+    `worker`) take turns under an advisory lock; the later ones find nothing left to do."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    if not url.startswith("postgresql"):
+        with _file_lock(url):
+            command.upgrade(alembic_config(url), revision)
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(url), revision)
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _file_lock(url: str) -> Iterator[None]:
+    """SQLite's counterpart of the advisory lock: a lock file beside the database."""
+    import fcntl
+
+    path = url.split(":///", 1)[-1]
+    if not path or path == ":memory:":
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ping(engine: Engine) -> bool:

@@ -24,3 +24,26 @@ def test_migrations_build_exactly_the_models(database_url: str) -> None:
 def test_upgrade_twice_is_harmless(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
+
+
+def test_processes_starting_together_migrate_one_at_a_time(database_url: str) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            upgrade(database_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    starters = [threading.Thread(target=start) for _ in range(4)]
+    for thread in starters:
+        thread.start()
+    for thread in starters:
+        thread.join(60)
+    assert errors == []
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
