@@ -226,7 +226,9 @@ def put_settings() -> Response:
     except ValueError as exc:
         raise BadRequest(str(exc), "invalid_settings") from exc
     with transaction(services().sessions) as session:
-        tenant = session.get(Tenant, caller().tenant.id)
+        # Locked: flag links kept here are written by the panel at the same time (a row lock on
+        # PostgreSQL; SQLite already runs one writer at a time).
+        tenant = session.get(Tenant, caller().tenant.id, with_for_update=True)
         assert tenant is not None
         kept = {k: v for k, v in (tenant.settings or {}).items() if k == "flag_links"}
         tenant.settings = {**kept, **clean}

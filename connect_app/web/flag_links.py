@@ -10,12 +10,12 @@ from flask import Blueprint, Response, jsonify
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraError
 from connect_app.db import transaction
-from connect_app.errors import BadRequest, NotFound
+from connect_app.errors import BadRequest, Forbidden, NotFound
 from connect_app.intake.store import request_json
 from connect_app.jira_access import jira_for
 from connect_app.models import Tenant
 from connect_app.services import services
-from connect_app.web.reality import ISSUE_KEY, _browsable
+from connect_app.web.reality import ISSUE_KEY, issue_grants, jira_unavailable
 from connect_app.worker import queue_recompute
 
 bp = Blueprint("flag_links", __name__)
@@ -23,7 +23,9 @@ bp = Blueprint("flag_links", __name__)
 FLAG_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
 
 
-def _require_browsable(issue_key: str) -> None:
+def _require_issue(issue_key: str, *, edit: bool = False) -> None:
+    """404 unless the user may browse the issue. With `edit`, also 403 unless they may edit it:
+    a linked flag makes the app comment on the issue and, by policy, reopen it."""
     who = caller()
     if not ISSUE_KEY.match(issue_key):
         raise NotFound("That is not an issue key.", "unknown_issue")
@@ -31,10 +33,16 @@ def _require_browsable(issue_key: str) -> None:
     try:
         issue = jira.get_issue(issue_key, fields=["project"])
     except JiraError as exc:
-        raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
-    project_id = str(((issue.get("fields") or {}).get("project") or {}).get("id") or "")
-    if project_id not in _browsable(jira, who.account_id, [project_id]):
+        if exc.status == 404:
+            raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
+        raise jira_unavailable(exc) from exc
+    issue_id = str(issue.get("id") or "")
+    grants = issue_grants(jira, who.account_id, [issue_id],
+                          ("BROWSE_PROJECTS", "EDIT_ISSUES") if edit else ("BROWSE_PROJECTS",))
+    if issue_id not in grants["BROWSE_PROJECTS"]:
         raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue")
+    if edit and issue_id not in grants["EDIT_ISSUES"]:
+        raise Forbidden(f"Only people who can edit {issue_key} can link feature flags to it.", "cannot_edit")
 
 
 def _links_of(tenant: Tenant, issue_key: str) -> list[str]:
@@ -45,19 +53,21 @@ def _links_of(tenant: Tenant, issue_key: str) -> list[str]:
 @bp.get("/api/issues/<issue_key>/flags")
 @context_jwt_required
 def list_links(issue_key: str) -> Response:
-    _require_browsable(issue_key)
+    _require_issue(issue_key)
     return jsonify({"issue": issue_key, "flags": _links_of(caller().tenant, issue_key)})
 
 
 @bp.post("/api/issues/<issue_key>/flags")
 @context_jwt_required
 def link_flag(issue_key: str) -> tuple[Response, int]:
-    _require_browsable(issue_key)
+    _require_issue(issue_key, edit=True)
     flag = request_json().get("flag")
     if not isinstance(flag, str) or not FLAG_KEY.match(flag):
         raise BadRequest("flag must be a feature flag key.")
     with transaction(services().sessions) as session:
-        tenant = session.get(Tenant, caller().tenant.id)
+        # Locked for the read-modify-write: two links made at once must not drop one another
+        # (a row lock on PostgreSQL; SQLite already runs one writer at a time).
+        tenant = session.get(Tenant, caller().tenant.id, with_for_update=True)
         assert tenant is not None
         links = dict((tenant.settings or {}).get("flag_links") or {})
         links[flag] = sorted({*links.get(flag, []), issue_key})
@@ -69,9 +79,9 @@ def link_flag(issue_key: str) -> tuple[Response, int]:
 @bp.delete("/api/issues/<issue_key>/flags/<flag>")
 @context_jwt_required
 def unlink_flag(issue_key: str, flag: str) -> tuple[str, int]:
-    _require_browsable(issue_key)
+    _require_issue(issue_key, edit=True)
     with transaction(services().sessions) as session:
-        tenant = session.get(Tenant, caller().tenant.id)
+        tenant = session.get(Tenant, caller().tenant.id, with_for_update=True)
         assert tenant is not None
         links = dict((tenant.settings or {}).get("flag_links") or {})
         if issue_key not in links.get(flag, []):

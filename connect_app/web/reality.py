@@ -116,18 +116,40 @@ def event_view(event: TimelineEvent) -> dict[str, Any]:
     return view
 
 
-def _browsable(jira: JiraClient, account_id: str | None, project_ids: Iterable[str]) -> set[str]:
-    """The project ids among these that Jira lets this user browse."""
-    ids = sorted({str(i) for i in project_ids if i})
+# Jira's bulk permission check takes at most 1000 issues per call.
+PERMISSION_CHECK_LIMIT = 1000
+
+
+def jira_unavailable(exc: JiraError) -> AppError:
+    """A Jira outage is Jira's failure, not ours: a 502 (an HTML page in the iframes), never a 500."""
+    return AppError(502, "jira_unavailable", "Jira did not answer; try again in a moment.")
+
+
+def issue_grants(jira: JiraClient, account_id: str | None, issue_ids: Iterable[object],
+                 permissions: Sequence[str]) -> dict[str, set[str]]:
+    """Per permission, the ids among these issues on which Jira grants it to this user.
+
+    Asked per issue, not per project: an issue security level can hide one issue in a project
+    the user otherwise browses."""
+    granted: dict[str, set[str]] = {permission: set() for permission in permissions}
+    ids = sorted({str(i) for i in issue_ids if i is not None and str(i).isdigit()})
     if not ids or not account_id:
-        return set()
-    grants = jira.check_permissions(account_id, project_permissions=[
-        {"permissions": ["BROWSE_PROJECTS"], "projects": [int(i) for i in ids if i.isdigit()]}])
-    allowed: set[str] = set()
-    for grant in grants.get("projectPermissions", []):
-        if grant.get("permission") == "BROWSE_PROJECTS":
-            allowed |= {str(p) for p in grant.get("projects", [])}
-    return allowed
+        return granted
+    for chunk in _chunks(ids, PERMISSION_CHECK_LIMIT):
+        try:
+            answer = jira.check_permissions(account_id, project_permissions=[
+                {"permissions": list(permissions), "issues": [int(i) for i in chunk]}])
+        except JiraError as exc:
+            raise jira_unavailable(exc) from exc
+        for grant in answer.get("projectPermissions", []):
+            if grant.get("permission") in granted:
+                granted[grant["permission"]] |= {str(i) for i in grant.get("issues", [])}
+    return granted
+
+
+def browsable_issues(jira: JiraClient, account_id: str | None, issue_ids: Iterable[object]) -> set[str]:
+    """The ids among these issues that Jira lets this user browse."""
+    return issue_grants(jira, account_id, issue_ids, ("BROWSE_PROJECTS",))["BROWSE_PROJECTS"]
 
 
 def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key: str, *,
@@ -142,10 +164,9 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     except JiraError as exc:
         if exc.status == 404:
             raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
-        raise AppError(502, "jira_unavailable", "Jira did not answer; try again in a moment.") from exc
+        raise jira_unavailable(exc) from exc
     fields = issue.get("fields") or {}
-    project_id = str((fields.get("project") or {}).get("id") or "")
-    if project_id not in _browsable(jira, account_id, [project_id]):
+    if str(issue.get("id") or "") not in browsable_issues(jira, account_id, [issue.get("id")]):
         raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue")
     key = str(issue.get("key") or issue_key)
     title = fields.get("summary") or key
@@ -272,14 +293,14 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         if events:
             touched[key] = [event_view(e) for e in reversed(events)]
     issues = _fetch(jira, list(touched), ["summary", "status", "parent", "project", "issuetype"])
-    allowed_projects = _browsable(jira, account_id, {str((i.get("fields") or {}).get("project", {}).get("id"))
-                                                     for i in issues.values()})
     epic_keys = sorted({(i["fields"].get("parent") or {}).get("key") for i in issues.values()} - {None})
     epics = _fetch(jira, epic_keys, ["summary", "status", "issuetype", "project"])
+    # Features and epics alike: issue security may hide either from this user.
+    allowed = browsable_issues(jira, account_id, [i.get("id") for i in (*issues.values(), *epics.values())])
     groups: dict[str, dict[str, Any]] = {}
     for key, issue in issues.items():
         fields = issue.get("fields") or {}
-        if str((fields.get("project") or {}).get("id")) not in allowed_projects:
+        if str(issue.get("id")) not in allowed:
             continue
         parent = (fields.get("parent") or {}).get("key")
         epic = epics.get(parent) if parent else None
@@ -294,9 +315,10 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
                                   fields.get("summary") or key)
         if query.states and drift.state not in query.states:
             continue
-        group = groups.setdefault(parent or "", {
+        shown_epic = parent if epic is not None and str(epic.get("id")) in allowed else None
+        group = groups.setdefault(shown_epic or "", {
             "epic": {"key": parent, "summary": ((epic or {}).get("fields") or {}).get("summary"),
-                     "status": epic_status.get("name"), "active": active} if parent else None,
+                     "status": epic_status.get("name"), "active": active} if shown_epic else None,
             "features": [],
         })
         group["features"].append({
@@ -320,8 +342,11 @@ def _fetch(jira: JiraClient, keys: Sequence[str], fields: Sequence[str]) -> dict
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(keys), 50):
         quoted = ", ".join(f'"{k}"' for k in chunk)
-        for issue in jira.search_jql(f"key in ({quoted})", fields=fields, max_results=50):
-            found[str(issue.get("key"))] = issue
+        try:
+            for issue in jira.search_jql(f"key in ({quoted})", fields=fields, max_results=50):
+                found[str(issue.get("key"))] = issue
+        except JiraError as exc:
+            raise jira_unavailable(exc) from exc
     return found
 
 
