@@ -18,8 +18,8 @@ from typing import Any
 
 from connect_app.db import transaction
 from connect_app.facts import record_commit, record_segment
-from connect_app.github_api import GitHubApp, GitHubUnavailable, RateLimited, RepositoryReader
-from connect_app.models import Connection, Job, utcnow
+from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader, app_for
+from connect_app.models import Connection, Job, Tenant, utcnow
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
@@ -72,9 +72,12 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
             raise LookupError(f"no connection {connection_id}")
         token = svc.box.open(connection.token_sealed) if connection.token_sealed else None
         api_url, repository, tenant_id = connection.api_url, connection.repository, connection.tenant_id
+        tenant = session.get(Tenant, tenant_id)
+        jira_base_url = tenant.base_url if tenant is not None else ""
+    app = None if token else app_for(svc.settings, api_url=api_url, repository=repository,
+                                     jira_base_url=jira_base_url)
     reader = RepositoryReader(api_url=api_url, repository=repository, token=token,
-                              allowed_api_urls=svc.settings.allowed_github_api_urls,
-                              app=GitHubApp.from_settings(svc.settings))
+                              allowed_api_urls=svc.settings.allowed_github_api_urls, app=app)
     # Every pause shows on the admin page; before this the page said "queued" for as long as the
     # rate limit lasted (caught by test_backfill_pauses_on_rate_limit_and_resumes).
     def waiting(exc: RateLimited) -> None:

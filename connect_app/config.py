@@ -37,6 +37,12 @@ class Settings:
     # A GitHub App used for connections saved without a token (installation tokens through PyGithub).
     github_app_id: str | None = None
     github_app_private_key: str | None = None
+    # Where the app's credentials may be used: its API host, the GitHub owners whose installations
+    # this deployment may read, and the Jira sites allowed to read through it. The app's JWT and
+    # installation tokens reach nothing a tenant chose, and one tenant never reads another's org.
+    github_app_api_urls: tuple[OriginPattern, ...] = ()
+    github_app_owners: frozenset[str] = frozenset()
+    github_app_jira_sites: tuple[OriginPattern, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -97,7 +103,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         github_app_id=app_id,
         github_app_private_key=app_key,
+        **_github_app_scope(env, enabled=app_id is not None),
     )
+
+
+def _github_app_scope(env: Mapping[str, str], *, enabled: bool) -> dict[str, object]:
+    if not enabled:
+        return {}
+    owners = frozenset(o.strip().lower() for o in env.get("GITHUB_APP_OWNERS", "").split(",") if o.strip())
+    sites = env.get("GITHUB_APP_JIRA_SITES", "").strip()
+    if not owners or not sites:
+        raise ConfigError("with GITHUB_APP_ID, set GITHUB_APP_OWNERS (the GitHub organisations or users whose "
+                          "installations may be read) and GITHUB_APP_JIRA_SITES (the Jira sites allowed to use "
+                          "the app)")
+    return {
+        "github_app_api_urls": _patterns("GITHUB_APP_API_URL", env.get("GITHUB_APP_API_URL", "https://api.github.com")),
+        "github_app_owners": owners,
+        "github_app_jira_sites": _patterns("GITHUB_APP_JIRA_SITES", sites),
+    }
 
 
 def _github_app(env: Mapping[str, str]) -> tuple[str | None, str | None]:

@@ -15,7 +15,7 @@ from github import Auth, Github, GithubException, GithubIntegration, RateLimitEx
 from github.Repository import Repository
 
 from connect_app.config import Settings
-from connect_app.connect.urls import url_allowed
+from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.reality.model import Commit
 
 # GitHub's compare endpoint returns at most 250 commits per page.
@@ -45,16 +45,36 @@ class Comparison:
 
 @dataclass(frozen=True)
 class GitHubApp:
-    """A GitHub App's identity: installation tokens read repositories saved without a token."""
+    """A GitHub App's identity: installation tokens read repositories saved without a token, within
+    the scope the operator declared (API host, GitHub owners, Jira sites)."""
 
     app_id: str
     private_key: str  # PEM
+    api_urls: tuple[OriginPattern, ...] = ()
+    owners: frozenset[str] = frozenset()
+    jira_sites: tuple[OriginPattern, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GitHubApp | None:
         if not settings.github_app_id or not settings.github_app_private_key:
             return None
-        return cls(settings.github_app_id, settings.github_app_private_key)
+        return cls(settings.github_app_id, settings.github_app_private_key, settings.github_app_api_urls,
+                   settings.github_app_owners, settings.github_app_jira_sites)
+
+    def serves(self, *, api_url: str, repository: str, jira_base_url: str) -> bool:
+        """Whether this connection may read through the app. The app's JWT goes only to its own API
+        host, and only for owners and Jira sites the operator named: a tenant can neither send our
+        credentials to a host it chose nor read another organisation's installation."""
+        owner = repository.split("/", 1)[0].lower()
+        return (url_allowed(api_url, list(self.api_urls)) and owner in self.owners
+                and url_allowed(jira_base_url, list(self.jira_sites)))
+
+
+def app_for(settings: Settings, *, api_url: str, repository: str, jira_base_url: str) -> GitHubApp | None:
+    app = GitHubApp.from_settings(settings)
+    if app is None or not app.serves(api_url=api_url, repository=repository, jira_base_url=jira_base_url):
+        return None
+    return app
 
 
 def github_app_auth(app: GitHubApp, api_url: str, repository: str, timeout: int = 15) -> Auth.AppInstallationAuth:

@@ -26,7 +26,7 @@ from connect_app.facts import (
     record_release,
     record_segment,
 )
-from connect_app.github_api import GitHubApp, GitHubUnavailable, RateLimited, RepositoryReader
+from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader, app_for
 from connect_app.intake.parse import (
     ZERO_SHA,
     PayloadError,
@@ -51,10 +51,13 @@ def reader_for(svc: Services, connection: Connection) -> RepositoryReader | None
     when it has neither (public reads still need credentials here: we never spend an anonymous
     rate limit shared by every tenant on one host)."""
     token = svc.box.open(connection.token_sealed) if connection.token_sealed else None
+    with svc.sessions() as session:
+        tenant = session.get(Tenant, connection.tenant_id)
+    app = None if token or tenant is None else app_for(
+        svc.settings, api_url=connection.api_url, repository=connection.repository, jira_base_url=tenant.base_url)
     try:
         reader = RepositoryReader(api_url=connection.api_url, repository=connection.repository, token=token,
-                                  allowed_api_urls=svc.settings.allowed_github_api_urls,
-                                  app=GitHubApp.from_settings(svc.settings))
+                                  allowed_api_urls=svc.settings.allowed_github_api_urls, app=app)
     except GitHubUnavailable:
         return None
     return reader if reader.has_credentials else None

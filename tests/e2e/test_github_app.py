@@ -34,7 +34,9 @@ def app_key() -> tuple[str, str]:
 
 def _stack(tmp_path: Path, database_url: str, private_key: str) -> Stack:
     # Written the way a one-line environment file carries a PEM: with literal \n escapes.
-    env = {"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY": private_key.replace("\n", "\\n")}
+    env = {"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY": private_key.replace("\n", "\\n"),
+           "GITHUB_APP_API_URL": "http://127.0.0.1:*", "GITHUB_APP_OWNERS": "acme",
+           "GITHUB_APP_JIRA_SITES": "http://127.0.0.1:*"}
     stack = Stack(tmp_path, database_url=database_url, env=env).start()
     stack.seed_jira()
     for key in KEYS:
@@ -148,3 +150,24 @@ def test_a_refused_app_key_is_reported_on_the_backfill_state(tmp_path: Path, dat
     finally:
         stack.stop()
     assert stack.jira.violations == []
+
+
+def test_another_organisations_repository_never_reaches_the_app(app_stack: Stack, app_key: tuple[str, str]) -> None:
+    """A tenant connects a repository of an owner the operator did not name: the app's JWT is not
+    sent, nothing is read, and the backfill says there are no credentials."""
+    github = app_stack.start_github(full_name="victim/private-repo")
+    github.register_github_app(APP_ID, app_key[1])
+    connection = app_stack.connect_repository(token=None)
+    github.remove_hook(github.hooks[0].id)
+    _history(github)
+    progress = _backfill(app_stack, connection.id)
+    assert progress["state"] == "failed", progress
+    assert not any(path.endswith("/installation") or path.startswith("/app/") for _m, path in github.api_requests)
+    assert github.installation_requests == []
+
+
+def test_a_github_app_without_a_declared_scope_is_refused_at_start(app_key: tuple[str, str]) -> None:
+    from connect_app.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="GITHUB_APP_OWNERS"):
+        load_settings({"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY": app_key[0], "INSTANCE_PATH": "/tmp/x"})
