@@ -243,13 +243,21 @@ def load_releases(session: Session, connection_id: str) -> tuple[Release, ...]:
     )
 
 
-def load_flags(session: Session, tenant_id: int, production: frozenset[str],
+def load_flags(session: Session, tenant_id: int, default_production: Iterable[str],
                links: dict[str, list[str]]) -> list[FlagState]:
+    """The tenant's flags from its live connections; each flag's environment is judged by the
+    production names of the connection it came through (a deleted connection's flags no longer
+    count)."""
     states = []
-    for row in session.scalars(select(FlagFact).where(FlagFact.tenant_id == tenant_id)):
+    rows = session.execute(
+        select(FlagFact, Connection).join(Connection, Connection.id == FlagFact.connection_id)
+        .where(FlagFact.tenant_id == tenant_id, Connection.deleted_at.is_(None))
+    ).all()
+    for row, connection in rows:
         # A flag key is an identifier like a branch name (any case); prose fields name keys in upper case.
         named = find_keys_in_branch(row.key) + find_keys(" ".join([row.name, row.description, *row.tags]))
         keys = sorted({*named, *links.get(row.key, [])})
+        production = production_names(connection, default_production)
         states.append(FlagState(provider=row.provider, key=row.key, name=row.name, environment=row.environment,
                                 on=row.on, changed_at=row.changed_at, issue_keys=tuple(keys), url=row.url,
                                 production=row.environment.lower() in production))

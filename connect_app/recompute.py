@@ -103,7 +103,7 @@ def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]: 
     per_key: dict[str, list[Drift]] = {}
     connections = session.scalars(select(Connection).where(
         Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))).all()
-    all_flags = load_flags(session, tenant.id, production_names_for(None, default_envs), links)
+    all_flags = load_flags(session, tenant.id, default_envs, links)
     for index, connection in enumerate(connections):
         production = production_names(connection, default_envs)
         facts = load_repository(session, connection, production)
@@ -141,12 +141,6 @@ def _resolve_by_backfill(session, connection: Connection, unresolved: Sequence[s
                            "state": "queued"}
     jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": None},
                  tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
-
-
-def production_names_for(connection: Connection | None, default: Sequence[str]) -> frozenset[str]:
-    if connection is not None:
-        return production_names(connection, default)
-    return frozenset(name.lower() for name in default)
 
 
 def _with_moves(projects: set[str] | None, moves: dict[str, str]) -> set[str] | None:

@@ -88,7 +88,7 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
                                             .where(IssueMove.tenant_id == tenant.id)).all())
         if known is not None:
             known |= {old.rsplit("-", 1)[0] for old in result.moves}
-        result.flags = load_flags(session, tenant.id, frozenset(e.lower() for e in default_envs),
+        result.flags = load_flags(session, tenant.id, default_envs,
                                   tenant.settings.get("flag_links") or {})
         for connection in session.scalars(select(Connection).where(
                 Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):

@@ -143,3 +143,32 @@ def test_flag_switched_off_on_and_off_again_with_identical_bodies_ends_flag_off(
         stack.settle()
         assert drift(stack, "FEAT-31")["drift"] == expected
     assert "drift-flag-off" in stack.jira.issues["FEAT-31"]["labels"]
+
+
+def test_flags_of_a_deleted_connection_no_longer_count(stack) -> None:
+    stack.jira.add_issue("FEAT-70", "Wallet", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+    body = {"key": "feat-70-wallet", "name": "Wallet", "environment": "production", "on": False}
+    requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body,
+                  headers={"Authorization": f"Bearer {connection.deploy_token}"}, timeout=30)
+    stack.settle()
+    assert drift(stack, "FEAT-70")["drift"] == "flag-off"
+    assert stack.admin("DELETE", f"/api/connections/{connection.id}").status_code == 204
+    stack.settle()
+    assert drift(stack, "FEAT-70")["drift"] == "live"
+
+
+def test_a_flag_is_judged_by_its_own_connections_production_names(stack) -> None:
+    stack.jira.add_issue("FEAT-71", "Loyalty points", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository(production_environments=["prod-eu"])
+    for environment, expected in (("production", "live"), ("prod-eu", "flag-off")):
+        body = {"key": "feat-71-loyalty", "name": "Loyalty", "environment": environment, "on": False}
+        requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body,
+                      headers={"Authorization": f"Bearer {connection.deploy_token}"}, timeout=30)
+        stack.settle()
+        prop = stack.jira.issues["FEAT-71"]["properties"].get("system-reality") or {"drift": "live"}
+        assert prop["drift"] == expected, environment
