@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from connect_app.config import Settings
 from connect_app.db import transaction
 from connect_app.facts import record_commit, record_segment
 from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader, app_for
@@ -174,7 +175,7 @@ def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = ti
         raise
 
 
-def backfill_from_cli(settings, connection_id: str, since: str | None) -> int:  # type: ignore[no-untyped-def]
+def backfill_from_cli(settings: Settings, connection_id: str, since: str | None) -> int:
     from tqdm import tqdm
 
     from connect_app.db import upgrade

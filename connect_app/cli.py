@@ -11,7 +11,7 @@ import sys
 import threading
 from datetime import timedelta
 
-from connect_app.config import ConfigError, load_settings
+from connect_app.config import ConfigError, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +85,7 @@ def run_worker(*, lease: float, poll: float) -> int:
     return 0
 
 
-def serve_app(settings, *, bind: str, web_workers: int, workers: int) -> int:  # type: ignore[no-untyped-def]
+def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) -> int:
     from connect_app.db import upgrade
 
     upgrade(settings.database_url)

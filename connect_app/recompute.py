@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connect_app import jobs
 from connect_app.db import transaction
@@ -88,7 +89,7 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
     return projects
 
 
-def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]:  # type: ignore[no-untyped-def]
+def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
     """Drift of every issue any of the tenant's repositories or flags names."""
     projects = known_projects(svc, tenant)
     project_set = set(projects) if projects is not None else None
@@ -125,7 +126,7 @@ def compute_tenant(svc: Services, session, tenant: Tenant) -> dict[str, Drift]: 
     return {key: combine(drifts) for key, drifts in per_key.items()}
 
 
-def _resolve_by_backfill(session, connection: Connection, unresolved: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
+def _resolve_by_backfill(session: Session, connection: Connection, unresolved: Sequence[str]) -> None:
     """A revert names a commit we never saw (it landed before the repository was connected, or a
     push delivery was lost). With API access, reading the history once places it where it
     belongs; without, it stays unresolved until someone runs a backfill. Each set of unknown
@@ -195,7 +196,7 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
         return moved
 
 
-def _comparison_waiting(session, tenant_id: int) -> bool:  # type: ignore[no-untyped-def]
+def _comparison_waiting(session: Session, tenant_id: int) -> bool:
     return session.scalar(select(Job.id).where(
         Job.tenant_id == tenant_id, Job.kind == "compare_deployments", Job.status == "queued",
         Job.run_after <= utcnow()).limit(1)) is not None

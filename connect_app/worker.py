@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connect_app import jobs
 from connect_app.db import transaction
@@ -63,12 +65,12 @@ def reader_for(svc: Services, connection: Connection) -> RepositoryReader | None
     return reader if reader.has_credentials else None
 
 
-def queue_recompute(session, tenant_id: int, delay: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+def queue_recompute(session: Session, tenant_id: int, delay: float = 0.0) -> None:
     jobs.enqueue(session, "recompute", {"tenant_id": tenant_id}, tenant_id=tenant_id,
                  dedupe_key=f"recompute:{tenant_id}", delay=delay)
 
 
-def queue_deployment_compare(session, connection_id: str, tenant_id: int) -> None:  # type: ignore[no-untyped-def]
+def queue_deployment_compare(session: Session, connection_id: str, tenant_id: int) -> None:
     jobs.enqueue(session, "compare_deployments", {"connection_id": connection_id}, tenant_id=tenant_id,
                  dedupe_key=f"compare:{connection_id}")
 
@@ -117,7 +119,7 @@ class Handlers:
                 return
             delivery.status, delivery.error, delivery.processed_at = "processed", None, utcnow()
 
-    def _apply(self, session, delivery: Delivery, connection: Connection, payload: dict) -> None:  # type: ignore[no-untyped-def]
+    def _apply(self, session: Session, delivery: Delivery, connection: Connection, payload: dict[str, Any]) -> None:
         tenant_id = connection.tenant_id
         if delivery.source == "github" and delivery.event == "push":
             if self._record_push(session, connection, payload):
@@ -173,7 +175,7 @@ class Handlers:
             return released
         return replace(released, release=replace(released.release, sha=sha))
 
-    def _record_push(self, session, connection: Connection, payload: dict) -> bool:  # type: ignore[no-untyped-def]
+    def _record_push(self, session: Session, connection: Connection, payload: dict[str, Any]) -> bool:
         push = parse_push(payload)
         if push.default_branch and push.default_branch != connection.default_branch:
             connection.default_branch = push.default_branch
@@ -229,7 +231,7 @@ class Handlers:
             if changed:
                 queue_recompute(session, connection.tenant_id)
 
-    def _branch_order(self, session, connection_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    def _branch_order(self, session: Session, connection_id: str) -> list[str]:
         from connect_app.models import SegmentFact
 
         segments = [Segment(before=r.before, after=r.after, commits=tuple(r.commits), source=r.source)  # type: ignore[arg-type]
