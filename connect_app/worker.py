@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -284,11 +283,3 @@ def _position(position: Mapping[str, int], sha: str) -> int | None:
     matches = [i for s, i in position.items() if s.startswith(sha.lower())]
     return matches[0] if len(matches) == 1 else None
 
-
-def backfill_since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-__all__ = ["Handlers", "backfill_since", "queue_recompute", "timedelta"]
