@@ -440,22 +440,26 @@ class JiraSimulator:
             raise ValueError("descriptor declares no lifecycle.installed callback")
         audience = str(descriptor.get("baseUrl") or app_base_url).rstrip("/")
         secret = secrets.token_urlsafe(36)
-        token = sign_install(
-            key=self._install_key,
-            other_key=self._rogue_key,
-            client_key=self.client_key,
-            audience=audience,
-            method="POST",
-            url=audience + installed_path,
-            subject=self._admin(),
-            tamper=tamper,
-        )
+        token = self._signed_install_token(audience, installed_path, tamper=tamper)
         payload = self._lifecycle_payload(descriptor, "installed", secret)
         response = self._post(app_base_url, installed_path, payload, token, "installed")
         if response.ok:
             self.register_tenant_secret(descriptor["key"], secret)
             self.register_descriptor(descriptor, app_url=app_base_url)
         return response
+
+    def _signed_install_token(self, audience: str, path: str, *, tamper: str | None = None) -> str:
+        """Atlassian's RS256 signature on an installed/uninstalled call (or a forgery of it)."""
+        return sign_install(
+            key=self._install_key,
+            other_key=self._rogue_key,
+            client_key=self.client_key,
+            audience=audience,
+            method="POST",
+            url=audience + path,
+            subject=self._admin(),
+            tamper=tamper,
+        )
 
     def uninstall(self, app_base_url: str) -> requests.Response:
         """Send `uninstalled` (signed like `installed`) and forget the app's secret."""
@@ -465,15 +469,7 @@ class JiraSimulator:
         response: requests.Response | None = None
         if path:
             audience = str(descriptor.get("baseUrl") or app_base_url).rstrip("/")
-            token = sign_install(
-                key=self._install_key,
-                other_key=self._rogue_key,
-                client_key=self.client_key,
-                audience=audience,
-                method="POST",
-                url=audience + path,
-                subject=self._admin(),
-            )
+            token = self._signed_install_token(audience, path)
             payload = self._lifecycle_payload(descriptor, "uninstalled", tenant.shared_secret)
             response = self._post(app_base_url, path, payload, token, "uninstalled")
         with self.state.lock:
