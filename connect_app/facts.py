@@ -201,11 +201,15 @@ def load_repository(session: Session, connection: Connection, production: frozen
         for row in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == cid)
                                    .order_by(SegmentFact.id))
     )
+    # Plain rows rather than ORM objects: a long history is read on every recompute, and the
+    # identity map and change tracking would cost more than the reading itself.
+    columns = (CommitFact.sha, CommitFact.message, CommitFact.author, CommitFact.authored_at, CommitFact.files,
+               CommitFact.parents, CommitFact.brought_in, CommitFact.url)
     commits = {
-        row.sha: Commit(sha=row.sha, message=row.message, author=row.author, timestamp=row.authored_at,
-                        files=tuple(row.files), parents=tuple(row.parents), brought_in=tuple(row.brought_in),
-                        url=row.url)
-        for row in session.scalars(select(CommitFact).where(CommitFact.connection_id == cid))
+        sha: Commit(sha=sha, message=message, author=author, timestamp=when, files=tuple(files),
+                    parents=tuple(parents), brought_in=tuple(brought_in), url=url)
+        for sha, message, author, when, files, parents, brought_in, url in session.execute(
+            select(*columns).where(CommitFact.connection_id == cid))
     }
     pulls = tuple(
         PullRequest(number=row.number, title=row.title, body=row.body, head_ref=row.head_ref,
