@@ -165,11 +165,16 @@ def record_flag(session: Session, connection: Connection, provider: str, change:
     if row is None:
         row = FlagFact(tenant_id=connection.tenant_id, connection_id=connection.id, provider=provider,
                        key=change.key, environment=change.environment, on=change.on,
-                       changed_at=change.changed_at)
+                       changed_at=change.changed_at, last_event_at=change.changed_at)
         session.add(row)
-    elif row.changed_at > change.changed_at:
+    elif row.last_event_at > change.changed_at:
         return  # an older event arriving late never overrides a newer state
-    row.on, row.changed_at = change.on, change.changed_at
+    # changed_at is when the flag entered its current state: drift is keyed on it, so an event
+    # that leaves on/off as it was (another environment's edit, a description, a re-send) must
+    # keep it, or the same flag-off would read as a new drift and be commented again.
+    if row.on != change.on:
+        row.on, row.changed_at = change.on, change.changed_at
+    row.last_event_at = change.changed_at
     row.name, row.description, row.tags, row.url = change.name, change.description, list(change.tags), change.url
     session.flush()
 

@@ -233,7 +233,11 @@ class FlagFact(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     environment: Mapped[str] = mapped_column(String(100))
     on: Mapped[bool] = mapped_column(Boolean)
+    # When the flag entered its current on/off state; drift comments are keyed on it, so a
+    # re-sent or edited flag that stays off must not move it.
     changed_at: Mapped[datetime] = mapped_column()
+    # The newest event seen, whatever it changed: late, out-of-order events are judged against it.
+    last_event_at: Mapped[datetime] = mapped_column()
     url: Mapped[str | None] = mapped_column(String(500))
     linked_keys: Mapped[list[Any]] = mapped_column(default=list)
 

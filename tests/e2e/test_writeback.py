@@ -165,3 +165,38 @@ def test_a_flag_switched_off_twice_is_two_drift_changes_each_commented_and_resto
     bodies = [str(c["body"]) for c in comments(stack, "FEAT-30")]
     assert len(bodies) == 4
     assert ["Live again" in body for body in bodies] == [False, True, False, True]
+
+
+def test_a_flag_that_stays_off_is_one_drift_change_whatever_else_is_sent(stack) -> None:
+    import requests
+
+    stack.jira.add_issue("FEAT-30", "One-click checkout", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+
+    def flag(on: bool, at: str, description: str = "") -> None:
+        body = {"key": "feat-30-one-click", "name": "One-click", "environment": "production", "on": on,
+                "changed_at": at, "description": description}
+        response = requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, timeout=30,
+                                 headers={"Authorization": f"Bearer {connection.deploy_token}",
+                                          "X-Delivery-Id": f"flag-{at}-{on}"})
+        assert response.status_code == 202
+        stack.settle()
+
+    def reality() -> dict:
+        return stack.jira.issues["FEAT-30"]["properties"]["system-reality"]
+
+    flag(False, "2026-11-25T18:00:00Z")
+    assert len(comments(stack, "FEAT-30")) == 1
+    since = reality()["since"]
+    assert since.startswith("2026-11-25T18:00:00")
+    # LaunchDarkly re-sends a flag on every edit: still off, only its description changed.
+    flag(False, "2026-11-25T19:00:00Z", description="Checkout in one click")
+    assert len(comments(stack, "FEAT-30")) == 1
+    assert reality()["drift"] == "flag-off"
+    assert reality()["since"] == since
+    # A switch-on from before the latest event arrives late: the flag is still off.
+    flag(True, "2026-11-25T18:30:00Z")
+    assert reality()["drift"] == "flag-off"
+    assert len(comments(stack, "FEAT-30")) == 1
