@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,6 +44,8 @@ from connect_app.services import Services
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ")
 
 
@@ -72,6 +74,18 @@ def queue_recompute(session: Session, tenant_id: int, delay: float = 0.0) -> Non
 def queue_deployment_compare(session: Session, connection_id: str, tenant_id: int) -> None:
     jobs.enqueue(session, "compare_deployments", {"connection_id": connection_id}, tenant_id=tenant_id,
                  dedupe_key=f"compare:{connection_id}")
+
+
+def _parsed(parse: Callable[..., _T], *args: Any) -> _T:
+    """Run a payload parser, turning what it raises into PayloadError. A body of the wrong shape
+    (a list where an object belongs, a missing key) fails the same way on every attempt, so
+    retrying it would only park the job later; errors raised elsewhere must stay retryable."""
+    try:
+        return parse(*args)
+    except PayloadError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PayloadError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class Handlers:
@@ -107,12 +121,13 @@ class Handlers:
             if connection is None or connection.deleted_at is not None or tenant is None or not tenant.active:
                 delivery.status, delivery.error = "ignored", "connection removed or app disabled"
                 return
+            # Only a malformed body is permanent (see _parsed). Anything else, such as a GitHub
+            # call failing in an unforeseen way, propagates: the job retries with backoff and, if
+            # it never succeeds, is parked where the admin sees it rather than silently dropped.
             try:
-                payload = json.loads(delivery.body)
+                payload = _parsed(json.loads, delivery.body)
                 self._apply(session, delivery, connection, payload)
-            # AttributeError too: a body of the wrong JSON shape (a list where an object belongs)
-            # fails the same way on every attempt, so retrying it only parks the job later.
-            except (PayloadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            except PayloadError as exc:
                 # Malformed content never blocks the queue: the delivery is kept, marked, and shown.
                 delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
                 return
@@ -126,7 +141,7 @@ class Handlers:
                 # A deployment may have named a SHA we had not seen; now we might have it.
                 queue_deployment_compare(session, connection.id, tenant_id)
         elif delivery.source == "github" and delivery.event == "pull_request":
-            pr = parse_pull_request(payload)
+            pr = _parsed(parse_pull_request, payload)
             if pr is not None and pr.base_ref in ("", connection.default_branch):
                 commit_shas: tuple[str, ...] = ()
                 reader = reader_for(self.svc, connection)
@@ -140,20 +155,20 @@ class Handlers:
                 record_pull_request(session, connection.id, pr, commit_shas)
                 queue_recompute(session, tenant_id)
         elif delivery.source == "github" and delivery.event in ("deployment", "deployment_status"):
-            event = parse_deployment(delivery.event, payload)
+            event = _parsed(parse_deployment, delivery.event, payload)
             record_deployment(session, connection.id, "github", event, event.external_id)
             queue_deployment_compare(session, connection.id, tenant_id)
         elif delivery.source == "github" and delivery.event == "release":
-            released = parse_release(payload)
+            released = _parsed(parse_release, payload)
             if released is not None:
                 record_release(session, connection.id, self._with_tag_commit(connection, released))
         elif delivery.source == "deploy":
-            event = parse_ci_deployment(payload, delivery.received_at)
+            event = _parsed(parse_ci_deployment, payload, delivery.received_at)
             record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")
             queue_deployment_compare(session, connection.id, tenant_id)
         elif delivery.source.startswith("flag:"):
             provider = delivery.source.split(":", 1)[1]
-            for change in parse_flag_changes(provider, payload, delivery.received_at):
+            for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
                 record_flag(session, connection, provider, change)
             queue_recompute(session, tenant_id)
 
@@ -175,7 +190,7 @@ class Handlers:
         return replace(released, release=replace(released.release, sha=sha))
 
     def _record_push(self, session: Session, connection: Connection, payload: dict[str, Any]) -> bool:
-        push = parse_push(payload)
+        push = _parsed(parse_push, payload)
         if push.default_branch and push.default_branch != connection.default_branch:
             connection.default_branch = push.default_branch
         if not push.to_default_branch or push.deleted or not push.commits:

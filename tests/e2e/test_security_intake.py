@@ -575,3 +575,32 @@ def test_a_stored_delivery_that_is_not_an_object_fails_at_once(stack: Stack,
         assert delivery is not None and delivery.status == "failed", (delivery.status, delivery.error)
         assert "AttributeError" in (delivery.error or "")
         assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "parked")) == 0
+
+
+def test_an_unexpected_github_error_retries_the_delivery_instead_of_failing_it(
+        stack: Stack, connection: RepositoryConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a malformed body fails a delivery for good. A GitHub call that breaks in a way nobody
+    foresaw (here: reading a merged PR's commits) leaves the webhook stored and its job queued
+    for a retry, so nothing the sender did right is lost."""
+    from connect_app.github_api import RepositoryReader
+
+    def broken(self: RepositoryReader, number: int) -> tuple[str, ...]:
+        raise ValueError("unexpected answer from GitHub")
+
+    monkeypatch.setattr(RepositoryReader, "pull_commits", broken)
+    github = stack.github
+    assert github is not None
+    github.repo.branch("feat-1-express", github.default_branch)
+    github.repo.checkout("feat-1-express")
+    github.repo.commit("Express checkout", {"express.py": "EXPRESS = True\n"})
+    number = github.open_pull_request("feat-1-express", "FEAT-1: Express checkout", "Please review.")
+    github.merge_pull_request(number)
+    stack.settle()
+    with stack.svc.sessions() as session:  # type: ignore[union-attr]
+        delivery = session.scalar(select(Delivery).where(Delivery.event == "pull_request"))
+        assert delivery is not None
+        assert delivery.status == "stored", (delivery.status, delivery.error)
+        job = session.scalar(select(Job).where(Job.kind == "delivery")
+                             .where(Job.payload["delivery_id"].as_integer() == delivery.id))
+        assert job is not None and job.status == "queued" and job.attempts == 1
+        assert "unexpected answer from GitHub" in (job.last_error or "")
