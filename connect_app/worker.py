@@ -198,10 +198,13 @@ class Handlers:
         listed = list(push.commits)
         # A merge brings in the commits listed before it in the same push (GitHub lists a merged
         # branch's commits, then the merge); with API access the real parents say it exactly.
+        reader = None
         pending: list[str] = []
         for commit in listed:
             if commit.subject.startswith(_MERGE_SUBJECT):
-                commit = replace(commit, brought_in=tuple(pending))
+                reader = reader or reader_for(self.svc, connection)
+                exact = _brought_in_by(reader, commit.sha) if reader is not None else None
+                commit = replace(commit, brought_in=exact if exact is not None else tuple(pending))
                 pending = []
             else:
                 pending.append(commit.sha)
@@ -272,6 +275,21 @@ class Handlers:
         from connect_app.backfill import run_backfill
 
         run_backfill(self.svc, job, sleep=self.sleep)
+
+
+def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | None:
+    """What a merge brought into the default branch, from its real parents: the commits the
+    merge has that its mainline parent lacks. None when the API cannot say."""
+    try:
+        parents = reader.commit(merge).parents
+        if len(parents) < 2:
+            return None
+        return tuple(sha for sha in reader.compare(parents[0], merge).added if sha != merge)
+    except RateLimited as exc:
+        raise jobs.Retry(exc.wait_seconds, str(exc)) from exc
+    except GitHubUnavailable as exc:
+        log.info("merge parents of %s unavailable, keeping the push's guess: %s", merge[:7], exc)
+        return None
 
 
 def _difference_on_branch(branch: list[str], base: str | None,

@@ -201,19 +201,18 @@ class _Pass:
         """What the merge at `index` brought into the branch. Without parent data, a merge that
         arrived in one push sits right after its mainline parent, with what it brought between."""
         commit = self.commits[index]
-        # A revert that names the mainline parent (`reversing changes made to <sha>`) says exactly
-        # where the merged branch starts; a recorded `brought_in` from a push is only a guess (a
-        # mainline commit pushed together with the merge would be credited to it).
-        start = self.position.get(mainline) if mainline else None
-        if start is not None and start < index:
-            return tuple(c.sha for c in self.commits[start + 1 : index])
         if commit.brought_in:
-            return commit.brought_in
-        if len(commit.parents) > 1:
-            start = self.position.get(commit.parents[0])
-            if start is not None and start < index:
-                return tuple(c.sha for c in self.commits[start + 1 : index])
-        return ()
+            # Without parents, `brought_in` is the push's guess: every commit listed before the
+            # merge in its push. A revert that names the mainline parent (`reversing changes made
+            # to <sha>`) tells us that one, at least, was not brought in. (Push order follows
+            # dates, so the branch's commits may be listed before or after it.)
+            return tuple(sha for sha in commit.brought_in if sha != mainline)
+        if mainline is None and len(commit.parents) > 1:
+            mainline = commit.parents[0]
+        start = self.position.get(mainline) if mainline else None
+        if start is None or start >= index:
+            return ()
+        return tuple(c.sha for c in self.commits[start + 1 : index])
 
     def _revert_button_commits(self) -> dict[str, int]:
         """Commits that carry out GitHub's Revert button, mapped to the PR number they revert."""

@@ -270,3 +270,33 @@ def test_reverted_sha_never_seen_without_a_token_changes_nothing(stack: Stack) -
 def _connection_id(stack: Stack) -> str:
     [connection] = stack.admin("GET", "/api/connections").json()
     return str(connection["id"])
+
+
+@pytest.mark.parametrize("token", ["gh-sandbox-token", None], ids=["with API", "push data only"])
+def test_merge_revert_reverts_the_branch_not_a_mainline_commit_pushed_with_it(stack, token) -> None:
+    """One push carries the branch's work (older), a mainline fix (newer) and the merge; reverting
+    the merge with -m 1 reverts the branch's feature and leaves the mainline fix live."""
+    from datetime import timedelta
+
+    from connect_app.sandbox.story import MONDAY
+
+    stack.jira.add_issue("FEAT-71", "Branch feature", status="Done")
+    stack.jira.add_issue("FEAT-72", "Mainline fix", status="Done")
+    stack.install()
+    github = stack.start_github(token=token)
+    stack.connect_repository(token=token)
+    repo = github.repo
+    repo.commit("Initial", {"README.md": "x\n"}, when=MONDAY)
+    github.push_branch()
+    repo.branch("feat-71-work")
+    repo.checkout("feat-71-work")
+    repo.commit("FEAT-71: branch work", {"b.py": "B = 1\n"}, when=MONDAY + timedelta(hours=1))
+    repo.checkout(repo.default_branch)
+    repo.commit("FEAT-72: mainline fix", {"a.py": "A = 1\n"}, when=MONDAY + timedelta(hours=2))
+    merge = repo.merge("feat-71-work", "Merge branch 'feat-71-work'", when=MONDAY + timedelta(hours=3))
+    github.push_branch()
+    repo.revert(merge, mainline=1, when=MONDAY + timedelta(hours=4))
+    github.push_branch()
+    stack.settle()
+    assert stack.jira.issues["FEAT-71"]["properties"]["system-reality"]["drift"] == "reverted"
+    assert stack.jira.issues["FEAT-72"]["properties"]["system-reality"]["drift"] == "live"

@@ -3,6 +3,8 @@
 import hashlib
 from datetime import UTC, datetime
 
+import pytest
+
 from connect_app.reality.model import Commit, PullRequest
 from connect_app.reality.reverts import analyse_reverts, is_revert, reverted_in
 
@@ -276,16 +278,19 @@ def test_merge_reverts_line_break_sentence_does_not_revert_the_mainline():
     assert base.sha not in analyse_reverts([base, x, merge, r]).reverted_by
 
 
-def test_merge_revert_naming_its_mainline_parent_spares_a_mainline_commit_pushed_with_the_merge():
-    # One push [A (on main), B (on the branch), M (the merge)]: the push alone would credit both
-    # A and B to M. The revert's "reversing changes made to A" says the branch starts after A.
+@pytest.mark.parametrize("listed", ["mainline first", "branch first"])
+def test_merge_revert_naming_its_mainline_parent_spares_a_mainline_commit_pushed_with_the_merge(listed):
+    # One push holding a mainline commit A, the branch's B and the merge M: the push alone would
+    # credit A and B to M. The revert's "reversing changes made to A" says A was not brought in,
+    # whichever order the push listed them in (GitHub lists by date).
     from connect_app.reality.model import Commit as C
 
     base = C("0" * 40, "Initial")
     a = C("a" * 40, "ABC-1: mainline fix")
     b = C("b" * 40, "ABC-2: branch work")
-    m = C("c" * 40, "Merge pull request #7 from acme/abc-2", brought_in=(a.sha, b.sha))
+    pushed = [a, b] if listed == "mainline first" else [b, a]
+    m = C("c" * 40, "Merge pull request #7 from acme/abc-2", brought_in=tuple(c.sha for c in pushed))
     r = C("d" * 40, f'Revert "Merge pull request #7 from acme/abc-2"\n\nThis reverts commit {m.sha}, reversing\n'
                     f"changes made to {a.sha}.")
-    analysis = analyse_reverts([base, a, b, m, r])
+    analysis = analyse_reverts([base, *pushed, m, r])
     assert set(analysis.reverted_by) == {b.sha, m.sha}
