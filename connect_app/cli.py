@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["upgrade"])
 
     demo = commands.add_parser("demo", help="the FEAT-304 story on this machine, no Jira account needed")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--port", type=int, default=0, help="the app's port (default: any free port, so a "
+                      "running `serve` on 8000 is no obstacle)")
     demo.add_argument("--no-wait", action="store_true", help="replay the story, print the URLs and exit")
 
     backfill = commands.add_parser("backfill", help="read a connected repository's history through the API")

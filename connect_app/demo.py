@@ -19,7 +19,7 @@ from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 
 
-def run_demo(*, port: int = 8000, wait: bool = True) -> int:
+def run_demo(*, port: int = 0, wait: bool = True) -> int:
     import logging
 
     # The loopback servers log every request; the story is what a newcomer should read.

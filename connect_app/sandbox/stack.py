@@ -52,6 +52,19 @@ class RepositoryConnection:
     deploy_token: str
 
 
+class _Pending:
+    """The app's WSGI entry while the app is being built: 503 until then, the app after."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+            return [b"starting\n"]
+        return self.app(environ, start_response)
+
+
 class Stack:
     """Start with `Stack(tmp_path).start()`; `stop()` when done (or use it as a context manager)."""
 
@@ -61,8 +74,8 @@ class Stack:
         self.workdir = Path(workdir)
         self.database_url = database_url or f"sqlite:///{self.workdir / 'app.db'}"
         self.jira = JiraSimulator(strict=strict_openapi)
-        self.port = port or free_port()
-        self.app_url = f"http://127.0.0.1:{self.port}"
+        self.port = port or 0  # 0: any free port, bound in start() before anything else listens
+        self.app_url = ""
         self.background_worker = background_worker
         self.extra_env = dict(env or {})
         self.app: Flask | None = None
@@ -76,6 +89,12 @@ class Stack:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Stack:
+        # The app's port is bound first and kept: picking a free port and binding it later would
+        # race with the simulators' own listening sockets. Requests wait for the app in `_Pending`.
+        pending = _Pending()
+        self._server = ServedApp(pending, port=self.port).start()
+        self.app_url = self._server.url
+        self.port = int(self.app_url.rsplit(":", 1)[1])
         self.jira.start()
         env = {
             "APP_BASE_URL": self.app_url,
@@ -90,7 +109,7 @@ class Stack:
         self.settings = load_settings(env)
         self.app = create_app(self.settings)
         self.svc = self.app.extensions["system-reality"]
-        self._server = ServedApp(self.app, port=self.port).start()
+        pending.app = self.app
         if self.background_worker:
             self.start_background_worker()
         return self
