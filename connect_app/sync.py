@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -237,8 +237,11 @@ def _our_comments(jira: JiraClient, tenant_id: int, issue_key: str) -> list[dict
     """The issue's comments written by the app itself, oldest first: people's comments are never
     ours to mark, and need no property lookup."""
     ours = _app_account_id(jira, tenant_id)
-    return [c for c in jira.get_comments(issue_key)
-            if ours and ((c.get("author") or {}).get("accountId")) == ours]
+    if not ours:
+        # Without knowing who we are we cannot tell our comments apart; guessing "none" would post
+        # a comment a second time after a crash, so the job waits and tries again instead.
+        raise JiraError(0, ["Jira did not say which account the app uses (GET /myself)"])
+    return [c for c in jira.get_comments(issue_key) if (c.get("author") or {}).get("accountId") == ours]
 
 
 def _find_our_comment(jira: JiraClient, tenant_id: int, issue_key: str, change: str) -> str | None:
@@ -289,19 +292,49 @@ def stakeholders(issue: Mapping[str, Any], owner_field: str | None) -> list[tupl
     return list(people.items())
 
 
-def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | None) -> list[tuple[str, str, str]]:
+STILL_OPEN_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    """Open work around a drifted feature, as the app (not the viewer) found it in Jira."""
+
+    issue_id: str
+    key: str
+    summary: str
+    status: str
+    # An issue security level is set, or Jira did not say: only some people may know it exists.
+    secured: bool
+
+    @property
+    def row(self) -> tuple[str, str, str]:
+        return (self.key, self.summary, self.status)
+
+
+def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | None) -> list[OpenIssue]:
     """Open work around the feature: linked issues and the epic's other children that are not
-    done, and issues created since the drift that mention the key."""
+    done, and issues created since the drift that mention the key.
+
+    Found with the app's access, so callers must filter before showing it to anyone: by the
+    viewer's browse permission, or, where everyone who sees the drifted issue reads it (the
+    comment), by leaving out every issue with a security level."""
     key = str(issue.get("key"))
     fields = issue.get("fields") or {}
-    found: dict[str, tuple[str, str, str]] = {}
+    found: dict[str, OpenIssue] = {}
     for link in fields.get("issuelinks") or []:
         other = link.get("outwardIssue") or link.get("inwardIssue") or {}
         other_fields = other.get("fields") or {}
         status = other_fields.get("status") or {}
-        if (status.get("statusCategory") or {}).get("key") != "done" and other.get("key"):
-            found[other["key"]] = (other["key"], other_fields.get("summary") or "", status.get("name") or "")
+        if (status.get("statusCategory") or {}).get("key") != "done" and other.get("key") and other.get("id"):
+            # Linked issues come without their security level: secured until the search says not.
+            found[other["key"]] = OpenIssue(str(other["id"]), other["key"], other_fields.get("summary") or "",
+                                            status.get("name") or "", secured=True)
+    unconfirmed = set(found)
     clauses = []
+    if found:
+        ids = ", ".join(item.issue_id for item in found.values() if item.issue_id.isdigit())
+        if ids:
+            clauses.append(f"(id in ({ids}) AND statusCategory != Done)")
     parent = (fields.get("parent") or {}).get("key")
     if parent:
         clauses.append(f'(parent = "{parent}" AND statusCategory != Done AND key != "{key}")')
@@ -309,11 +342,16 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
         clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
     if clauses:
         try:
-            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status"], max_results=20):
+            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security"],
+                                         max_results=STILL_OPEN_LIMIT):
                 other_fields = other.get("fields") or {}
-                found.setdefault(other["key"], (other["key"], other_fields.get("summary") or "",
-                                                (other_fields.get("status") or {}).get("name") or ""))
-                if len(found) >= 20:
+                unconfirmed.discard(other["key"])
+                if other["key"] in found or len(found) < STILL_OPEN_LIMIT:
+                    found[other["key"]] = OpenIssue(
+                        str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
+                        (other_fields.get("status") or {}).get("name") or "",
+                        secured=bool(other_fields.get("security")))
+                if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
                     break
         except JiraError as exc:  # the comment is still worth posting without this list
             log.info("still-open search failed for %s: %s", key, exc)
@@ -326,7 +364,8 @@ def _drift_comment(jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any], d
         drift, feature_title=fields.get("summary") or drift.key,
         jira_status=(fields.get("status") or {}).get("name") or "Done", cause_url=drift.cause_url,
         stakeholders=stakeholders(issue, business_owner_field(tenant.settings)),
-        still_open=still_open(jira, issue, drift.since),
+        # Everyone who can see this issue reads the comment, so issues behind a security level stay out.
+        still_open=[item.row for item in still_open(jira, issue, drift.since) if not item.secured],
     )
 
 

@@ -182,6 +182,10 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     shown = newest_first[(page - 1) * TIMELINE_PAGE: page * TIMELINE_PAGE]
     unconfirmed = [event_view(e) for e in timeline if e.kind == "unconfirmed-revert"]
     open_items = still_open(jira, issue, drift.since) if drift.in_drift else []
+    # Found with the app's access: show only what this viewer may browse.
+    if open_items:
+        visible = browsable_issues(jira, account_id, [item.issue_id for item in open_items])
+        open_items = [item for item in open_items if item.issue_id in visible]
     return {
         "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done},
         "drift": drift.state,
@@ -203,7 +207,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "timeline_page": page,
         "timeline_pages": max(1, -(-len(timeline) // TIMELINE_PAGE)),
         "unconfirmed_reverts": unconfirmed,
-        "still_open": [{"key": k, "summary": s, "status": st} for k, s, st in open_items],
+        "still_open": [{"key": i.key, "summary": i.summary, "status": i.status} for i in open_items],
     }
 
 
