@@ -38,13 +38,13 @@ R = TypeVar("R")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _ADMIN_TTL = 60.0
-_admin_cache: dict[tuple[int, str], tuple[float, bool]] = {}
+_admin_cache: dict[tuple[str, int, str], tuple[float, bool]] = {}
 _admin_lock = threading.Lock()
 
 
 def _is_admin(tenant: Tenant, account_id: str) -> bool:
     """Jira decides who is an admin; the answer is cached briefly to spare a call per click."""
-    key = (tenant.id, account_id)
+    key = (tenant.base_url, tenant.id, account_id)
     with _admin_lock:
         cached = _admin_cache.get(key)
     if cached and time.monotonic() - cached[0] < _ADMIN_TTL:
