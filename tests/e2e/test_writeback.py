@@ -200,3 +200,30 @@ def test_a_flag_that_stays_off_is_one_drift_change_whatever_else_is_sent(stack) 
     flag(True, "2026-11-25T18:30:00Z")
     assert reality()["drift"] == "flag-off"
     assert len(comments(stack, "FEAT-30")) == 1
+
+
+def test_when_jira_does_not_name_the_apps_account_recovery_waits_instead_of_guessing(
+        stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a crash the app looks for its own comment; if Jira will not say which account is the
+    app's, posting again could duplicate the comment, so the job fails and is retried later."""
+    import connect_app.sync as sync
+    from connect_app.connect.jira import JiraClient, JiraError
+
+    story = ship_feature(stack)
+    crashed = {"once": True}
+    real_settle = sync._settle_intent
+
+    def crash_once(*args, **kwargs):
+        if crashed.pop("once", False):
+            raise RuntimeError("died after Jira answered")
+        return real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_settle_intent", crash_once)
+    revert_and_deploy(stack, story)
+    sync._app_accounts.clear()
+    monkeypatch.setattr(JiraClient, "myself", lambda self: {})
+    with stack.svc.sessions() as session:
+        tenant_id = session.scalar(select(Job.tenant_id).where(Job.kind == "sync_issue"))
+    with pytest.raises(JiraError):
+        sync.sync_issue(stack.svc, tenant_id, "FEAT-304")
+    assert len(comments(stack, "FEAT-304")) == 1
