@@ -16,7 +16,7 @@ server), lifecycle callbacks, webhooks, iframe URLs and context tokens.
 
 Inspection: `issues` (state dicts), `requests_log` (every REST call), `violations` (requests
 the spec or Jira refused, and responses of the simulator the spec refuses), `writes()`.
-Fault injection: `fail_next`, `slow_next`. Seeding without an app: `register_tenant_secret`,
+Fault injection: `fail_next`, `redirect_next`, `slow_next`. Seeding without an app: `register_tenant_secret`,
 `register_descriptor`.
 """
 
@@ -66,6 +66,9 @@ class RecordedCall:
     response: Any
     issuer: str | None = None
     at: float = field(default_factory=time.time)
+    # `path` is decoded; this is the path as it came on the wire, so a test can tell an
+    # encoded `%2F` inside an issue key from a real path separator.
+    raw_path: str = ""
 
     @property
     def is_write(self) -> bool:
@@ -78,6 +81,7 @@ class _Fault:
     remaining: int
     retry_after: int | None
     path_contains: str | None
+    location: str | None = None
 
 
 @dataclass
@@ -250,6 +254,15 @@ class JiraSimulator:
         with self._log_lock:
             self._faults.append(_Fault(status, count, retry_after, path_contains))
 
+    def redirect_next(
+        self, location: str, *, status: int = 302, count: int = 1, path_contains: str | None = None
+    ) -> None:
+        """Answer the next `count` REST calls (whose path contains `path_contains`) with a
+        redirect to `location`, as a proxy or a moved site might. A Connect app must not follow
+        it: its signed request would carry tenant data to wherever `location` points."""
+        with self._log_lock:
+            self._faults.append(_Fault(status, count, None, path_contains, location))
+
     def slow_next(self, seconds: float, *, count: int = 1) -> None:
         """Delay the next `count` REST calls by `seconds` before answering them."""
         with self._log_lock:
@@ -291,6 +304,9 @@ class JiraSimulator:
                 fault.remaining -= 1
         if delay is not None:
             time.sleep(delay[0])
+        if fault is not None and fault.location is not None:
+            g.jira_injected = True
+            return Response(status=fault.status, headers={"Location": fault.location})
         if fault is not None:
             messages = {429: "Rate limit exceeded."}.get(fault.status, "Internal server error.")
             answer = JiraError(fault.status, [messages]).response()
@@ -299,7 +315,10 @@ class JiraSimulator:
             g.jira_injected = True
             return answer
         g.jira_injected = False
-        path_and_query = request.full_path if request.query_string else request.path
+        # Jira hashes the path as it arrived on the wire, still percent-encoded: an issue key
+        # holding `%2F` is signed as `%2F`, not as the `/` Werkzeug decodes it to.
+        raw_path = self._raw_path()
+        path_and_query = f"{raw_path}?{request.query_string.decode()}" if request.query_string else raw_path
         try:
             claims = verify_app_request(
                 authorization=request.headers.get("Authorization"),
@@ -337,6 +356,11 @@ class JiraSimulator:
         self._record(response)
         return response
 
+    @staticmethod
+    def _raw_path() -> str:
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        return urlsplit(raw).path if raw else request.path
+
     def _violation(self, text: str) -> None:
         g.jira_violation_recorded = True
         with self._log_lock:
@@ -365,6 +389,7 @@ class JiraSimulator:
             status=response.status_code,
             response=self._body_of(response),
             issuer=g.get("jira_issuer"),
+            raw_path=self._raw_path(),
         )
         with self._log_lock:
             self.requests_log.append(call)
