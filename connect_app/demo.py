@@ -12,11 +12,12 @@ import shutil
 import signal
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from connect_app.sandbox.host import sandbox_urls
 from connect_app.sandbox.stack import Stack
-from connect_app.sandbox.story import revert_and_deploy, ship_feature
+from connect_app.sandbox.story import StoryWeek, revert_and_deploy, ship_feature
 
 
 def run_demo(*, port: int = 0, wait: bool = True) -> int:
@@ -31,10 +32,14 @@ def run_demo(*, port: int = 0, wait: bool = True) -> int:
         stack.start()
         stack.seed_jira()
         print("Installing the app into the Jira sandbox (signed install)...", flush=True)
-        story = ship_feature(stack)
-        print("Monday: FEAT-304 'Payment retry logic v2' merged and deployed; the ticket is Done.", flush=True)
+        # The latest real week, so the report's "last 48 hours" finds the revert when it is recent.
+        week = StoryWeek.latest_before(datetime.now(UTC))
+        story = ship_feature(stack, week=week)
+        print(f"Monday {week.monday:%d %b}: FEAT-304 'Payment retry logic v2' merged and deployed; "
+              "the ticket is Done.", flush=True)
         revert = revert_and_deploy(stack, story)
-        print(f"Wednesday 23:04: commit {revert[:7]} reverts it; deployed to production at 23:31.", flush=True)
+        print(f"Wednesday {week.revert_at:%d %b} 23:04: commit {revert[:7]} reverts it; deployed to production "
+              "at 23:31.", flush=True)
         issue = stack.jira.issues["FEAT-304"]
         prop = issue["properties"].get("system-reality", {})
         print(f"Jira now says: drift = {prop.get('drift')}, labels = {issue['labels']}, "

@@ -22,3 +22,4 @@ def test_a_drift_change_is_named_by_its_cause_and_live_has_none() -> None:
     assert change_id(d("reverted", cause="abc")) == change_id(d("reverted", 3, 3, cause="abc"))
     assert change_id(d("reverted", cause="abc")) != change_id(d("rolled-back", cause="abc"))
     assert change_id(d("live")) is None and change_id(d("pending-deploy")) is None
+
