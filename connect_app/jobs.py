@@ -29,6 +29,7 @@ from connect_app.models import Job, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+MAX_HAND_BACKS = 200
 DEFAULT_LEASE = timedelta(minutes=5)
 
 
@@ -135,6 +136,12 @@ def fail(sessions: sessionmaker[Session], job: Job, worker_id: str, error: str, 
         current = session.get(Job, job.id)
         if current is None or current.locked_by != worker_id:
             return
+        if not count_attempt:
+            # A hand-back (lock taken, "wait and see") is free, but not forever: past a ceiling
+            # it counts like a failure, so a job stuck that way is parked where the admin sees it.
+            handed_back = int(current.payload.get("handed_back", 0)) + 1
+            current.payload = {**current.payload, "handed_back": handed_back}
+            count_attempt = handed_back > MAX_HAND_BACKS
         attempts = current.attempts if count_attempt else max(0, current.attempts - 1)
         current.attempts = attempts
         current.last_error = error[-4000:]
@@ -155,6 +162,7 @@ def retry_now(session: Session, job_id: int) -> bool:
     if job is None or job.status != "parked":
         return False
     job.status, job.attempts, job.run_after, job.finished_at = "queued", 0, utcnow(), None
+    job.payload = {key: value for key, value in job.payload.items() if key != "handed_back"}
     return True
 
 

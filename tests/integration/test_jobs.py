@@ -156,6 +156,24 @@ def test_retry_signal_does_not_count_as_a_failure(sessions, clock) -> None:
     assert row.last_error == "rate limited until later"
 
 
+def test_a_job_handed_back_forever_is_parked_in_the_end(sessions, clock, monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "MAX_HAND_BACKS", 5)
+
+    def stuck(job: Job) -> None:
+        raise jobs.Retry(1, "another worker holds this issue")
+
+    worker = jobs.Worker(sessions, {"stuck": stuck}, worker_id="w1")
+    _add(sessions, "stuck")
+    runs = 0
+    while _jobs(sessions)[0].status == "queued" and runs < 100:
+        assert worker.run_once()
+        clock.advance(2)
+        runs += 1
+    [row] = _jobs(sessions)
+    assert row.status == "parked" and row.last_error == "another worker holds this issue"
+    assert runs == 5 + jobs.MAX_ATTEMPTS
+
+
 def test_unknown_job_kind_fails_visibly(sessions, clock) -> None:
     worker = jobs.Worker(sessions, {}, worker_id="w1")
     _add(sessions, "mystery")
