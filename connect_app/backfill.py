@@ -19,12 +19,13 @@ from typing import Any
 from connect_app.config import Settings
 from connect_app.db import transaction
 from connect_app.facts import record_commit, record_segment
-from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader, app_for
-from connect_app.models import Connection, Job, Tenant, utcnow
+from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader
+from connect_app.models import Connection, Job, utcnow
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
 from connect_app.services import Services
+from connect_app.worker import queue_deployment_compare, queue_recompute, reader_for
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,13 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
         connection = session.get(Connection, connection_id)
         if connection is None or connection.deleted_at is not None:
             raise LookupError(f"no connection {connection_id}")
-        token = svc.box.open(connection.token_sealed) if connection.token_sealed else None
-        api_url, repository, tenant_id = connection.api_url, connection.repository, connection.tenant_id
-        tenant = session.get(Tenant, tenant_id)
-        jira_base_url = tenant.base_url if tenant is not None else ""
-    app = None if token else app_for(svc.settings, api_url=api_url, repository=repository,
-                                     jira_base_url=jira_base_url)
-    reader = RepositoryReader(api_url=api_url, repository=repository, token=token,
-                              allowed_api_urls=svc.settings.allowed_github_api_urls, app=app)
+        repository, tenant_id = connection.repository, connection.tenant_id
+    # The same access rules as every other read: the connection's token, else the GitHub App
+    # within its declared scope, never an anonymous rate limit.
+    reader = reader_for(svc, connection)
+    if reader is None:
+        raise GitHubUnavailable(f"{repository} has no token, no GitHub App covers it, or its API address "
+                                "is not allowed (ALLOWED_GITHUB_API_URLS)")
     # Every pause shows on the admin page; before this the page said "queued" for as long as the
     # rate limit lasted (caught by test_backfill_pauses_on_rate_limit_and_resumes).
     def waiting(exc: RateLimited) -> None:
@@ -125,8 +125,6 @@ def backfill_connection(svc: Services, connection_id: str, since: datetime | Non
         if progress:
             progress(done, len(steps))
     with transaction(svc.sessions) as session:
-        from connect_app.worker import queue_deployment_compare, queue_recompute
-
         queue_recompute(session, tenant_id)
         queue_deployment_compare(session, connection_id, tenant_id)
     _set_progress(svc, connection_id, state="done", read=len(commits), recorded=len(steps), total=len(steps),
