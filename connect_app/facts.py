@@ -272,7 +272,3 @@ def load_flags(session: Session, tenant_id: int, default_production: Iterable[st
                                 production=row.environment.lower() in production))
     return states
 
-
-def latest(moments: Iterable[datetime | None]) -> datetime | None:
-    known = [m for m in moments if m is not None]
-    return max(known) if known else None

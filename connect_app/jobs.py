@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
@@ -242,7 +242,3 @@ class Worker:
             if not worked:
                 stop.wait(self.poll_interval)
 
-
-def next_run_at(sessions: sessionmaker[Session]) -> datetime | None:
-    with sessions() as session:
-        return session.scalar(select(Job.run_after).where(Job.status == "queued").order_by(Job.run_after))
