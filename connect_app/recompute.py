@@ -9,8 +9,8 @@ and backfills that change nothing make no Jira calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from connect_app.locks import exclusive
 from connect_app.models import Connection, IssueMove, IssueReality, Job, Tenant, utcnow
 from connect_app.reality.drift import PRECEDENCE, drift_for_keys
 from connect_app.reality.history import order_branch
-from connect_app.reality.model import NOT_DRIFT, Commit, Drift
+from connect_app.reality.model import NOT_DRIFT, Commit, Drift, FlagState, RevertAnalysis
 from connect_app.reality.reverts import analyse_reverts
 from connect_app.services import Services
 
@@ -89,34 +89,62 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
     return projects
 
 
-def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
-    """Drift of every issue any of the tenant's repositories or flags names."""
-    projects = known_projects(svc, tenant)
-    project_set = set(projects) if projects is not None else None
+@dataclass(frozen=True)
+class RepositoryHistory:
+    connection: Connection
+    facts: RepositoryFacts
+    commits: list[Commit]  # the default branch, in the order commits reached it
+    analysis: RevertAnalysis
+
+
+@dataclass(frozen=True)
+class TenantHistory:
+    """Everything a tenant's repositories and flags say, run through branch order and revert
+    analysis once; recompute and the panel/report read the same thing."""
+
+    moves: dict[str, str]  # old issue key -> new key
+    flags: list[FlagState]
+    repositories: list[RepositoryHistory]
+
+    def projects_with_moves(self, projects: Collection[str] | None) -> set[str] | None:
+        # Keys of a project an issue moved out of still name the (moved) issue.
+        if projects is None:
+            return None
+        return set(projects) | {old.rsplit("-", 1)[0] for old in self.moves}
+
+
+def load_tenant_history(svc: Services, session: Session, tenant: Tenant) -> TenantHistory:
     default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
     moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
                                  .where(IssueMove.tenant_id == tenant.id)).all())
+    flags = load_flags(session, tenant.id, default_envs, tenant.settings.get("flag_links") or {})
+    repositories = []
+    for connection in session.scalars(select(Connection).where(
+            Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):
+        facts = load_repository(session, connection, production_names(connection, default_envs))
+        commits = branch_commits(facts)
+        repositories.append(RepositoryHistory(connection, facts, commits, analyse_reverts(commits, facts.pulls)))
+    return TenantHistory(moves=moves, flags=flags, repositories=repositories)
+
+
+def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
+    """Drift of every issue any of the tenant's repositories or flags names."""
+    history = load_tenant_history(svc, session, tenant)
+    moves = history.moves
+    known = history.projects_with_moves(known_projects(svc, tenant))
     realities = {r.issue_key: r for r in session.scalars(
         select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
     done_at = {key: r.done_at for key, r in realities.items() if r.done_at is not None}
     titles = {key: r.title for key, r in realities.items() if r.title}
-    links = tenant.settings.get("flag_links") or {}
     per_key: dict[str, list[Drift]] = {}
-    connections = session.scalars(select(Connection).where(
-        Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))).all()
-    all_flags = load_flags(session, tenant.id, default_envs, links)
-    for index, connection in enumerate(connections):
-        production = production_names(connection, default_envs)
-        facts = load_repository(session, connection, production)
+    for index, repo in enumerate(history.repositories):
         # Flags belong to the tenant, not to one repository: weigh them once.
-        flags = [f for f in all_flags if f.production] if index == 0 else []
-        commits = branch_commits(facts)
-        analysis = analyse_reverts(commits, facts.pulls)
-        if analysis.unresolved:
-            _resolve_by_backfill(session, connection, analysis.unresolved)
+        flags = [f for f in history.flags if f.production] if index == 0 else []
+        if repo.analysis.unresolved:
+            _resolve_by_backfill(session, repo.connection, repo.analysis.unresolved)
         drifts = drift_for_keys(
-            commits, facts.pulls, analysis=analysis, known_projects=_with_moves(project_set, moves),
-            deployments=facts.deployments if facts.production_seen else None, flags=flags,
+            repo.commits, repo.facts.pulls, analysis=repo.analysis, known_projects=known,
+            deployments=repo.facts.deployments if repo.facts.production_seen else None, flags=flags,
             done_at={old: done_at[new] for old, new in moves.items() if new in done_at} | done_at,
             titles=titles,
         )
@@ -142,13 +170,6 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
                            "state": "queued"}
     jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": None},
                  tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
-
-
-def _with_moves(projects: set[str] | None, moves: dict[str, str]) -> set[str] | None:
-    # Keys of a project the issue moved out of still name the (moved) issue.
-    if projects is None:
-        return None
-    return projects | {old.rsplit("-", 1)[0] for old in moves}
 
 
 def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.errors import AppError, BadRequest, NotFound
-from connect_app.facts import load_flags, load_releases, load_repository, production_names
+from connect_app.facts import load_releases
 from connect_app.jira_access import jira_for
-from connect_app.models import Connection, IssueMove, IssueReality, Tenant, utcnow
+from connect_app.models import IssueReality, Tenant, utcnow
 from connect_app.reality import story
 from connect_app.reality.drift import (
     BranchIndex,
@@ -32,8 +32,7 @@ from connect_app.reality.drift import (
     timeline_for_key,
 )
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
-from connect_app.reality.reverts import analyse_reverts
-from connect_app.recompute import branch_commits
+from connect_app.recompute import load_tenant_history
 from connect_app.services import Services, services
 from connect_app.sync import drift_from_record, still_open
 
@@ -80,27 +79,19 @@ class TenantReality:
 
 
 def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
-    result = TenantReality()
-    default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
+    # Cached project keys only: a panel view never waits for Jira's project list.
     known = set(tenant.known_projects) if tenant.known_projects_at else None
     with svc.sessions() as session:
-        result.moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
-                                            .where(IssueMove.tenant_id == tenant.id)).all())
-        if known is not None:
-            known |= {old.rsplit("-", 1)[0] for old in result.moves}
-        result.flags = load_flags(session, tenant.id, default_envs,
-                                  tenant.settings.get("flag_links") or {})
-        for connection in session.scalars(select(Connection).where(
-                Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):
-            facts = load_repository(session, connection, production_names(connection, default_envs))
-            commits = branch_commits(facts)
-            analysis = analyse_reverts(commits, facts.pulls)
+        history = load_tenant_history(svc, session, tenant)
+        known = history.projects_with_moves(known)
+        result = TenantReality(moves=history.moves, flags=history.flags)
+        for repo in history.repositories:
             result.repositories.append(RepositoryReality(
-                branch=BranchIndex.of(commits), analysis=analysis,
-                changes=changes_for_keys(commits, facts.pulls, analysis, known),
-                deployments=facts.deployments,
-                hotfixes=find_hotfixes(commits, facts.pulls, analysis, known),
-                releases=load_releases(session, connection.id),
+                branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
+                changes=changes_for_keys(repo.commits, repo.facts.pulls, repo.analysis, known),
+                deployments=repo.facts.deployments,
+                hotfixes=find_hotfixes(repo.commits, repo.facts.pulls, repo.analysis, known),
+                releases=load_releases(session, repo.connection.id),
             ))
     return result
 
