@@ -3,7 +3,7 @@ and one with 2,000, on the same Jira site and repository, best of 5 GETs each.
 
     .venv/bin/python benchmarks/panel.py
 
-Facts are recorded with the app's own recorders (`connect_app.facts`), as the webhook intake
+Facts are recorded with the app's own recorders (`connect_app.store.facts`), as the webhook intake
 does, then the worker recomputes drift; the timing is a real signed GET of the panel iframe URL
 through the loopback stack (app + Jira simulator). The goal: the 2,000-event panel takes at most
 3 times as long as the 10-event one (the panel renders 50 events a page).
@@ -21,12 +21,12 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from connect_app.db import transaction
-from connect_app.facts import record_commit, record_segment
-from connect_app.models import Tenant
+from connect_app.jobs.kinds import queue_recompute
 from connect_app.reality.model import Commit, Segment
 from connect_app.sandbox.stack import Stack
-from connect_app.worker import queue_recompute
+from connect_app.store.db import transaction
+from connect_app.store.facts import record_commit, record_segment
+from connect_app.store.models import Tenant
 
 GOAL = 3.0
 SMALL, LARGE = 10, 2_000

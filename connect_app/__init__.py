@@ -30,20 +30,20 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     svc = Services.build(settings)
     app.extensions["system-reality"] = svc
     if migrate:
-        from connect_app.db import upgrade
+        from connect_app.store.db import upgrade
 
         upgrade(settings.database_url)
 
     from connect_app.connect.lifecycle import bp as lifecycle_bp
-    from connect_app.connect.webhooks import bp as jira_webhooks_bp
     from connect_app.intake.deployments import bp as deployments_bp
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
+    from connect_app.intake.jira import bp as jira_webhooks_bp
     from connect_app.web.admin import bp as admin_bp
     from connect_app.web.flag_links import bp as flag_links_bp
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
-    from connect_app.web.reality import bp as reality_bp
+    from connect_app.web.panel import bp as reality_bp
 
     for blueprint in (
         lifecycle_bp,

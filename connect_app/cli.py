@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if args.command == "db":
-        from connect_app.db import upgrade
+        from connect_app.store.db import upgrade
 
         upgrade(settings.database_url)
         print("database is up to date")
@@ -59,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve_app(settings, bind=args.bind, web_workers=args.web_workers, workers=args.workers)
     if args.command == "backfill":
-        from connect_app.backfill import backfill_from_cli
+        from connect_app.jobs.backfill import backfill_from_cli
 
         return backfill_from_cli(settings, args.connection, args.since)
     if args.command == "demo":
-        from connect_app.demo import run_demo
+        from connect_app.sandbox.demo import run_demo
 
         return run_demo(port=args.port, wait=not args.no_wait)
     return 2
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_worker(*, lease: float, poll: float) -> int:
     from connect_app import create_app
-    from connect_app.jobs import Worker
-    from connect_app.worker import Handlers
+    from connect_app.jobs.handlers import Handlers
+    from connect_app.jobs.queue import Worker
 
     app = create_app()
     svc = app.extensions["system-reality"]
@@ -87,7 +87,7 @@ def run_worker(*, lease: float, poll: float) -> int:
 
 
 def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) -> int:
-    from connect_app.db import upgrade
+    from connect_app.store.db import upgrade
 
     upgrade(settings.database_url)
     if settings.is_sqlite and workers > 1:

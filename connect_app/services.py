@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connect_app.config import Settings
-from connect_app.crypto import SecretBox
-from connect_app.db import make_engine, make_session_factory
+from connect_app.store.db import make_engine, make_session_factory
+from connect_app.store.secrets import SecretBox
 
 
 @dataclass

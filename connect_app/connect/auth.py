@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from connect_app.connect import jwt as connect_jwt
 from connect_app.errors import AppError, Forbidden, Unauthorized
-from connect_app.models import Tenant
 from connect_app.services import services
+from connect_app.store.models import Tenant
 
 P = ParamSpec("P")
 R = TypeVar("R")

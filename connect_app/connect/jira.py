@@ -29,6 +29,15 @@ DEFAULT_ISSUE_FIELDS = ("summary", "status", "labels", "reporter", "assignee", "
 MAX_RETRY_AFTER = 120.0
 
 
+
+def is_done(status: Mapping[str, Any] | None) -> bool:
+    """Whether a Jira status object (an issue's, a link's or a transition's target) is in Jira's
+    Done category: the one place the app decides what "Done" means."""
+    if not isinstance(status, Mapping):
+        return False
+    return (status.get("statusCategory") or {}).get("key") == "done"
+
+
 @dataclass(frozen=True)
 class CallRecord:
     """One logical REST call as the audit log sees it."""

@@ -16,11 +16,11 @@ from connect_app.connect import jwt as connect_jwt
 from connect_app.connect.auth import authenticate
 from connect_app.connect.descriptor import APP_KEY, load_descriptor
 from connect_app.connect.urls import url_allowed
-from connect_app.db import transaction
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
 from connect_app.intake.store import request_json
-from connect_app.models import Tenant, utcnow
 from connect_app.services import services
+from connect_app.store.db import transaction
+from connect_app.store.models import Tenant, utcnow
 
 bp = Blueprint("lifecycle", __name__)
 

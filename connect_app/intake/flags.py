@@ -18,8 +18,8 @@ from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.deployments import bearer_valid
 from connect_app.intake.parse import PayloadError, parse_flag_changes
 from connect_app.intake.store import ActiveConnection, active_connection, json_body, raw_body, store_delivery
-from connect_app.models import utcnow
 from connect_app.services import services
+from connect_app.store.models import utcnow
 
 bp = Blueprint("flag_intake", __name__)
 

@@ -11,10 +11,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from connect_app import jobs
 from connect_app.errors import AppError, BadRequest, NotFound
-from connect_app.models import Connection, Delivery, Tenant, utcnow
+from connect_app.jobs.kinds import queue_stored_delivery
 from connect_app.services import services
+from connect_app.store.models import Connection, Delivery, Tenant, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def store_delivery(
                 "status": "stored" if process else "ignored",
             }).inserted_primary_key[0]
             if process:
-                jobs.enqueue_in(db, "delivery", {"delivery_id": delivery_id}, tenant_id=connection.tenant_id)
+                queue_stored_delivery(db, delivery_id, connection.tenant_id)
             # Last, so that on PostgreSQL the connection's row lock is held for the shortest time.
             db.execute(_TOUCH, {"connection_id": connection.id, "now": now})
     except IntegrityError:

@@ -7,10 +7,11 @@ or the number of times they were delivered (webhook redelivery, backfill after l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from connect_app.reality.model import Segment
+from connect_app.reality.model import Commit, Segment
 
 # GitHub's `before` for a push that created the branch.
 _NO_COMMIT = "0" * 40
@@ -113,3 +114,61 @@ def order_branch(segments: Iterable[Segment]) -> list[str]:
         if id(step) not in walked:
             walk(step.before)
     return list(order)
+
+
+def difference_on_branch(branch: list[str], base: str | None,
+                         head: str) -> tuple[list[str], list[str]] | None:
+    """Without API access, positions on the recorded default branch tell ahead from behind:
+    what `head` added to and removed from `base`. None while the deployed SHA has not reached
+    us through a push yet."""
+    position = {sha: i for i, sha in enumerate(branch)}
+    head_at = _position(position, head)
+    if head_at is None:
+        return None
+    if base is None:
+        return branch[: head_at + 1], []
+    base_at = _position(position, base)
+    if base_at is None:
+        return branch[: head_at + 1], []
+    if head_at >= base_at:
+        return branch[base_at + 1: head_at + 1], []
+    return [], branch[head_at + 1: base_at + 1]
+
+
+def _position(position: Mapping[str, int], sha: str) -> int | None:
+    if sha in position:
+        return position[sha]
+    matches = [i for s, i in position.items() if s.startswith(sha.lower())]
+    return matches[0] if len(matches) == 1 else None
+
+
+def first_parent_steps(commits: Iterable[Commit], head: str) -> list[tuple[Commit, tuple[str, ...]]]:
+    """Oldest first: each first-parent commit with the commits its merge brought in (oldest first).
+
+    `commits` is every commit reachable from `head` (any order) with parents known.
+    """
+    by_sha = {c.sha: c for c in commits}
+    chain: list[str] = []
+    sha: str | None = head
+    while sha is not None and sha in by_sha:
+        chain.append(sha)
+        parents = by_sha[sha].parents
+        sha = parents[0] if parents else None
+    mainline = set(chain)
+    claimed: set[str] = set()
+    steps: list[tuple[Commit, tuple[str, ...]]] = []
+    for sha in reversed(chain):
+        commit = by_sha[sha]
+        brought: list[str] = []
+        stack = list(commit.parents[1:])
+        while stack:
+            current = stack.pop()
+            if current in mainline or current in claimed or current not in by_sha:
+                continue
+            claimed.add(current)
+            brought.append(current)
+            stack.extend(by_sha[current].parents)
+        # Oldest first, as GitHub lists a merged branch's commits in a push.
+        brought.sort(key=lambda s: (by_sha[s].timestamp or datetime.min, s))
+        steps.append((commit, tuple(brought)))
+    return steps

@@ -20,13 +20,13 @@ from connect_app import create_app
 from connect_app.config import load_settings
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jira import JiraClient
-from connect_app.jobs import Worker
+from connect_app.jobs.handlers import Handlers
+from connect_app.jobs.queue import Worker
 from connect_app.sandbox.github import GitHubSimulator
 from connect_app.sandbox.gitrepo import GitRepo
 from connect_app.sandbox.jira import JiraSimulator
 from connect_app.sandbox.server import ServedApp
 from connect_app.services import Services
-from connect_app.worker import Handlers
 
 ADMIN = "557058:admin-ada"
 STAKEHOLDERS = {

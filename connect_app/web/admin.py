@@ -18,18 +18,22 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from connect_app import jobs
+from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraError
 from connect_app.connect.urls import url_allowed
-from connect_app.crypto import new_token
-from connect_app.db import transaction
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
 from connect_app.intake.store import json_body, raw_body, request_json
-from connect_app.jira_access import jira_for
-from connect_app.models import AuditEntry, Connection, Delivery, IssueReality, Job, PostedComment, Tenant, utcnow
-from connect_app.policy import project_policy, validate_settings
+from connect_app.jobs import queue
+from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute
+from connect_app.reality.keys import project_of
+from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import services
+from connect_app.store.db import transaction
+from connect_app.store.models import AuditEntry, Connection, Delivery, IssueReality, Job, PostedComment, Tenant, utcnow
+from connect_app.store.secrets import new_token
+from connect_app.sync.plan import plan_comment, plan_fields
+from connect_app.sync.policy import project_policy, validate_settings
 
 bp = Blueprint("admin_api", __name__)
 
@@ -74,10 +78,6 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
 MAX_ID = 2**63 - 1
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 def webhook_url(connection_id: str) -> str:
     return f"{services().settings.app_base_url}/github/webhook/{connection_id}"
 
@@ -89,8 +89,8 @@ def connection_view(connection: Connection) -> dict[str, Any]:
         "repository": connection.repository,
         "api_url": connection.api_url,
         "webhook_url": webhook_url(connection.id),
-        "created": _iso(connection.created_at),
-        "last_delivery": _iso(connection.last_delivery_at),
+        "created": iso(connection.created_at),
+        "last_delivery": iso(connection.last_delivery_at),
         "production_environments": connection.production_environments,
         "backfill": connection.backfill or None,
     }
@@ -184,8 +184,6 @@ def delete_connection(connection_id: str) -> tuple[str, int]:
         connection = _own_connection(session, connection_id)
         # Facts stay (the drift history is the tenant's), but nothing new arrives or is processed.
         connection.deleted_at = utcnow()
-        from connect_app.worker import queue_recompute
-
         queue_recompute(session, connection.tenant_id)
     return "", 204
 
@@ -202,9 +200,8 @@ def start_backfill(connection_id: str) -> tuple[Response, int]:
             raise BadRequest("since must be a date such as 2026-01-01.") from exc
     with transaction(services().sessions) as session:
         connection = _own_connection(session, connection_id)
-        connection.backfill = {"state": "queued", "since": since, "read": 0, "queued_at": _iso(utcnow())}
-        jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": since},
-                     tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
+        connection.backfill = {"state": "queued", "since": since, "read": 0, "queued_at": iso(utcnow())}
+        queue_backfill(session, connection.id, connection.tenant_id, since)
         return jsonify(connection_view(connection)), 202
 
 
@@ -232,8 +229,6 @@ def put_settings() -> Response:
         assert tenant is not None
         kept = {k: v for k, v in (tenant.settings or {}).items() if k == "flag_links"}
         tenant.settings = {**kept, **clean}
-        from connect_app.worker import queue_recompute
-
         queue_recompute(session, tenant.id)
         return jsonify(tenant.settings)
 
@@ -249,7 +244,7 @@ def list_deliveries() -> Response:
         rows = session.scalars(query.order_by(Delivery.id.desc()).limit(50)).all()
         return jsonify([{
             "id": row.id, "connection": row.connection_id, "source": row.source, "event": row.event,
-            "guid": row.guid, "received": _iso(row.received_at), "status": row.status, "error": row.error,
+            "guid": row.guid, "received": iso(row.received_at), "status": row.status, "error": row.error,
         } for row in rows])
 
 
@@ -261,8 +256,7 @@ def retry_delivery(delivery_id: int) -> tuple[Response, int]:
         if delivery is None or delivery.tenant_id != caller().tenant.id:
             raise NotFound("There is no such delivery on this Jira site.")
         delivery.status, delivery.error = "stored", None
-        jobs.enqueue(session, "delivery", {"delivery_id": delivery.id}, tenant_id=delivery.tenant_id,
-                     dedupe_key=f"delivery:{delivery.id}")
+        queue_delivery_again(session, delivery.id, delivery.tenant_id)
     return jsonify({"status": "queued"}), 202
 
 
@@ -275,7 +269,7 @@ def list_jobs() -> Response:
                                .order_by(Job.id.desc()).limit(50)).all()
         return jsonify([{
             "id": row.id, "kind": row.kind, "status": row.status, "attempts": row.attempts,
-            "error": row.last_error, "created": _iso(row.created_at), "finished": _iso(row.finished_at),
+            "error": row.last_error, "created": iso(row.created_at), "finished": iso(row.finished_at),
         } for row in rows])
 
 
@@ -286,7 +280,7 @@ def retry_job(job_id: int) -> tuple[Response, int]:
         job = session.get(Job, job_id) if job_id <= MAX_ID else None
         if job is None or job.tenant_id != caller().tenant.id:
             raise NotFound("There is no such job on this Jira site.")
-        if not jobs.retry_now(session, job_id):
+        if not queue.retry_now(session, job_id):
             raise BadRequest("Only parked jobs can be retried.")
     return jsonify({"status": "queued"}), 202
 
@@ -298,7 +292,7 @@ def audit_log() -> Response:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.tenant_id == caller().tenant.id)
                                .order_by(AuditEntry.id.desc()).limit(100)).all()
         return jsonify([{
-            "at": _iso(row.at), "issue": row.issue_key, "method": row.method, "path": row.path,
+            "at": iso(row.at), "issue": row.issue_key, "method": row.method, "path": row.path,
             "status": row.status, "duration_ms": row.duration_ms, "note": row.note,
         } for row in rows])
 
@@ -306,12 +300,10 @@ def audit_log() -> Response:
 @bp.get("/api/dry-run")
 @admin_required
 def dry_run() -> Response:
-    """Per issue, the Jira calls the app would make under the current policy, without making them."""
-    from connect_app.sync import drift_from_record, property_value
-
+    """Per issue, the Jira calls the app would make under the current policy, without making them:
+    sync's own plan, run against what was last applied instead of against Jira."""
     tenant = caller().tenant
     project = request.args.get("project")
-    plans = []
     with services().sessions() as session:
         query = select(IssueReality).where(IssueReality.tenant_id == tenant.id)
         if project:
@@ -319,20 +311,26 @@ def dry_run() -> Response:
         posted = {(row.issue_key, row.change_id) for row in session.scalars(
             select(PostedComment).where(PostedComment.tenant_id == tenant.id,
                                         PostedComment.jira_comment_id.is_not(None)))}
-        for reality in session.scalars(query.order_by(IssueReality.issue_key).limit(200)):
-            policy = project_policy(tenant.settings, reality.issue_key.rsplit("-", 1)[0])
-            drift = drift_from_record(reality.issue_key, reality.desired, reality.title or reality.issue_key)
-            calls = []
-            applied = {k: v for k, v in (reality.applied_property or {}).items() if k != "updated"}
-            wanted_label = f"drift-{drift.state}" if drift.in_drift and policy.labels else None
-            if applied != property_value(drift) or reality.applied_label != wanted_label:
-                calls.append(f"PUT /rest/api/3/issue/{reality.issue_key} (drift property"
-                             + (f", label {wanted_label}" if wanted_label else "") + ")")
-            if policy.comments and reality.change_id and (reality.issue_key, reality.change_id) not in posted:
-                if policy.reopens:
-                    calls.append(f"POST /rest/api/3/issue/{reality.issue_key}/transitions (reopen, with comment)"
-                                 " if the issue is Done")
-                else:
-                    calls.append(f"POST /rest/api/3/issue/{reality.issue_key}/comment if the issue is Done")
-            plans.append({"issue": reality.issue_key, "drift": drift.state, "policy": policy.mode, "calls": calls})
+        realities = session.scalars(query.order_by(IssueReality.issue_key).limit(200)).all()
+        plans = [_dry_run_issue(tenant, reality, posted) for reality in realities]
     return jsonify({"project": project, "issues": plans})
+
+
+def _dry_run_issue(tenant: Tenant, reality: IssueReality, posted: set[tuple[str, str | None]]) -> dict[str, Any]:
+    key = reality.issue_key
+    policy = project_policy(tenant.settings, project_of(key))
+    drift = drift_from_record(key, reality.desired, reality.title or key)
+    applied_labels = [reality.applied_label] if reality.applied_label else []
+    fields = plan_fields(reality.applied_property, applied_labels, drift, policy)
+    calls = []
+    if fields.edits:
+        calls.append(f"PUT /rest/api/3/issue/{key} (drift property"
+                     + (f", label {fields.label}" if fields.label else "") + ")")
+    comment = plan_comment(drift, change_id=reality.change_id, restore_of=reality.restore_of,
+                           drift_comment_posted=(key, reality.restore_of) in posted, policy=policy, done=True)
+    if comment is not None and (key, comment.change) not in posted:
+        if comment.reopen:
+            calls.append(f"POST /rest/api/3/issue/{key}/transitions (reopen, with comment) if the issue is Done")
+        else:
+            calls.append(f"POST /rest/api/3/issue/{key}/comment if the issue is Done")
+    return {"issue": key, "drift": drift.state, "policy": policy.mode, "calls": calls}

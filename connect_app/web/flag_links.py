@@ -7,16 +7,16 @@ import re
 
 from flask import Blueprint, Response, jsonify
 
+from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraError
-from connect_app.db import transaction
 from connect_app.errors import BadRequest, Forbidden, NotFound
 from connect_app.intake.store import request_json
-from connect_app.jira_access import jira_for
-from connect_app.models import Tenant
+from connect_app.jobs.kinds import queue_recompute
 from connect_app.services import services
-from connect_app.web.reality import ISSUE_KEY, issue_grants, jira_unavailable
-from connect_app.worker import queue_recompute
+from connect_app.store.db import transaction
+from connect_app.store.models import Tenant
+from connect_app.web.panel import ISSUE_KEY, issue_grants, jira_unavailable
 
 bp = Blueprint("flag_links", __name__)
 

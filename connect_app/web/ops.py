@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
 
-from connect_app.db import ping
-from connect_app.models import Delivery, Job
 from connect_app.services import services
+from connect_app.store.db import ping
+from connect_app.store.models import Delivery, Job
 
 bp = Blueprint("ops", __name__)
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, render_template, request
 from connect_app.connect.auth import caller, iframe_jwt_required
 from connect_app.errors import BadRequest
 from connect_app.services import services
-from connect_app.web.reality import ISSUE_KEY, WINDOWS, issue_view
+from connect_app.web.panel import ISSUE_KEY, WINDOWS, issue_view
 
 bp = Blueprint("pages", __name__)
 

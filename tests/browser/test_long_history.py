@@ -11,11 +11,11 @@ from artifacts import screenshot
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from connect_app.db import transaction
-from connect_app.facts import record_commit, record_segment
-from connect_app.models import Tenant
+from connect_app.jobs.kinds import queue_recompute
 from connect_app.reality.model import Commit, Segment
-from connect_app.worker import queue_recompute
+from connect_app.store.db import transaction
+from connect_app.store.facts import record_commit, record_segment
+from connect_app.store.models import Tenant
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from connect_app import cli
-from connect_app.jobs import Worker
+from connect_app.jobs.handlers import Handlers
+from connect_app.jobs.queue import Worker
 from connect_app.sandbox.stack import Stack
-from connect_app.worker import Handlers
 
 KEYS = ("FEAT-1", "FEAT-2", "FEAT-3", "FEAT-4")
 

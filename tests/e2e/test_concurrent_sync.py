@@ -8,16 +8,16 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
-from connect_app import jobs
-from connect_app.models import IssueReality
+from connect_app.jobs import queue as jobs
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
-from connect_app.sync import sync_issue
+from connect_app.store.models import IssueReality
+from connect_app.sync.apply import sync_issue
 
 pytestmark = pytest.mark.postgres
 
 
 def test_concurrent_syncs_of_one_issue_post_one_comment(stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    import connect_app.sync as sync
+    import connect_app.sync.apply as sync
 
     story = ship_feature(stack, settings={"projects": {"FEAT": {"policy": "observe"}}})
     revert_and_deploy(stack, story)  # drifted, but observe: nothing commented yet

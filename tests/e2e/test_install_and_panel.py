@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 from sqlalchemy import func, select
 
-from connect_app.models import Tenant
+from connect_app.store.models import Tenant
 
 
 def test_signed_install_then_panel_then_signed_call_back(stack) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import event, select
 
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jira import JiraClient
-from connect_app.models import Job, utcnow
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
-from connect_app.sync import COMMENT_MARK
+from connect_app.store.models import Job, utcnow
+from connect_app.sync.apply import COMMENT_MARK
 
 PRIYA = STAKEHOLDERS["reporter"][0]
 DAN = STAKEHOLDERS["assignee"][0]
@@ -131,7 +131,7 @@ def test_reopen_marks_the_apps_comment_not_a_colleagues_posted_at_the_same_momen
 
 
 def test_recovery_reads_properties_of_the_apps_comments_only(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    import connect_app.sync as sync
+    import connect_app.sync.apply as sync
 
     story = ship_feature(stack)
     real_settle = sync._settle_intent

@@ -17,9 +17,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connect_app import jobs
-from connect_app.models import CommitFact, Connection, Delivery, Job
+from connect_app.jobs import queue as jobs
 from connect_app.sandbox.stack import RepositoryConnection, Stack
+from connect_app.store.models import CommitFact, Connection, Delivery, Job
 
 from .test_security_install import TIMEOUT, assert_json_refusal, db_snapshot
 
@@ -582,7 +582,7 @@ def test_an_unexpected_github_error_retries_the_delivery_instead_of_failing_it(
     """Only a malformed body fails a delivery for good. A GitHub call that breaks in a way nobody
     foresaw (here: reading a merged PR's commits) leaves the webhook stored and its job queued
     for a retry, so nothing the sender did right is lost."""
-    from connect_app.github_api import RepositoryReader
+    from connect_app.providers.github import RepositoryReader
 
     def broken(self: RepositoryReader, number: int) -> tuple[str, ...]:
         raise ValueError("unexpected answer from GitHub")

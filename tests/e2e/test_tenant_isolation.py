@@ -10,9 +10,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connect_app.models import Delivery, Job, Tenant
 from connect_app.sandbox.jira import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, RepositoryConnection, Stack
+from connect_app.store.models import Delivery, Job, Tenant
 
 from .test_security_install import TIMEOUT, assert_json_refusal, db_snapshot, start_second_site
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from connect_app.models import Job, utcnow
 from connect_app.sandbox.story import MONDAY, REVERT_DEPLOYED_AT, revert_and_deploy, ship_feature
+from connect_app.store.models import Job, utcnow
 
 pytestmark = pytest.mark.postgres  # the whole story also runs against PostgreSQL in CI
 
@@ -89,7 +89,7 @@ def test_issue_that_changed_key_keeps_its_history(stack) -> None:
 
 
 def test_crash_after_the_comment_post_never_double_posts(stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    import connect_app.sync as sync
+    import connect_app.sync.apply as sync
 
     story = ship_feature(stack)
     real_settle = sync._settle_intent
@@ -206,7 +206,7 @@ def test_when_jira_does_not_name_the_apps_account_recovery_waits_instead_of_gues
         stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """After a crash the app looks for its own comment; if Jira will not say which account is the
     app's, posting again could duplicate the comment, so the job fails and is retried later."""
-    import connect_app.sync as sync
+    import connect_app.sync.apply as sync
     from connect_app.connect.jira import JiraClient, JiraError
 
     story = ship_feature(stack)

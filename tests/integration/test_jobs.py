@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connect_app import jobs
-from connect_app.db import make_engine, make_session_factory, transaction, upgrade
-from connect_app.models import Job, Tenant
+from connect_app.jobs import queue as jobs
+from connect_app.store.db import make_engine, make_session_factory, transaction, upgrade
+from connect_app.store.models import Job, Tenant
 
 pytestmark = pytest.mark.postgres
 

@@ -6,8 +6,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from connect_app.db import make_engine, upgrade
-from connect_app.models import Base
+from connect_app.store.db import make_engine, upgrade
+from connect_app.store.models import Base
 
 pytestmark = pytest.mark.postgres
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connect_app.models import Delivery, Job, PostedComment, PullRequestFact
 from connect_app.sandbox.story import REVERT_AT, REVERT_DEPLOYED_AT, ship_feature
+from connect_app.store.models import Delivery, Job, PostedComment, PullRequestFact
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connect_app.reality.model import Drift
-from connect_app.recompute import change_id, combine
+from connect_app.reality.record import change_id, combine
 
 
 def d(state: str, changes: int = 1, reverted: int = 0, cause: str | None = None) -> Drift:

@@ -17,66 +17,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from connect_app import jobs
+from connect_app.connect.audited import jira_for
 from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
-from connect_app.connect.jira import JiraClient, JiraError
-from connect_app.db import transaction
-from connect_app.jira_access import jira_for
-from connect_app.locks import exclusive
-from connect_app.models import IssueReality, PostedComment, Tenant, utcnow
-from connect_app.policy import ProjectPolicy, business_owner_field, project_policy
+from connect_app.connect.jira import JiraClient, JiraError, is_done
+from connect_app.jobs import queue
+from connect_app.jobs.kinds import queue_recompute
+from connect_app.jobs.locks import exclusive
 from connect_app.reality import story
-from connect_app.reality.model import DRIFT_STATES, NOT_DRIFT, Drift
+from connect_app.reality.keys import project_of
+from connect_app.reality.model import Drift
+from connect_app.reality.record import drift_from_record, iso, parse_iso
 from connect_app.services import Services
+from connect_app.store.db import transaction
+from connect_app.store.models import IssueReality, PostedComment, Tenant, utcnow
+from connect_app.sync.plan import CommentPlan, context_status, plan_comment, plan_fields
+from connect_app.sync.policy import ProjectPolicy, business_owner_field, project_policy
+from connect_app.sync.still_open import still_open
 
 log = logging.getLogger(__name__)
 
-DRIFT_LABELS = frozenset(f"drift-{state}" for state in DRIFT_STATES if state not in NOT_DRIFT)
 COMMENT_MARK = "system-reality-change"  # comment entity property naming the drift change it reports
-LOZENGE = {
-    "live": "success", "pending-deploy": "inprogress", "reverted": "removed", "rolled-back": "removed",
-    "partially-reverted": "moved", "flag-off": "removed", "hotfixed": "moved",
-}
-
-
-def drift_from_record(key: str, record: Mapping[str, Any], title: str) -> Drift:
-    since = record.get("since")
-    drift = Drift(
-        key=key, state=record.get("state", "live"), since=datetime.fromisoformat(since) if since else None,
-        summary="", changes=int(record.get("changes", 0)), reverted=int(record.get("reverted", 0)),
-        environment=record.get("environment"), cause_kind=record.get("cause_kind", "none"),
-        cause_ref=record.get("cause_ref"), cause_url=record.get("cause_url"),
-    )
-    return replace(drift, summary=story.summary(drift, title))
-
-
-def property_value(drift: Drift) -> dict[str, Any]:
-    """The `system-reality` issue property, minus `updated` (stamped only when this changes)."""
-    return {
-        "drift": drift.state,
-        "since": drift.since.isoformat().replace("+00:00", "Z") if drift.since else None,
-        "summary": drift.summary,
-        "changes": drift.changes,
-        "reverted": drift.reverted,
-        "environment": drift.environment,
-    }
-
-
-def context_status(drift: Drift) -> dict[str, Any]:
-    return {"type": "lozenge", "value": {"label": story.state_label(drift.state), "type": LOZENGE[drift.state]}}
-
-
-def _same(current: Any, wanted: Mapping[str, Any]) -> bool:
-    if not isinstance(current, Mapping):
-        return False
-    return {k: v for k, v in current.items() if k != "updated"} == dict(wanted)
-
 
 def _waits_out_jira_quota(sync: Callable[[Services, int, str], None]) -> Callable[[Services, int, str], None]:
     """Jira's "come back in an hour" is not a failure: counting it would park the job after a few
@@ -88,7 +52,7 @@ def _waits_out_jira_quota(sync: Callable[[Services, int, str], None]) -> Callabl
         except JiraError as exc:
             if exc.retry_after is None:
                 raise
-            raise jobs.Retry(exc.retry_after, str(exc)) from exc
+            raise queue.Retry(exc.retry_after, str(exc)) from exc
 
     run.__doc__, run.__name__ = sync.__doc__, sync.__name__
     return run
@@ -123,47 +87,44 @@ def _sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
     issue_fields = issue.get("fields") or {}
     title = issue_fields.get("summary") or issue_key
     drift = drift_from_record(issue_key, reality.desired, title)
-    done = ((issue_fields.get("status") or {}).get("statusCategory") or {}).get("key") == "done"
-    policy = project_policy(tenant.settings, issue_key.rsplit("-", 1)[0])
+    done = is_done(issue_fields.get("status"))
+    policy = project_policy(tenant.settings, project_of(issue_key))
 
     _reconcile_fields(svc, jira, reality, issue, drift, policy)
-    if done and policy.comments:
-        _settle_comments(svc, jira, tenant, reality, issue, drift, policy)
+    _settle_comments(svc, jira, tenant, reality, issue, drift, policy, done=done)
     _remember_issue(svc, reality.id, issue, title, done)
 
 
 def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, issue: Mapping[str, Any],
                       drift: Drift, policy: ProjectPolicy) -> None:
-    wanted = property_value(drift)
     current = (issue.get("properties") or {}).get(ISSUE_PROPERTY_KEY)
+    plan = plan_fields(current, (issue.get("fields") or {}).get("labels") or [], drift, policy)
     properties: dict[str, Any] = {}
-    if not _same(current, wanted):
-        properties[ISSUE_PROPERTY_KEY] = {**wanted, "updated": utcnow().isoformat().replace("+00:00", "Z")}
+    if plan.property is not None:
+        properties[ISSUE_PROPERTY_KEY] = {**plan.property, "updated": iso(utcnow())}
         properties[ISSUE_CONTEXT_STATUS_PROPERTY] = context_status(drift)
-    labels = set((issue.get("fields") or {}).get("labels") or [])
-    wanted_label = f"drift-{drift.state}" if drift.in_drift and policy.labels else None
-    remove = sorted(label for label in labels & DRIFT_LABELS if label != wanted_label)
-    add = [wanted_label] if wanted_label and wanted_label not in labels else []
-    if properties or add or remove:
-        jira.edit_issue(reality.issue_key, labels_add=add, labels_remove=remove, properties=properties or None)
+    if plan.edits:
+        jira.edit_issue(reality.issue_key, labels_add=list(plan.add), labels_remove=list(plan.remove),
+                        properties=properties or None)
     with transaction(svc.sessions) as session:
         row = session.get(IssueReality, reality.id)
         if row is not None:
-            row.applied_property = properties.get(ISSUE_PROPERTY_KEY, current if _same(current, wanted) else None)
-            row.applied_label = wanted_label
+            row.applied_property = properties.get(ISSUE_PROPERTY_KEY, current if plan.property is None else None)
+            row.applied_label = plan.label
             row.applied_at = utcnow()
 
 
 def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,
-                     issue: Mapping[str, Any], drift: Drift, policy: ProjectPolicy) -> None:
-    if drift.in_drift and reality.change_id:
-        _post_once(svc, jira, tenant, reality, issue, reality.change_id,
-                   lambda: _drift_comment(jira, tenant, issue, drift), reopen=policy.reopens, policy=policy)
-    elif not drift.in_drift and reality.restore_of:
-        restore_id = f"restored:{reality.restore_of}"[:200]
-        if _posted(svc, tenant.id, reality.issue_key, reality.restore_of):
-            _post_once(svc, jira, tenant, reality, issue, restore_id,
-                       lambda: _restore_comment(tenant, issue, drift), reopen=False, policy=policy)
+                     issue: Mapping[str, Any], drift: Drift, policy: ProjectPolicy, *, done: bool) -> None:
+    posted = bool(reality.restore_of) and _posted(svc, tenant.id, reality.issue_key, reality.restore_of or "")
+    plan = plan_comment(drift, change_id=reality.change_id, restore_of=reality.restore_of,
+                        drift_comment_posted=posted, policy=policy, done=done)
+    if plan is None:
+        return
+    if plan.kind == "drift":
+        _post_once(svc, jira, tenant, reality, plan, lambda: _drift_comment(jira, tenant, issue, drift), policy)
+    else:
+        _post_once(svc, jira, tenant, reality, plan, lambda: _restore_comment(tenant, issue, drift), policy)
 
 
 def _posted(svc: Services, tenant_id: int, issue_key: str, change: str) -> bool:
@@ -174,9 +135,9 @@ def _posted(svc: Services, tenant_id: int, issue_key: str, change: str) -> bool:
         return row is not None and row.jira_comment_id is not None
 
 
-def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,
-               issue: Mapping[str, Any], change: str, build, *, reopen: bool,  # type: ignore[no-untyped-def]
-               policy: ProjectPolicy) -> None:
+def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality, plan: CommentPlan,
+               build: Callable[[], dict[str, Any]], policy: ProjectPolicy) -> None:
+    change = plan.change
     with transaction(svc.sessions) as session:
         intent = session.scalar(select(PostedComment).where(
             PostedComment.tenant_id == tenant.id, PostedComment.issue_key == reality.issue_key,
@@ -195,7 +156,7 @@ def _post_once(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueRe
             _settle_intent(svc, tenant.id, reality.issue_key, change, found)
             return
     adf = build()
-    transition = _reopen_transition(jira, reality.issue_key, policy) if reopen else None
+    transition = _reopen_transition(jira, reality.issue_key, policy) if plan.reopen else None
     if transition is not None:
         jira.transition(reality.issue_key, transition, comment_adf=adf)
         comment_id = _mark_transition_comment(jira, tenant.id, reality.issue_key, change)
@@ -266,8 +227,7 @@ def _mark_transition_comment(jira: JiraClient, tenant_id: int, issue_key: str, c
 def _reopen_transition(jira: JiraClient, issue_key: str, policy: ProjectPolicy) -> str | None:
     """The transition that takes a Done issue back to a not-Done status: the one the policy names
     (by target status or transition name), else the first whose target is not Done."""
-    candidates = [t for t in jira.get_transitions(issue_key)
-                  if ((t.get("to") or {}).get("statusCategory") or {}).get("key") != "done"]
+    candidates = [t for t in jira.get_transitions(issue_key) if not is_done(t.get("to"))]
     if policy.reopen_to:
         wanted = policy.reopen_to.casefold()
         for transition in candidates:
@@ -290,72 +250,6 @@ def stakeholders(issue: Mapping[str, Any], owner_field: str | None) -> list[tupl
             if isinstance(person, Mapping) and person.get("accountId"):
                 people.setdefault(str(person["accountId"]), str(person.get("displayName") or "stakeholder"))
     return list(people.items())
-
-
-STILL_OPEN_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class OpenIssue:
-    """Open work around a drifted feature, as the app (not the viewer) found it in Jira."""
-
-    issue_id: str
-    key: str
-    summary: str
-    status: str
-    # An issue security level is set, or Jira did not say: only some people may know it exists.
-    secured: bool
-
-    @property
-    def row(self) -> tuple[str, str, str]:
-        return (self.key, self.summary, self.status)
-
-
-def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | None) -> list[OpenIssue]:
-    """Open work around the feature: linked issues and the epic's other children that are not
-    done, and issues created since the drift that mention the key.
-
-    Found with the app's access, so callers must filter before showing it to anyone: by the
-    viewer's browse permission, or, where everyone who sees the drifted issue reads it (the
-    comment), by leaving out every issue with a security level."""
-    key = str(issue.get("key"))
-    fields = issue.get("fields") or {}
-    found: dict[str, OpenIssue] = {}
-    for link in fields.get("issuelinks") or []:
-        other = link.get("outwardIssue") or link.get("inwardIssue") or {}
-        other_fields = other.get("fields") or {}
-        status = other_fields.get("status") or {}
-        if (status.get("statusCategory") or {}).get("key") != "done" and other.get("key") and other.get("id"):
-            # Linked issues come without their security level: secured until the search says not.
-            found[other["key"]] = OpenIssue(str(other["id"]), other["key"], other_fields.get("summary") or "",
-                                            status.get("name") or "", secured=True)
-    unconfirmed = set(found)
-    clauses = []
-    if found:
-        ids = ", ".join(item.issue_id for item in found.values() if item.issue_id.isdigit())
-        if ids:
-            clauses.append(f"(id in ({ids}) AND statusCategory != Done)")
-    parent = (fields.get("parent") or {}).get("key")
-    if parent:
-        clauses.append(f'(parent = "{parent}" AND statusCategory != Done AND key != "{key}")')
-    if since is not None:
-        clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
-    if clauses:
-        try:
-            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security"],
-                                         max_results=STILL_OPEN_LIMIT):
-                other_fields = other.get("fields") or {}
-                unconfirmed.discard(other["key"])
-                if other["key"] in found or len(found) < STILL_OPEN_LIMIT:
-                    found[other["key"]] = OpenIssue(
-                        str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
-                        (other_fields.get("status") or {}).get("name") or "",
-                        secured=bool(other_fields.get("security")))
-                if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
-                    break
-        except JiraError as exc:  # the comment is still worth posting without this list
-            log.info("still-open search failed for %s: %s", key, exc)
-    return list(found.values())
 
 
 def _drift_comment(jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> dict[str, Any]:
@@ -388,11 +282,9 @@ def _mark_missing(svc: Services, reality_id: int) -> None:
 def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], title: str, done: bool) -> None:
     """Keep what recompute needs from Jira (title, when it went Done); a change triggers one more
     recompute, since the hotfix rule and the summary's words depend on them."""
-    from connect_app.worker import queue_recompute
-
     fields = issue.get("fields") or {}
     changed_at = fields.get("statuscategorychangedate")
-    done_at = _parse_jira_time(changed_at) if done and changed_at else None
+    done_at = parse_iso(changed_at) if done and changed_at else None
     with transaction(svc.sessions) as session:
         row = session.get(IssueReality, reality_id)
         if row is None:
@@ -403,14 +295,3 @@ def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], ti
         row.title, row.done_at = title, done_at
         if needs_recompute:
             queue_recompute(session, row.tenant_id)
-
-
-def _parse_jira_time(value: str) -> datetime | None:
-    try:
-        # Jira writes offsets without a colon (2026-11-24T10:00:00.000+0000).
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None

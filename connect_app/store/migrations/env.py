@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from connect_app.db import make_engine
-from connect_app.models import Base
+from connect_app.store.db import make_engine
+from connect_app.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,14 +7,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select, update
 
-from connect_app import jobs
 from connect_app.connect.auth import authenticate
-from connect_app.db import transaction
 from connect_app.errors import BadRequest
 from connect_app.intake.store import request_json
-from connect_app.models import IssueMove, IssueReality, PostedComment
+from connect_app.jobs.kinds import queue_recompute, queue_sync
 from connect_app.services import services
-from connect_app.worker import queue_recompute
+from connect_app.store.db import transaction
+from connect_app.store.models import IssueMove, IssueReality, PostedComment
 
 bp = Blueprint("jira_webhooks", __name__)
 
@@ -59,6 +58,5 @@ def issue_updated() -> tuple[Response, int]:
                                                             IssueReality.issue_key == key))
         if reality is not None and (reality.change_id or reality.restore_of):
             # Status may have moved to Done: the sync decides whether a comment is now owed.
-            jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
-                         tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+            queue_sync(session, tenant_id, key)
     return jsonify({"status": "accepted"}), 202

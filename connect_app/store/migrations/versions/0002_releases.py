@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import connect_app.models
+import connect_app.store.models
 
 revision = "0002"
 down_revision = "0001"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("sha", sa.String(length=40), nullable=True),
         sa.Column("url", sa.String(length=500), nullable=True),
-        sa.Column("published_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.id"],

@@ -9,69 +9,27 @@ and backfills that change nothing make no Jira calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connect_app import jobs
-from connect_app.db import transaction
-from connect_app.facts import RepositoryFacts, load_flags, load_repository, production_names
-from connect_app.jira_access import jira_for
-from connect_app.locks import exclusive
-from connect_app.models import Connection, IssueMove, IssueReality, Job, Tenant, utcnow
-from connect_app.reality.drift import PRECEDENCE, drift_for_keys
-from connect_app.reality.history import order_branch
-from connect_app.reality.model import NOT_DRIFT, Commit, Drift, FlagState, RevertAnalysis
-from connect_app.reality.reverts import analyse_reverts
+from connect_app.connect.audited import jira_for
+from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync
+from connect_app.jobs.locks import exclusive
+from connect_app.reality.drift import drift_for_keys
+from connect_app.reality.model import NOT_DRIFT, Drift
+from connect_app.reality.record import change_id, combine, drift_record
 from connect_app.services import Services
+from connect_app.store.db import transaction
+from connect_app.store.history import load_tenant_history
+from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
 
 log = logging.getLogger(__name__)
 
 PROJECTS_TTL = timedelta(minutes=10)
-
-
-def branch_commits(facts: RepositoryFacts) -> list[Commit]:
-    return [facts.commits[sha] for sha in order_branch(facts.segments) if sha in facts.commits]
-
-
-def combine(drifts: Sequence[Drift]) -> Drift:
-    """One issue, several repositories: the most serious state (the same precedence as within one
-    repository), counts added up."""
-    worst = min(drifts, key=lambda d: (PRECEDENCE.index(d.state), -(d.since.timestamp() if d.since else 0)))
-    if len(drifts) == 1:
-        return worst
-    return replace(worst, changes=sum(d.changes for d in drifts), reverted=sum(d.reverted for d in drifts))
-
-
-def change_id(drift: Drift) -> str | None:
-    """The identity of a drift change: the same cause always yields the same id, so a replay
-    recognises a comment it already owes or paid."""
-    if drift.state in NOT_DRIFT:
-        return None
-    episode = ""
-    if drift.cause_kind == "flag" and drift.since is not None:
-        # A flag is switched off, on and off again under the same key: each time off is a new
-        # drift change that owes its own comment (commits and deployments have their own ids).
-        episode = f"@{drift.since.isoformat()}"
-    return f"{drift.state}:{drift.cause_kind}:{drift.cause_ref or '-'}{episode}"[:200]
-
-
-def drift_record(drift: Drift) -> dict[str, Any]:
-    """What sync needs to render the property, label and comment, as JSON."""
-    return {
-        "state": drift.state,
-        "since": drift.since.isoformat() if drift.since else None,
-        "changes": drift.changes,
-        "reverted": drift.reverted,
-        "environment": drift.environment,
-        "cause_kind": drift.cause_kind,
-        "cause_ref": drift.cause_ref,
-        "cause_url": drift.cause_url,
-    }
 
 
 def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
@@ -87,44 +45,6 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
         return list(tenant.known_projects) if tenant.known_projects_at else None
     tenant.known_projects, tenant.known_projects_at = projects, utcnow()
     return projects
-
-
-@dataclass(frozen=True)
-class RepositoryHistory:
-    connection: Connection
-    facts: RepositoryFacts
-    commits: list[Commit]  # the default branch, in the order commits reached it
-    analysis: RevertAnalysis
-
-
-@dataclass(frozen=True)
-class TenantHistory:
-    """Everything a tenant's repositories and flags say, run through branch order and revert
-    analysis once; recompute and the panel/report read the same thing."""
-
-    moves: dict[str, str]  # old issue key -> new key
-    flags: list[FlagState]
-    repositories: list[RepositoryHistory]
-
-    def projects_with_moves(self, projects: Collection[str] | None) -> set[str] | None:
-        # Keys of a project an issue moved out of still name the (moved) issue.
-        if projects is None:
-            return None
-        return set(projects) | {old.rsplit("-", 1)[0] for old in self.moves}
-
-
-def load_tenant_history(svc: Services, session: Session, tenant: Tenant) -> TenantHistory:
-    default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
-    moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
-                                 .where(IssueMove.tenant_id == tenant.id)).all())
-    flags = load_flags(session, tenant.id, default_envs, tenant.settings.get("flag_links") or {})
-    repositories = []
-    for connection in session.scalars(select(Connection).where(
-            Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):
-        facts = load_repository(session, connection, production_names(connection, default_envs))
-        commits = branch_commits(facts)
-        repositories.append(RepositoryHistory(connection, facts, commits, analyse_reverts(commits, facts.pulls)))
-    return TenantHistory(moves=moves, flags=flags, repositories=repositories)
 
 
 def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
@@ -168,8 +88,7 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
         return
     connection.backfill = {**(connection.backfill or {}), "resolving": sorted(attempted | set(missing)),
                            "state": "queued"}
-    jobs.enqueue(session, "backfill", {"connection_id": connection.id, "since": None},
-                 tenant_id=connection.tenant_id, dedupe_key=f"backfill:{connection.id}")
+    queue_backfill(session, connection.id, connection.tenant_id, since=None)
 
 
 def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
@@ -189,8 +108,7 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
         if _comparison_waiting(session, tenant_id):
             # A deployment is about to be compared: judging now would flicker issues through
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
-            jobs.enqueue(session, "recompute", {"tenant_id": tenant_id}, tenant_id=tenant_id,
-                         dedupe_key=f"recompute:{tenant_id}")
+            queue_recompute(session, tenant_id)
             return []
         drifts = compute_tenant(svc, session, tenant)
         realities = {r.issue_key: r for r in session.scalars(
@@ -203,8 +121,7 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
                 session.add(reality)
             if _apply_drift(reality, drift):
                 moved.append(key)
-                jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
-                             tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+                queue_sync(session, tenant_id, key)
         # An issue no repository names any more (its only commit was force-pushed away, say)
         # goes back to live rather than keeping a stale drift.
         for key, reality in realities.items():
@@ -212,14 +129,13 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
                 if _apply_drift(reality, Drift(key=key, state="live", since=None, summary="", changes=0,
                                                reverted=0, environment=None)):
                     moved.append(key)
-                    jobs.enqueue(session, "sync_issue", {"tenant_id": tenant_id, "issue_key": key},
-                                 tenant_id=tenant_id, dedupe_key=f"sync:{tenant_id}:{key}")
+                    queue_sync(session, tenant_id, key)
         return moved
 
 
 def _comparison_waiting(session: Session, tenant_id: int) -> bool:
     return session.scalar(select(Job.id).where(
-        Job.tenant_id == tenant_id, Job.kind == "compare_deployments", Job.status == "queued",
+        Job.tenant_id == tenant_id, Job.kind == COMPARE_DEPLOYMENTS, Job.status == "queued",
         Job.run_after <= utcnow()).limit(1)) is not None
 
 

@@ -2,7 +2,7 @@
 
 SQLite (the default) runs in WAL mode with one worker; PostgreSQL serves any number of web and
 worker processes. The schema only ever changes through the Alembic migrations in
-`connect_app/migrations`.
+`connect_app/store/migrations`.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jira import CallRecord, JiraClient
-from connect_app.models import AuditEntry, Tenant
 from connect_app.services import Services
+from connect_app.store.models import AuditEntry, Tenant
 
 
 def jira_for(svc: Services, tenant: Tenant) -> JiraClient:

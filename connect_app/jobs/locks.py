@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from connect_app import jobs
+from connect_app.jobs import queue as jobs
 from connect_app.services import Services
 
 _local_guard = threading.Lock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import connect_app.models
+import connect_app.store.models
 
 revision = "0001"
 down_revision = None
@@ -32,10 +32,10 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("known_projects", sa.JSON(), nullable=False),
-        sa.Column("known_projects_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("installed_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("uninstalled_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("known_projects_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("installed_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("uninstalled_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("client_key"),
     )
@@ -43,7 +43,7 @@ def upgrade() -> None:
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.Column("at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("issue_key", sa.String(length=100), nullable=True),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=500), nullable=False),
@@ -72,9 +72,9 @@ def upgrade() -> None:
         sa.Column("deploy_token_digest", sa.String(length=64), nullable=False),
         sa.Column("default_branch", sa.String(length=255), nullable=False),
         sa.Column("production_environments", sa.JSON(), nullable=True),
-        sa.Column("created_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_delivery_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_delivery_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("backfill", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -109,17 +109,17 @@ def upgrade() -> None:
         sa.Column("issue_key", sa.String(length=100), nullable=False),
         sa.Column("issue_id", sa.String(length=40), nullable=True),
         sa.Column("state", sa.String(length=30), nullable=False),
-        sa.Column("since", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("since", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("change_id", sa.String(length=200), nullable=True),
         sa.Column("restore_of", sa.String(length=200), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
-        sa.Column("done_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("missing", sa.Boolean(), nullable=False),
         sa.Column("desired", sa.JSON(), nullable=False),
         sa.Column("applied_property", sa.JSON(), nullable=True),
         sa.Column("applied_label", sa.String(length=60), nullable=True),
-        sa.Column("applied_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("computed_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("applied_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("computed_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -139,12 +139,12 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=300), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("run_after", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("run_after", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("locked_by", sa.String(length=100), nullable=True),
-        sa.Column("locked_until", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -164,7 +164,7 @@ def upgrade() -> None:
         sa.Column("change_id", sa.String(length=200), nullable=False),
         sa.Column("jira_comment_id", sa.String(length=40), nullable=True),
         sa.Column("transitioned", sa.Boolean(), nullable=False),
-        sa.Column("posted_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("posted_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -181,7 +181,7 @@ def upgrade() -> None:
         sa.Column("sha", sa.String(length=40), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("author", sa.String(length=255), nullable=False),
-        sa.Column("authored_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("authored_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("parents", sa.JSON(), nullable=False),
         sa.Column("brought_in", sa.JSON(), nullable=False),
@@ -201,10 +201,10 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=60), nullable=False),
         sa.Column("guid", sa.String(length=100), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.Column("received_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("processed_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("processed_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.id"],
@@ -229,7 +229,7 @@ def upgrade() -> None:
         sa.Column("environment", sa.String(length=100), nullable=False),
         sa.Column("sha", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("deployed_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deployed_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=True),
         sa.Column("compared", sa.Boolean(), nullable=False),
         sa.Column("compared_base", sa.String(length=40), nullable=True),
@@ -257,7 +257,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("environment", sa.String(length=100), nullable=False),
         sa.Column("on", sa.Boolean(), nullable=False),
-        sa.Column("changed_at", connect_app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=True),
         sa.Column("linked_keys", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -283,7 +283,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("head_ref", sa.String(length=255), nullable=False),
         sa.Column("merge_commit_sha", sa.String(length=40), nullable=True),
-        sa.Column("merged_at", connect_app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("merged_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("commit_shas", sa.JSON(), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(

@@ -17,12 +17,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller, context_jwt_required
-from connect_app.connect.jira import JiraClient, JiraError
+from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest, NotFound
-from connect_app.facts import load_releases
-from connect_app.jira_access import jira_for
-from connect_app.models import IssueReality, Tenant, utcnow
 from connect_app.reality import story
 from connect_app.reality.drift import (
     BranchIndex,
@@ -32,9 +30,12 @@ from connect_app.reality.drift import (
     timeline_for_key,
 )
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
-from connect_app.recompute import load_tenant_history
+from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import Services, services
-from connect_app.sync import drift_from_record, still_open
+from connect_app.store.facts import load_releases
+from connect_app.store.history import load_tenant_history
+from connect_app.store.models import IssueReality, Tenant, utcnow
+from connect_app.sync.still_open import still_open
 
 bp = Blueprint("reality_api", __name__)
 
@@ -96,13 +97,9 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
     return result
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-
 def event_view(event: TimelineEvent) -> dict[str, Any]:
     view = event.as_dict()
-    view["when"] = _iso(event.when)
+    view["when"] = iso(event.when)
     view["when_text"] = story.format_when(event.when) if event.when else "time unknown"
     return view
 
@@ -162,7 +159,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     key = str(issue.get("key") or issue_key)
     title = fields.get("summary") or key
     status = fields.get("status") or {}
-    done = (status.get("statusCategory") or {}).get("key") == "done"
+    done = is_done(status)
     with svc.sessions() as session:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))
@@ -185,7 +182,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "has_changes": bool(timeline) and drift.changes > 0,
         "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
         "summary": drift.summary,
-        "since": _iso(drift.since),
+        "since": iso(drift.since),
         "environment": drift.environment,
         "changes": drift.changes,
         "reverted": drift.reverted,
@@ -300,7 +297,7 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         parent = (fields.get("parent") or {}).get("key")
         epic = epics.get(parent) if parent else None
         epic_status = ((epic or {}).get("fields") or {}).get("status") or {}
-        active = epic is not None and (epic_status.get("statusCategory") or {}).get("key") != "done"
+        active = epic is not None and not is_done(epic_status)
         if query.active_epics_only and not active:
             continue
         if query.epic and parent != query.epic:
@@ -325,7 +322,7 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         })
     ordered = sorted(groups.values(), key=lambda g: (g["epic"] is None, (g["epic"] or {}).get("key") or ""))
     return {
-        "window": {"since": _iso(query.since), "until": _iso(query.until)},
+        "window": {"since": iso(query.since), "until": iso(query.until)},
         "filters": {"project": query.project, "epic": query.epic,
                     "epics": "active" if query.active_epics_only else "all", "state": sorted(query.states)},
         "groups": ordered,

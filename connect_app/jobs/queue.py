@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connect_app.models import Job, utcnow
+from connect_app.store.models import Job, utcnow
 
 log = logging.getLogger(__name__)
 

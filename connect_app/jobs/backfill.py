@@ -11,58 +11,29 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from tqdm import tqdm
+
 from connect_app.config import Settings
-from connect_app.db import transaction
-from connect_app.facts import record_commit, record_segment
-from connect_app.github_api import GitHubUnavailable, RateLimited, RepositoryReader
-from connect_app.models import Connection, Job, utcnow
+from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
+from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
+from connect_app.reality.history import first_parent_steps
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
 from connect_app.services import Services
-from connect_app.worker import queue_deployment_compare, queue_recompute, reader_for
+from connect_app.store.db import transaction, upgrade
+from connect_app.store.facts import record_commit, record_segment
+from connect_app.store.models import Connection, Job, utcnow
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
 BATCH = 200
-
-
-def first_parent_steps(commits: Iterable[Commit], head: str) -> list[tuple[Commit, tuple[str, ...]]]:
-    """Oldest first: each first-parent commit with the commits its merge brought in (oldest first).
-
-    `commits` is every commit reachable from `head` (any order) with parents known.
-    """
-    by_sha = {c.sha: c for c in commits}
-    chain: list[str] = []
-    sha: str | None = head
-    while sha is not None and sha in by_sha:
-        chain.append(sha)
-        parents = by_sha[sha].parents
-        sha = parents[0] if parents else None
-    mainline = set(chain)
-    claimed: set[str] = set()
-    steps: list[tuple[Commit, tuple[str, ...]]] = []
-    for sha in reversed(chain):
-        commit = by_sha[sha]
-        brought: list[str] = []
-        stack = list(commit.parents[1:])
-        while stack:
-            current = stack.pop()
-            if current in mainline or current in claimed or current not in by_sha:
-                continue
-            claimed.add(current)
-            brought.append(current)
-            stack.extend(by_sha[current].parents)
-        # Oldest first, as GitHub lists a merged branch's commits in a push.
-        brought.sort(key=lambda s: (by_sha[s].timestamp or datetime.min, s))
-        steps.append((commit, tuple(brought)))
-    return steps
 
 
 def backfill_connection(svc: Services, connection_id: str, since: datetime | None, *,
@@ -174,10 +145,6 @@ def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = ti
 
 
 def backfill_from_cli(settings: Settings, connection_id: str, since: str | None) -> int:
-    from tqdm import tqdm
-
-    from connect_app.db import upgrade
-
     upgrade(settings.database_url)
     svc = Services.build(settings)
     bar = tqdm(unit="commit", desc=f"backfill {connection_id}", file=sys.stderr)

@@ -16,7 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connect_app.intake.parse import DeploymentEvent, FlagChange, MergedPullRequest
-from connect_app.models import (
+from connect_app.reality.keys import find_keys, find_keys_in_branch
+from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Release, Segment
+from connect_app.store.models import (
     CommitFact,
     Connection,
     DeploymentFact,
@@ -25,8 +27,6 @@ from connect_app.models import (
     ReleaseFact,
     SegmentFact,
 )
-from connect_app.reality.keys import find_keys, find_keys_in_branch
-from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Release, Segment
 
 SUCCESS = "success"
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")

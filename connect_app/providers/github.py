@@ -17,6 +17,8 @@ from github.Repository import Repository
 from connect_app.config import Settings
 from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.reality.model import Commit
+from connect_app.services import Services
+from connect_app.store.models import Connection, Tenant
 
 # GitHub's compare endpoint returns at most 250 commits per page.
 COMPARE_PAGE = 250
@@ -203,3 +205,20 @@ def _to_commit(raw, *, with_files: bool) -> Commit:  # type: ignore[no-untyped-d
         parents=tuple(p["sha"] for p in data.get("parents") or []),
         url=data.get("html_url"),
     )
+
+
+def reader_for(svc: Services, connection: Connection) -> RepositoryReader | None:
+    """API access for a connection (its own token, else the GitHub App's installation), or None
+    when it has neither (public reads still need credentials here: we never spend an anonymous
+    rate limit shared by every tenant on one host)."""
+    token = svc.box.open(connection.token_sealed) if connection.token_sealed else None
+    with svc.sessions() as session:
+        tenant = session.get(Tenant, connection.tenant_id)
+    app = None if token or tenant is None else app_for(
+        svc.settings, api_url=connection.api_url, repository=connection.repository, jira_base_url=tenant.base_url)
+    try:
+        reader = RepositoryReader(api_url=connection.api_url, repository=connection.repository, token=token,
+                                  allowed_api_urls=svc.settings.allowed_github_api_urls, app=app)
+    except GitHubUnavailable:
+        return None
+    return reader if reader.has_credentials else None

@@ -1,0 +1,188 @@
+"""A stored delivery becomes facts: what a push, pull request, deployment, release or flag event
+says is recorded once, and the stages that depend on it are queued. Idempotent: a delivery
+already processed is left alone, so a retried job changes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from connect_app.intake.parse import (
+    ZERO_SHA,
+    PayloadError,
+    parse_ci_deployment,
+    parse_deployment,
+    parse_flag_changes,
+    parse_pull_request,
+    parse_push,
+)
+from connect_app.jobs import queue
+from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
+from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
+from connect_app.reality.model import Segment
+from connect_app.services import Services
+from connect_app.store.db import transaction
+from connect_app.store.facts import (
+    ReleaseEvent,
+    parse_release,
+    record_commit,
+    record_deployment,
+    record_flag,
+    record_pull_request,
+    record_release,
+    record_segment,
+)
+from connect_app.store.models import Connection, Delivery, Job, Tenant, utcnow
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ")
+
+
+def _parsed(parse: Callable[..., _T], *args: Any) -> _T:
+    """Run a payload parser, turning what it raises into PayloadError. A body of the wrong shape
+    (a list where an object belongs, a missing key) fails the same way on every attempt, so
+    retrying it would only park the job later; errors raised elsewhere must stay retryable."""
+    try:
+        return parse(*args)
+    except PayloadError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PayloadError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def process_delivery(svc: Services, job: Job) -> None:
+    with transaction(svc.sessions) as session:
+        delivery = session.get(Delivery, int(job.payload["delivery_id"]))
+        if delivery is None or delivery.status == "processed":
+            return
+        connection = session.get(Connection, delivery.connection_id)
+        tenant = session.get(Tenant, delivery.tenant_id)
+        # Connections are soft-deleted: a delivery queued before the deletion must not go on
+        # to change Jira for a repository the admin has just removed.
+        if connection is None or connection.deleted_at is not None or tenant is None or not tenant.active:
+            delivery.status, delivery.error = "ignored", "connection removed or app disabled"
+            return
+        # Only a malformed body is permanent (see _parsed). Anything else, such as a GitHub
+        # call failing in an unforeseen way, propagates: the job retries with backoff and, if
+        # it never succeeds, is parked where the admin sees it rather than silently dropped.
+        try:
+            payload = _parsed(json.loads, delivery.body)
+            _apply(svc, session, delivery, connection, payload)
+        except PayloadError as exc:
+            # Malformed content never blocks the queue: the delivery is kept, marked, and shown.
+            delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            return
+        delivery.status, delivery.error, delivery.processed_at = "processed", None, utcnow()
+
+
+def _apply(svc: Services, session: Session, delivery: Delivery, connection: Connection,
+           payload: dict[str, Any]) -> None:
+    tenant_id = connection.tenant_id
+    if delivery.source == "github" and delivery.event == "push":
+        if _record_push(svc, session, connection, payload):
+            queue_recompute(session, tenant_id)
+            # A deployment may have named a SHA we had not seen; now we might have it.
+            queue_deployment_compare(session, connection.id, tenant_id)
+    elif delivery.source == "github" and delivery.event == "pull_request":
+        _record_pull_request(svc, session, connection, payload)
+    elif delivery.source == "github" and delivery.event in ("deployment", "deployment_status"):
+        event = _parsed(parse_deployment, delivery.event, payload)
+        record_deployment(session, connection.id, "github", event, event.external_id)
+        queue_deployment_compare(session, connection.id, tenant_id)
+    elif delivery.source == "github" and delivery.event == "release":
+        released = _parsed(parse_release, payload)
+        if released is not None:
+            record_release(session, connection.id, _with_tag_commit(svc, connection, released))
+    elif delivery.source == "deploy":
+        event = _parsed(parse_ci_deployment, payload, delivery.received_at)
+        record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")
+        queue_deployment_compare(session, connection.id, tenant_id)
+    elif delivery.source.startswith("flag:"):
+        provider = delivery.source.split(":", 1)[1]
+        for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
+            record_flag(session, connection, provider, change)
+        queue_recompute(session, tenant_id)
+
+
+def _record_pull_request(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> None:
+    pr = _parsed(parse_pull_request, payload)
+    if pr is None or pr.base_ref not in ("", connection.default_branch):
+        return
+    commit_shas: tuple[str, ...] = ()
+    reader = reader_for(svc, connection)
+    if reader is not None:
+        try:
+            commit_shas = reader.pull_commits(pr.number)
+        except RateLimited as exc:
+            raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+        except GitHubUnavailable as exc:
+            log.info("PR commits unavailable for %s#%s: %s", connection.repository, pr.number, exc)
+    record_pull_request(session, connection.id, pr, commit_shas)
+    queue_recompute(session, connection.tenant_id)
+
+
+def _with_tag_commit(svc: Services, connection: Connection, released: ReleaseEvent) -> ReleaseEvent:
+    """A release payload usually names a branch, not the tagged commit: ask GitHub for it.
+    Without API access the release is kept without a commit and shown on no timeline."""
+    if not released.out or released.release.sha is not None:
+        return released
+    reader = reader_for(svc, connection)
+    if reader is None:
+        return released
+    try:
+        sha = reader.tag_commit(released.release.tag)
+    except RateLimited as exc:
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except GitHubUnavailable as exc:
+        log.info("tag %s of %s unavailable: %s", released.release.tag, connection.repository, exc)
+        return released
+    return replace(released, release=replace(released.release, sha=sha))
+
+
+def _record_push(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> bool:
+    push = _parsed(parse_push, payload)
+    if push.default_branch and push.default_branch != connection.default_branch:
+        connection.default_branch = push.default_branch
+    if not push.to_default_branch or push.deleted or not push.commits:
+        return False
+    listed = list(push.commits)
+    # A merge brings in the commits listed before it in the same push (GitHub lists a merged
+    # branch's commits, then the merge); with API access the real parents say it exactly.
+    reader = None
+    pending: list[str] = []
+    for commit in listed:
+        if commit.subject.startswith(_MERGE_SUBJECT):
+            reader = reader or reader_for(svc, connection)
+            exact = _brought_in_by(reader, commit.sha) if reader is not None else None
+            commit = replace(commit, brought_in=exact if exact is not None else tuple(pending))
+            pending = []
+        else:
+            pending.append(commit.sha)
+        record_commit(session, connection.id, commit)
+    before = None if push.before == ZERO_SHA else push.before
+    record_segment(session, connection.id, Segment(before=before, after=push.after,
+                                                   commits=tuple(c.sha for c in listed), source="push"))
+    return True
+
+
+def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | None:
+    """What a merge brought into the default branch, from its real parents: the commits the
+    merge has that its mainline parent lacks. None when the API cannot say."""
+    try:
+        parents = reader.commit(merge).parents
+        if len(parents) < 2:
+            return None
+        return tuple(sha for sha in reader.compare(parents[0], merge).added if sha != merge)
+    except RateLimited as exc:
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except GitHubUnavailable as exc:
+        log.info("merge parents of %s unavailable, keeping the push's guess: %s", merge[:7], exc)
+        return None

@@ -1,0 +1,74 @@
+"""What each production deployment added and removed against the one before it."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connect_app.jobs import queue
+from connect_app.jobs.kinds import queue_recompute
+from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
+from connect_app.reality.history import difference_on_branch, order_branch
+from connect_app.reality.model import Segment
+from connect_app.services import Services
+from connect_app.store.db import transaction
+from connect_app.store.facts import production_deployments, production_names
+from connect_app.store.models import Connection, DeploymentFact, Job, SegmentFact
+
+log = logging.getLogger(__name__)
+
+
+def compare_deployments(svc: Services, job: Job) -> None:
+    """Fill in what each production deployment added and removed against the one before it.
+
+    Runs over the whole chain so that a deployment reported late (out of order) re-bases the
+    ones after it; unchanged comparisons are kept.
+    """
+    with transaction(svc.sessions) as session:
+        connection = session.get(Connection, job.payload["connection_id"])
+        if connection is None:
+            return
+        production = production_names(connection, svc.settings.production_environments)
+        rows = production_deployments(session, connection.id, production)
+        reader = reader_for(svc, connection)
+        branch = _branch_order(session, connection.id)
+        changed = False
+        previous: DeploymentFact | None = None
+        for row in rows:
+            base = previous.sha if previous is not None else None
+            # Without API access the recorded branch is the only source, and it grows as pushes
+            # arrive, so local differences are recomputed every time (they are cheap).
+            if reader is None or not row.compared or row.compared_base != base:
+                difference = _difference(reader, branch, base, row.sha)
+                if difference is not None and (
+                    not row.compared or (row.added, row.removed) != difference or row.compared_base != base
+                ):
+                    row.added, row.removed = difference
+                    row.compared, row.compared_base = True, base
+                    changed = True
+            previous = row
+        if changed:
+            queue_recompute(session, connection.tenant_id)
+
+
+def _branch_order(session: Session, connection_id: str) -> list[str]:
+    segments = [Segment(before=r.before, after=r.after, commits=tuple(r.commits), source=r.source)  # type: ignore[arg-type]
+                for r in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == connection_id))]
+    return order_branch(segments)
+
+
+def _difference(reader: RepositoryReader | None, branch: list[str], base: str | None,
+                head: str) -> tuple[list[str], list[str]] | None:
+    if reader is not None:
+        try:
+            if base is None:
+                return [c.sha for c in reader.history(head)][::-1], []
+            result = reader.compare(base, head)
+            return list(result.added), list(result.removed)
+        except RateLimited as exc:
+            raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+        except GitHubUnavailable as exc:
+            log.info("compare unavailable, using recorded history: %s", exc)
+    return difference_on_branch(branch, base, head)

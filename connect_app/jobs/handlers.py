@@ -1,0 +1,40 @@
+"""The handler registry: which function runs each job kind, bound to one process's services.
+
+Only entry points (`cli`, the sandbox stack) import this module. Every other stage asks for work
+through `jobs.kinds`, which is what keeps the stages free of import cycles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from connect_app.jobs import kinds, queue
+from connect_app.jobs.backfill import run_backfill
+from connect_app.jobs.deliveries import process_delivery
+from connect_app.jobs.deployments import compare_deployments
+from connect_app.jobs.recompute import recompute_tenant
+from connect_app.services import Services
+from connect_app.store.models import Job
+from connect_app.sync.apply import sync_issue
+
+
+class Handlers:
+    """The job kinds the worker knows, bound to one process's services."""
+
+    def __init__(self, svc: Services, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.svc = svc
+        self.sleep = sleep
+
+    def mapping(self) -> Mapping[str, queue.Handler]:
+        svc = self.svc
+        return {
+            kinds.DELIVERY: lambda job: process_delivery(svc, job),
+            kinds.COMPARE_DEPLOYMENTS: lambda job: compare_deployments(svc, job),
+            kinds.BACKFILL: self._backfill,
+            kinds.RECOMPUTE: lambda job: recompute_tenant(svc, int(job.payload["tenant_id"])),
+            kinds.SYNC_ISSUE: lambda job: sync_issue(svc, int(job.payload["tenant_id"]), job.payload["issue_key"]),
+        }
+
+    def _backfill(self, job: Job) -> None:
+        run_backfill(self.svc, job, sleep=self.sleep)

@@ -1,0 +1,61 @@
+"""Every kind of job the worker runs, and the one way any stage asks for one.
+
+Stages never call each other's handlers: they queue work here, in their own transaction, and
+only the entry points (`cli`, the sandbox stack) import the handler registry. That keeps data
+flowing one way and the job queue free of import cycles. Each kind names its dedupe key once,
+so the same work asked for twice while it waits runs once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from connect_app.jobs import queue
+
+DELIVERY: Final = "delivery"
+COMPARE_DEPLOYMENTS: Final = "compare_deployments"
+BACKFILL: Final = "backfill"
+RECOMPUTE: Final = "recompute"
+SYNC_ISSUE: Final = "sync_issue"
+ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE)
+
+
+def recompute_key(tenant_id: int) -> str:
+    return f"recompute:{tenant_id}"
+
+
+def sync_key(tenant_id: int, issue_key: str) -> str:
+    return f"sync:{tenant_id}:{issue_key}"
+
+
+def queue_stored_delivery(db: Connection, delivery_id: int, tenant_id: int) -> None:
+    """Intake's path: Core, in the transaction that stores the delivery, no dedupe lookup."""
+    queue.enqueue_in(db, DELIVERY, {"delivery_id": delivery_id}, tenant_id=tenant_id)
+
+
+def queue_delivery_again(session: Session, delivery_id: int, tenant_id: int) -> None:
+    queue.enqueue(session, DELIVERY, {"delivery_id": delivery_id}, tenant_id=tenant_id,
+                  dedupe_key=f"delivery:{delivery_id}")
+
+
+def queue_recompute(session: Session, tenant_id: int, delay: float = 0.0) -> None:
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id}, tenant_id=tenant_id,
+                  dedupe_key=recompute_key(tenant_id), delay=delay)
+
+
+def queue_deployment_compare(session: Session, connection_id: str, tenant_id: int) -> None:
+    queue.enqueue(session, COMPARE_DEPLOYMENTS, {"connection_id": connection_id}, tenant_id=tenant_id,
+                  dedupe_key=f"compare:{connection_id}")
+
+
+def queue_backfill(session: Session, connection_id: str, tenant_id: int, since: str | None) -> None:
+    queue.enqueue(session, BACKFILL, {"connection_id": connection_id, "since": since}, tenant_id=tenant_id,
+                  dedupe_key=f"backfill:{connection_id}")
+
+
+def queue_sync(session: Session, tenant_id: int, issue_key: str) -> None:
+    queue.enqueue(session, SYNC_ISSUE, {"tenant_id": tenant_id, "issue_key": issue_key}, tenant_id=tenant_id,
+                  dedupe_key=sync_key(tenant_id, issue_key))
