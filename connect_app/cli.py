@@ -72,18 +72,24 @@ def main(argv: list[str] | None = None) -> int:
 def run_worker(*, lease: float, poll: float) -> int:
     from connect_app import create_app
     from connect_app.jobs.handlers import Handlers
-    from connect_app.jobs.queue import Worker
 
     app = create_app()
     svc = app.extensions["system-reality"]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker = Worker(svc.sessions, Handlers(svc).mapping(), lease=timedelta(seconds=lease), poll_interval=poll)
+    worker = Handlers(svc).worker(lease=timedelta(seconds=lease), poll_interval=poll)
     logging.getLogger(__name__).info("worker %s started", worker.worker_id)
     with app.app_context():
         worker.run_forever(stop)
     return 0
+
+
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    os.nice(WORKER_NICENESS)
 
 
 def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) -> int:
@@ -94,8 +100,10 @@ def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) 
         logging.getLogger(__name__).warning("SQLite runs one background worker; use Postgres to scale out")
         workers = 1
     # Our own interpreter and fixed module names: nothing from outside reaches these argv lists.
-    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"])
-                for _ in range(workers)]
+    # The worker yields the CPU to the web processes: deliveries are acknowledged first, and
+    # the work they queue runs in the time the web leaves free.
+    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"],
+                                 preexec_fn=_lower_priority) for _ in range(workers)]
     web = subprocess.Popen([  # noqa: S603
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
         "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from connect_app.jobs import kinds, queue
 from connect_app.jobs.backfill import run_backfill
@@ -35,6 +36,10 @@ class Handlers:
             kinds.RECOMPUTE: lambda job: recompute_tenant(svc, int(job.payload["tenant_id"])),
             kinds.SYNC_ISSUE: lambda job: sync_issue(svc, int(job.payload["tenant_id"]), job.payload["issue_key"]),
         }
+
+    def worker(self, **options: Any) -> queue.Worker:
+        """A worker running these handlers, with backfills in the bulk lane."""
+        return queue.Worker(self.svc.sessions, self.mapping(), bulk_kinds=kinds.BULK, **options)
 
     def _backfill(self, job: Job) -> None:
         run_backfill(self.svc, job, sleep=self.sleep)

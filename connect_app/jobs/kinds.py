@@ -21,6 +21,9 @@ BACKFILL: Final = "backfill"
 RECOMPUTE: Final = "recompute"
 SYNC_ISSUE: Final = "sync_issue"
 ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE)
+# The bulk lane: long reads of history run only while no live job (deliveries, recomputes, Jira
+# syncs) of any tenant is ready, so a backfill never delays a revert reaching Jira.
+BULK: Final = frozenset({BACKFILL})
 
 
 def recompute_key(tenant_id: int) -> str:

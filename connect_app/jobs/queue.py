@@ -14,13 +14,13 @@ import random
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,33 +80,60 @@ def enqueue_in(
     db.execute(_QUEUE, {"kind": kind, "payload": dict(payload), "tenant_id": tenant_id, "run_after": utcnow()})
 
 
-def claim(sessions: sessionmaker[Session], worker_id: str, *, lease: timedelta = DEFAULT_LEASE) -> Job | None:
-    """Take the next ready job, or one whose worker's lease ran out."""
-    now = utcnow()
-    ready = or_(
+def _ready(now: datetime) -> ColumnElement[bool]:
+    return or_(
         and_(Job.status == "queued", Job.run_after <= now),
         and_(Job.status == "running", Job.locked_until < now),
     )
+
+
+def _lanes(bulk_kinds: Collection[str]) -> tuple[ColumnElement[bool], ...]:
+    """Live work first; bulk kinds (backfills) only while no live job of any tenant is ready."""
+    if not bulk_kinds:
+        return (Job.kind.is_not(None),)
+    return (Job.kind.not_in(bulk_kinds), Job.kind.in_(bulk_kinds))
+
+
+def claim(sessions: sessionmaker[Session], worker_id: str, *, lease: timedelta = DEFAULT_LEASE,
+          bulk_kinds: Collection[str] = (), fairness: Callable[[int | None], float] | None = None) -> Job | None:
+    """Take the next ready job (or one whose worker's lease ran out): live lane before bulk, and
+    among tenants the one `fairness` ranks lowest (the least recently served), its oldest job
+    first, so one tenant's burst never stands in front of another tenant's next job."""
+    now = utcnow()
+    ready = _ready(now)
+    rank = fairness or (lambda _tenant: 0.0)
     with sessions() as session:
-        query = select(Job.id).where(ready).order_by(Job.run_after, Job.id).limit(1)
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        job_id = session.scalar(query)
-        if job_id is None:
-            session.rollback()
-            return None
-        # The conditional update is what makes the claim safe on every database: exactly one
-        # claimer sees rowcount 1. The dedupe key is released so new work queues behind this run.
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, ready)
-            .values(status="running", locked_by=worker_id, locked_until=now + lease,
-                    attempts=Job.attempts + 1, dedupe_key=None)
-        )
-        session.commit()
-        if result.rowcount != 1:
-            return None
-        return session.get(Job, job_id)
+        for lane in _lanes(bulk_kinds):
+            waiting = session.scalars(select(Job.tenant_id).where(ready, lane).distinct()).all()
+            for tenant in sorted(waiting, key=lambda t: (rank(t), t or 0)):
+                mine = Job.tenant_id.is_(None) if tenant is None else Job.tenant_id == tenant
+                job = _take(session, and_(ready, lane, mine), worker_id, now + lease)
+                if job is not None:
+                    return job
+        session.rollback()
+    return None
+
+
+def _take(session: Session, where: ColumnElement[bool], worker_id: str, locked_until: datetime) -> Job | None:
+    """The conditional update is what makes the claim safe on every database: exactly one
+    claimer sees rowcount 1 (`SKIP LOCKED` on PostgreSQL keeps many workers from queueing up on
+    the same row). The dedupe key is released so new work queues behind this run."""
+    query = select(Job.id).where(where).order_by(Job.run_after, Job.id).limit(1)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    job_id = session.scalar(query)
+    if job_id is None:
+        session.rollback()
+        return None
+    result = session.execute(
+        update(Job).where(Job.id == job_id, where)
+        .values(status="running", locked_by=worker_id, locked_until=locked_until,
+                attempts=Job.attempts + 1, dedupe_key=None)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    return session.get(Job, job_id)
 
 
 def extend_lease(sessions: sessionmaker[Session], job: Job, worker_id: str,
@@ -178,15 +205,22 @@ class Worker:
     lease: timedelta = DEFAULT_LEASE
     poll_interval: float = 0.5
     worker_id: str = ""
+    # Kinds of the bulk lane (backfills): they run only while no live job is ready.
+    bulk_kinds: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.worker_id:
             self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self._served: dict[int | None, int] = {}
+        self._tick = 0
 
     def run_once(self) -> bool:
-        job = claim(self.sessions, self.worker_id, lease=self.lease)
+        job = claim(self.sessions, self.worker_id, lease=self.lease, bulk_kinds=self.bulk_kinds,
+                    fairness=lambda tenant: self._served.get(tenant, -1))
         if job is None:
             return False
+        self._tick += 1
+        self._served[job.tenant_id] = self._tick
         handler = self.handlers.get(job.kind)
         if handler is None:
             fail(self.sessions, job, self.worker_id, f"no handler for job kind {job.kind!r}")

@@ -281,3 +281,39 @@ def test_a_job_longer_than_its_lease_is_not_taken_over_while_its_worker_lives(se
     runner.join(5)
     assert runs == ["slow"]
     assert [job.status for job in _jobs(sessions)] == ["done"]
+
+
+def _tenants(sessions: sessionmaker[Session], count: int) -> list[int]:
+    with transaction(sessions) as session:
+        rows = [Tenant(client_key=f"lanes-{i}", base_url=f"https://lanes-{i}.atlassian.net",
+                       shared_secret_sealed="x") for i in range(count)]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def _run_order(sessions: sessionmaker[Session], *, bulk: frozenset[str] = frozenset()) -> list[tuple[str, int | None]]:
+    order: list[tuple[str, int | None]] = []
+    handlers = {kind: (lambda job: order.append((job.kind, job.tenant_id))) for kind in ("backfill", "delivery")}
+    jobs.Worker(sessions, handlers, bulk_kinds=bulk).run_until_idle()
+    return order
+
+
+def test_live_work_never_waits_behind_bulk_work(sessions, clock) -> None:
+    [tenant] = _tenants(sessions, 1)
+    _add(sessions, "backfill", {"slice": 1}, tenant_id=tenant)
+    _add(sessions, "backfill", {"slice": 2}, tenant_id=tenant)
+    _add(sessions, "delivery", {"n": 1}, tenant_id=tenant)
+    order = _run_order(sessions, bulk=frozenset({"backfill"}))
+    assert [kind for kind, _ in order] == ["delivery", "backfill", "backfill"]
+
+
+def test_one_tenants_burst_does_not_delay_another_tenant(sessions, clock) -> None:
+    busy, quiet = _tenants(sessions, 2)
+    for n in range(30):
+        _add(sessions, "delivery", {"n": n}, tenant_id=busy)
+    _add(sessions, "delivery", {"n": "revert"}, tenant_id=quiet)
+    order = _run_order(sessions)
+    # Served in turn: the quiet tenant's only job runs right after the busy tenant's first.
+    assert [tenant for _, tenant in order].index(quiet) <= 1
+    assert len(order) == 31
