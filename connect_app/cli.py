@@ -12,6 +12,7 @@ import threading
 from datetime import timedelta
 
 from connect_app.config import ConfigError, Settings, load_settings
+from connect_app.observe import logs, metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--since", default=None, help="ISO date, e.g. 2026-01-01")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -92,10 +92,29 @@ def _lower_priority() -> None:
     os.nice(WORKER_NICENESS)
 
 
+# gunicorn refuses oversized headers itself, with an HTML page; its limits sit above the app's
+# own (connect_app.MAX_HEADER_*), so the app is the one to refuse, with the JSON of the contract.
+GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 64 * 1024
+GUNICORN_LIMIT_REQUEST_FIELDS = 200
+
+
+def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
+    """The command line `serve` runs the web app with."""
+    return [
+        sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
+        "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "--limit-request-field_size", str(GUNICORN_LIMIT_REQUEST_FIELD_SIZE),
+        "--limit-request-fields", str(GUNICORN_LIMIT_REQUEST_FIELDS),
+        "connect_app.wsgi:app",
+    ]
+
+
 def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) -> int:
     from connect_app.store.db import upgrade
 
     upgrade(settings.database_url)
+    # Every child writes its metrics where /metrics (in any web process) sums them.
+    metrics.prepare_multiprocess_dir(settings.instance_path)
     if settings.is_sqlite and workers > 1:
         logging.getLogger(__name__).warning("SQLite runs one background worker; use Postgres to scale out")
         workers = 1
@@ -104,11 +123,7 @@ def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) 
     # the work they queue runs in the time the web leaves free.
     children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"],
                                  preexec_fn=_lower_priority) for _ in range(workers)]
-    web = subprocess.Popen([  # noqa: S603
-        sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
-        "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        "connect_app.wsgi:app",
-    ])
+    web = subprocess.Popen(gunicorn_argv(bind=bind, web_workers=web_workers))  # noqa: S603
     children.append(web)
     print(f"System Reality for Jira: serving on http://{bind} (descriptor at {settings.app_base_url}"
           "/atlassian-connect.json)", flush=True)

@@ -13,17 +13,19 @@ import os
 import random
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connect_app.observe import logs, metrics
 from connect_app.store.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -196,6 +198,12 @@ def retry_now(session: Session, job_id: int) -> bool:
 Handler = Callable[[Job], None]
 
 
+def _waited(job: Job) -> float:
+    """Seconds between the moment a job became ready and now (its claim)."""
+    ready_at = job.run_after if job.run_after.tzinfo else job.run_after.replace(tzinfo=UTC)
+    return max(0.0, (utcnow() - ready_at).total_seconds())
+
+
 @dataclass
 class Worker:
     """Claims and runs jobs until told to stop."""
@@ -221,21 +229,33 @@ class Worker:
             return False
         self._tick += 1
         self._served[job.tenant_id] = self._tick
+        lane = "bulk" if job.kind in self.bulk_kinds else "live"
+        metrics.JOB_WAIT_SECONDS.labels(job.kind, lane).observe(_waited(job))
+        started = time.monotonic()
+        with logs.bound(job_id=job.id, job_kind=job.kind, tenant_id=job.tenant_id,
+                        delivery_id=job.payload.get("delivery_id")):
+            outcome = self._run(job)
+        metrics.JOB_SECONDS.labels(job.kind, lane, outcome).observe(time.monotonic() - started)
+        return True
+
+    def _run(self, job: Job) -> str:
         handler = self.handlers.get(job.kind)
         if handler is None:
+            log.error("no handler for job kind %r", job.kind)
             fail(self.sessions, job, self.worker_id, f"no handler for job kind {job.kind!r}")
-            return True
+            return "failed"
         try:
             with self._lease_kept(job):
                 handler(job)
         except Retry as exc:
             fail(self.sessions, job, self.worker_id, str(exc), retry_after=exc.after, count_attempt=False)
+            return "handed_back"
         except Exception as exc:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             fail(self.sessions, job, self.worker_id, "".join(traceback.format_exception_only(exc)).strip())
-        else:
-            complete(self.sessions, job, self.worker_id)
-        return True
+            return "failed"
+        complete(self.sessions, job, self.worker_id)
+        return "done"
 
     @contextmanager
     def _lease_kept(self, job: Job) -> Iterator[None]:
