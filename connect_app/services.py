@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connect_app.config import Settings
+from connect_app.connect.net import GuardedSession
 from connect_app.store.db import make_engine, make_session_factory
 from connect_app.store.secrets import SecretBox
 
@@ -20,6 +21,8 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     box: SecretBox
+    # Outgoing Jira calls: checked against ALLOWED_JIRA_BASE_URLS when each request is sent, and
+    # read under a time and size budget (the Jira client checks its own tenant's origin on top).
     http: requests.Session = field(default_factory=requests.Session)
 
     @classmethod
@@ -30,6 +33,7 @@ class Services:
             engine=engine,
             sessions=make_session_factory(engine),
             box=SecretBox(settings.secret_key),
+            http=GuardedSession(settings.allowed_jira_base_urls, timeout=(3.05, 20)),
         )
 
 

@@ -3,7 +3,16 @@
 The default branch's first-parent chain becomes API segments (push data, where we have it,
 still wins on order), merges record what they brought in, and pull requests are not needed:
 their merge commits and messages carry the keys. Progress is kept on the connection so the
-admin page and the terminal show it. Exhausting the rate limit pauses until GitHub's reset.
+admin page and the terminal show it.
+
+History is read from the commit listing (100 commits, messages and parents, per request); a
+commit's files are fetched only when a rule may need them. A backfill runs in bounded slices:
+each job run reads at most SLICE_PAGES pages (or records SLICE_STEPS first-parent steps), saves
+its cursor on the connection and queues the next slice, so live jobs run in between and a rate
+limit hands the job back until GitHub's reset instead of sleeping in a worker, after which the
+listing goes on where it stopped. A server whose answers cannot be a repository's (parent
+cycles, endless or repeating pagination, huge or dripping answers) ends the backfill with a
+failure on that connection.
 """
 
 from __future__ import annotations
@@ -12,118 +21,181 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from tqdm import tqdm
 
 from connect_app.config import Settings
-from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
-from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
-from connect_app.reality.history import first_parent_steps
+from connect_app.jobs import queue
+from connect_app.jobs.kinds import queue_backfill, queue_deployment_compare, queue_recompute
+from connect_app.providers.github import (
+    MAX_PAGES,
+    GitHubUnavailable,
+    HostileAnswer,
+    RateLimited,
+    RepositoryReader,
+    reader_for,
+)
+from connect_app.reality.history import ParentCycle, first_parent_steps
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
 from connect_app.services import Services
 from connect_app.store.db import transaction, upgrade
 from connect_app.store.facts import record_commit, record_segment
-from connect_app.store.models import Connection, Job, utcnow
+from connect_app.store.models import CommitFact, Connection, Job, utcnow
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
-BATCH = 200
+# One job run reads at most this many pages of 100 commits, or records this many steps.
+SLICE_PAGES = 20
+SLICE_STEPS = 2000
+# The last page URLs of a listing, kept across slices to notice pagination that comes back.
+RECENT_PAGES = 50
 
 
-def backfill_connection(svc: Services, connection_id: str, since: datetime | None, *,
-                        sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> int:
-    """Read history and record it as facts. Returns the number of first-parent commits read."""
+@dataclass(frozen=True)
+class Slice:
+    finished: bool
+    read: int
+    recorded: int
+    total: int | None
+
+
+def _connection(svc: Services, connection_id: str) -> Connection:
     with svc.sessions() as session:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.deleted_at is not None:
             raise LookupError(f"no connection {connection_id}")
-        repository, tenant_id = connection.repository, connection.tenant_id
+        session.expunge(connection)
+        return connection
+
+
+def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
+                   pages: int = SLICE_PAGES, steps: int = SLICE_STEPS) -> Slice:
+    """One bounded step of a backfill, resuming at the cursor saved on the connection.
+
+    Raises RateLimited (the cursor is kept: the next slice goes on from there), HostileAnswer
+    and GitHubUnavailable.
+    """
+    connection = _connection(svc, connection_id)
     # The same access rules as every other read: the connection's token, else the GitHub App
     # within its declared scope, never an anonymous rate limit.
     reader = reader_for(svc, connection)
     if reader is None:
-        raise GitHubUnavailable(f"{repository} has no token, no GitHub App covers it, or its API address "
-                                "is not allowed (ALLOWED_GITHUB_API_URLS)")
-    # Every pause shows on the admin page; before this the page said "queued" for as long as the
-    # rate limit lasted (caught by test_backfill_pauses_on_rate_limit_and_resumes).
-    def waiting(exc: RateLimited) -> None:
-        _set_progress(svc, connection_id, state="waiting", note=str(exc))
+        raise GitHubUnavailable(f"{connection.repository} has no token, no GitHub App covers it, or its API "
+                                "address is not allowed (ALLOWED_GITHUB_API_URLS)")
+    try:
+        cursor = dict((connection.backfill or {}).get("cursor") or {})
+        if not cursor:
+            cursor = {"phase": "reading", "branch": reader.default_branch(), "next": None, "pages": 0,
+                      "read": 0, "recent": []}
+        if cursor["phase"] == "reading":
+            _read(svc, connection_id, reader, since, cursor, pages)
+            if cursor["phase"] == "reading":
+                return Slice(False, cursor["read"], 0, None)
+        return _record(svc, connection, reader, cursor, steps)
+    finally:
+        reader.close()
 
-    branch = _patiently(reader.default_branch, sleep, waiting)
-    commits: list[Commit] = []
-    history = reader.history(branch, since)
-    while True:
-        try:
-            commit = next(history)
-        except StopIteration:
-            break
-        except RateLimited as exc:
-            _set_progress(svc, connection_id, state="waiting", note=str(exc))
-            sleep(exc.wait_seconds)
-            history = reader.history(branch, since)  # start the listing again after the reset
-            commits = []
-            continue
-        commits.append(commit)
-        if len(commits) % BATCH == 0:
-            _set_progress(svc, connection_id, state="reading", read=len(commits))
-            if progress:
-                progress(len(commits), None)
-    if not commits:
-        _set_progress(svc, connection_id, state="done", read=0, finished=utcnow().isoformat())
-        return 0
-    steps = first_parent_steps(commits, commits[0].sha)
-    by_sha = {c.sha: c for c in commits}
-    for index in range(0, len(steps), BATCH):
-        chunk = steps[index:index + BATCH]
+
+def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: datetime | None,
+          cursor: dict[str, Any], pages: int) -> None:
+    """Read up to `pages` pages of the listing, recording each page's commits as facts and the
+    cursor with them, in one transaction per page."""
+    budget = max(1, MAX_PAGES - int(cursor["pages"]))
+    recent: list[str] = list(cursor.get("recent") or [])
+    seen: set[str] = set()
+    listing = reader.history_pages(cursor["branch"], since, start_url=cursor["next"], max_pages=budget)
+    for count, page in enumerate(listing, start=1):
+        if page.url in recent or (page.next_url is not None and page.next_url in recent):
+            raise HostileAnswer("GitHub's pagination came back to a page it had already sent")
+        commits = []
+        for commit in page.commits:
+            if commit.sha in seen:
+                raise HostileAnswer(f"GitHub listed commit {commit.sha[:12]} twice")
+            seen.add(commit.sha)
+            commits.append(_with_files(reader, commit))
         with transaction(svc.sessions) as session:
-            for commit, brought in chunk:
-                detailed = _with_files(reader, commit, sleep, waiting)
-                for inner in brought:
-                    record_commit(session, connection_id, _with_files(reader, by_sha[inner], sleep, waiting))
-                record_commit(session, connection_id, replace(detailed, brought_in=brought))
-                parents = commit.parents
-                record_segment(session, connection_id, Segment(
-                    before=parents[0] if parents else None, after=commit.sha,
-                    commits=(*brought, commit.sha), source="api"))
-        done = min(index + BATCH, len(steps))
-        _set_progress(svc, connection_id, state="recording", read=len(commits), recorded=done, total=len(steps))
-        if progress:
-            progress(done, len(steps))
+            for commit in commits:
+                record_commit(session, connection_id, commit)
+            if cursor.get("head") is None and commits:
+                cursor["head"] = commits[0].sha
+            cursor["pages"] = int(cursor["pages"]) + 1
+            cursor["read"] = int(cursor["read"]) + len(commits)
+            cursor["next"] = page.next_url
+            recent = [*recent, page.url][-RECENT_PAGES:]
+            cursor["recent"] = recent
+            if page.next_url is None:
+                cursor.update(phase="recording", recorded=0, recent=[])
+            _save(session, connection_id, cursor, state="reading", read=cursor["read"], note=None)
+        if page.next_url is None or count >= pages:
+            return
+
+
+def _record(svc: Services, connection: Connection, reader: RepositoryReader, cursor: dict[str, Any],
+            limit: int) -> Slice:
+    """Turn the recorded listing into first-parent segments, `limit` steps per slice."""
+    connection_id, read = connection.id, int(cursor["read"])
+    head = cursor.get("head")
+    if head is None:  # an empty listing
+        _finish(svc, connection, read=0, total=0)
+        return Slice(True, 0, 0, 0)
+    with svc.sessions() as session:
+        rows = session.execute(select(CommitFact.sha, CommitFact.parents, CommitFact.authored_at)
+                               .where(CommitFact.connection_id == connection_id)).all()
+    known = [Commit(sha=sha, message="", timestamp=at, parents=tuple(parents or ())) for sha, parents, at in rows]
+    try:
+        steps = first_parent_steps(known, head)
+    except ParentCycle as exc:
+        raise HostileAnswer(f"GitHub answered an impossible history: {exc}") from exc
+    start = int(cursor.get("recorded") or 0)
+    chunk = steps[start:start + limit]
     with transaction(svc.sessions) as session:
-        queue_recompute(session, tenant_id)
-        queue_deployment_compare(session, connection_id, tenant_id)
-    _set_progress(svc, connection_id, state="done", read=len(commits), recorded=len(steps), total=len(steps),
-                  finished=utcnow().isoformat())
-    return len(steps)
+        for commit, brought in chunk:
+            record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
+            parents = commit.parents
+            record_segment(session, connection_id, Segment(
+                before=parents[0] if parents else None, after=commit.sha,
+                commits=(*brought, commit.sha), source="api"))
+        cursor["recorded"] = start + len(chunk)
+        _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
+              total=len(steps))
+    if cursor["recorded"] < len(steps):
+        return Slice(False, read, cursor["recorded"], len(steps))
+    _finish(svc, connection, read=read, total=len(steps))
+    return Slice(True, read, len(steps), len(steps))
 
 
-def _with_files(reader: RepositoryReader, commit: Commit, sleep: Callable[[float], None],
-                on_wait: Callable[[RateLimited], None] | None = None) -> Commit:
+def _finish(svc: Services, connection: Connection, *, read: int, total: int) -> None:
+    with transaction(svc.sessions) as session:
+        if total:
+            queue_recompute(session, connection.tenant_id)
+            queue_deployment_compare(session, connection.id, connection.tenant_id)
+        row = session.get(Connection, connection.id)
+        if row is not None:
+            row.backfill = {key: value for key, value in (row.backfill or {}).items() if key != "cursor"} | {
+                "state": "done", "read": read, "recorded": total, "total": total, "note": None,
+                "finished": utcnow().isoformat(), "updated": utcnow().isoformat()}
+
+
+def _save(session: Any, connection_id: str, cursor: dict[str, Any], **fields: Any) -> None:
+    row = session.get(Connection, connection_id)
+    if row is not None:
+        row.backfill = {**(row.backfill or {}), **fields, "cursor": dict(cursor), "updated": utcnow().isoformat()}
+
+
+def _with_files(reader: RepositoryReader, commit: Commit) -> Commit:
     """Files matter for the hotfix rule, so they are read for commits that name a key, call
     themselves a hotfix or revert something; everything else keeps the cheap listing data."""
     subject = commit.subject.lower()
     if not (find_keys(commit.message) or "hotfix" in subject or looks_like_revert(commit.subject)):
         return commit
-    detailed = _patiently(lambda: reader.commit(commit.sha), sleep, on_wait)
-    return replace(commit, files=detailed.files)
-
-
-def _patiently(call: Callable[[], Any], sleep: Callable[[float], None],
-               on_wait: Callable[[RateLimited], None] | None = None) -> Any:
-    while True:
-        try:
-            return call()
-        except RateLimited as exc:
-            log.info("%s; pausing", exc)
-            if on_wait is not None:
-                on_wait(exc)
-            sleep(exc.wait_seconds)
+    return replace(commit, files=reader.commit(commit.sha).files)
 
 
 def _set_progress(svc: Services, connection_id: str, **fields: Any) -> None:
@@ -134,14 +206,50 @@ def _set_progress(svc: Services, connection_id: str, **fields: Any) -> None:
 
 
 def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """The backfill job. However long it reads, the worker keeps its lease renewed."""
+    """The backfill job: one slice per run. An unfinished backfill queues its next slice; a rate
+    limit hands the job back until GitHub's reset (the wait shows on the connection); a hostile
+    server ends the backfill with a failure on the connection, without retries."""
+    connection_id = job.payload["connection_id"]
     since = job.payload.get("since")
     try:
-        backfill_connection(svc, job.payload["connection_id"],
-                            datetime.fromisoformat(since) if since else None, sleep=sleep)
+        done = backfill_slice(svc, connection_id, datetime.fromisoformat(since) if since else None)
+    except LookupError:
+        return  # the connection was deleted meanwhile
+    except RateLimited as exc:
+        _set_progress(svc, connection_id, state="waiting", note=str(exc))
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except HostileAnswer as exc:
+        log.warning("backfill of %s ended: %s", connection_id, exc)
+        _set_progress(svc, connection_id, state="failed", note=str(exc), cursor=None)
+        return
     except GitHubUnavailable as exc:
-        _set_progress(svc, job.payload["connection_id"], state="failed", note=str(exc))
+        _set_progress(svc, connection_id, state="failed", note=str(exc))
         raise
+    if not done.finished:
+        with transaction(svc.sessions) as session:
+            queue_backfill(session, connection_id, job.tenant_id or _connection(svc, connection_id).tenant_id, since)
+
+
+def backfill_connection(svc: Services, connection_id: str, since: datetime | None, *,
+                        sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> int:
+    """The whole backfill in this process (the command line): slice after slice, sleeping through
+    rate limits. Returns the number of first-parent commits recorded."""
+    _set_progress(svc, connection_id, cursor=None)
+    while True:
+        try:
+            done = backfill_slice(svc, connection_id, since)
+        except RateLimited as exc:
+            log.info("%s; pausing", exc)
+            _set_progress(svc, connection_id, state="waiting", note=str(exc))
+            sleep(exc.wait_seconds)
+            continue
+        except HostileAnswer as exc:
+            _set_progress(svc, connection_id, state="failed", note=str(exc), cursor=None)
+            raise
+        if progress:
+            progress(done.recorded if done.total is not None else done.read, done.total)
+        if done.finished:
+            return done.recorded
 
 
 def backfill_from_cli(settings: Settings, connection_id: str, since: str | None) -> int:

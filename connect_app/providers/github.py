@@ -1,27 +1,48 @@
-"""What the worker asks GitHub, through PyGithub, when a payload lacks something.
+"""What the worker asks GitHub's REST API when a payload lacks something.
 
-Only hosts allowed by ALLOWED_GITHUB_API_URLS are ever contacted. Rate-limit exhaustion becomes a
-`RateLimited` carrying the reset time, so callers pause instead of hammering the API.
+Every request goes through a `connect.net.GuardedSession`: only hosts allowed by
+ALLOWED_GITHUB_API_URLS are contacted, checked when each request is sent (pages named by `Link`
+headers included), and the token goes only to the connection's own API origin. Listings are
+read as JSON, a page at a time, with bounds on pages, items, bytes and time, so a hostile server
+ends a read with `HostileAnswer` instead of holding a worker. Rate-limit exhaustion becomes a
+`RateLimited` carrying the reset time, so callers pause instead of hammering the API. PyGithub
+is used only to sign a GitHub App's JWT.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
 
-from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
-from github.Repository import Repository
+import requests
+from github import Auth
 
 from connect_app.config import Settings
+from connect_app.connect.net import AnswerTooLarge, AnswerTooSlow, GuardedSession, Refused
 from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.reality.model import Commit
 from connect_app.services import Services
 from connect_app.store.models import Connection, Tenant
 
-# GitHub's compare endpoint returns at most 250 commits per page.
+# GitHub's compare endpoint returns at most 250 commits per page; listings at most 100.
 COMPARE_PAGE = 250
+PER_PAGE = 100
+# Bounds on what one answer and one listing may cost, whatever a server sends: a listing ends
+# after MAX_PAGES pages (10 million commits), an answer after READ_DEADLINE seconds in all or
+# MAX_ANSWER_BYTES bytes.
+MAX_PAGES = 100_000
+READ_DEADLINE = 60.0
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
 class GitHubUnavailable(Exception):
@@ -79,131 +100,348 @@ def app_for(settings: Settings, *, api_url: str, repository: str, jira_base_url:
     return app
 
 
-def github_app_auth(app: GitHubApp, api_url: str, repository: str, timeout: int = 15) -> Auth.AppInstallationAuth:
-    """Installation auth for the app's installation on `repository` (one API call, signed with the
-    app's JWT). PyGithub then fetches and renews the short-lived installation token itself."""
-    owner, name = repository.split("/", 1)
-    app_auth = Auth.AppAuth(app.app_id, app.private_key)
-    integration = GithubIntegration(auth=app_auth, base_url=api_url, timeout=timeout, retry=None,
-                                    seconds_between_requests=None, seconds_between_writes=None)
-    try:
-        installation = integration.get_repo_installation(owner, name)
-    finally:
-        integration.close()
-    return Auth.AppInstallationAuth(app_auth, installation.id)
+class HostileAnswer(GitHubUnavailable):
+    """GitHub's answers cannot be a real repository's (a parent cycle, pagination that repeats or
+    never ends, a page far larger than asked for): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of the default branch's listing, newest first; `next_url` is None on the last."""
+
+    url: str
+    commits: tuple[Commit, ...]
+    next_url: str | None
+
+
+class _Conditional:
+    """ETags of recent GET answers, so asking again for something unchanged costs a 304 (which
+    GitHub does not count against the rate limit). Keyed by credential too: one tenant never
+    reads another's cached answer."""
+
+    def __init__(self, size: int = 256, max_body: int = 512 * 1024) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[str, Any, dict[str, str]]] = OrderedDict()
+        self._size, self._max_body = size, max_body
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[str, Any, dict[str, str]] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], etag: str, body: Any, headers: dict[str, str], size: int) -> None:
+        if size > self._max_body:
+            return
+        with self._lock:
+            self._entries[key] = (etag, body, headers)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_CONDITIONAL = _Conditional()
 
 
 class RepositoryReader:
+    """A small GitHub REST client for one connection, over a `GuardedSession`: every request (the
+    pages a `Link` header names included) is checked against ALLOWED_GITHUB_API_URLS when it is
+    sent, and the token goes only to the exact origin of the connection's `api_url`. Answers are
+    JSON read under a wall-clock budget and a size cap; URLs inside answers are never followed."""
+
     def __init__(self, *, api_url: str, repository: str, token: str | None,
-                 allowed_api_urls: tuple[str, ...], timeout: int = 15, app: GitHubApp | None = None) -> None:
-        if not url_allowed(api_url, allowed_api_urls):
+                 allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15, app: GitHubApp | None = None,
+                 deadline: float | None = None, max_bytes: int | None = None) -> None:
+        if not url_allowed(api_url, list(allowed_api_urls)):
             raise GitHubUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
         # A connection's own token wins; the app is the fallback for connections saved without one.
         self._app = None if token else app
         self.has_credentials = bool(token) or self._app is not None
-        self._api_url, self._timeout = api_url, timeout
-        self._client: Github | None = None if self._app is not None else self._github_with(
-            Auth.Token(token) if token else None)
+        self._api = api_url.rstrip("/")
+        self._token = token
         self._name = repository
-        self._repo: Repository | None = None
+        owner, _, name = repository.partition("/")
+        self._repo_path = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        self._session = GuardedSession(allowed_api_urls, credential_origin=api_url,
+                                       deadline=READ_DEADLINE if deadline is None else deadline,
+                                       max_bytes=MAX_ANSWER_BYTES if max_bytes is None else max_bytes,
+                                       timeout=(min(5.0, float(timeout)), float(timeout)))
+        self._installation_id: int | None = None
+        self._installation_token: tuple[str, float] | None = None  # token, expires at (epoch)
+        self._default_branch: str | None = None
+        self.requests_sent = 0
 
-    def _github_with(self, auth: Auth.Auth | None) -> Github:
-        # Retries and throttling are ours: PyGithub's default retry would sleep inside a job.
-        return Github(auth=auth, base_url=self._api_url, timeout=self._timeout, retry=None, per_page=100,
-                      seconds_between_requests=None, seconds_between_writes=None)
+    def close(self) -> None:
+        self._session.close()
 
-    @property
-    def _github(self) -> Github:
-        """The client, looking up the app's installation on first use so that building a reader
-        costs no API call and a refused app key surfaces where callers already handle errors."""
-        if self._client is None:
-            assert self._app is not None
+    # --- transport ------------------------------------------------------------------------------
+
+    def _authorization(self) -> str | None:
+        if self._token:
+            return f"token {self._token}"
+        if self._app is None:
+            return None
+        if self._installation_token is None or self._installation_token[1] - time.time() < 60:
             app = self._app
             try:
-                auth = self._call(github_app_auth, app, self._api_url, self._name, self._timeout)
+                self._installation_token = self._new_installation_token(app)
             except GitHubUnavailable as exc:
                 raise GitHubUnavailable(f"GitHub App {app.app_id} has no usable installation on "
                                         f"{self._name}: {exc}") from exc
-            self._client = self._github_with(auth)
-        return self._client
+        return f"token {self._installation_token[0]}"
 
-    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _new_installation_token(self, app: GitHubApp) -> tuple[str, float]:
+        """An installation token for the app's installation on this repository, signed with the
+        app's JWT (the installation is looked up once per reader)."""
+        jwt = f"Bearer {Auth.AppAuth(app.app_id, app.private_key).create_jwt()}"
+        if self._installation_id is None:
+            found = self._send("GET", f"{self._repo_path}/installation", authorization=jwt)
+            if not isinstance(found, dict) or not isinstance(found.get("id"), int):
+                raise HostileAnswer("GitHub answered an installation without an id")
+            self._installation_id = found["id"]
+        issued = self._send("POST", f"/app/installations/{self._installation_id}/access_tokens",
+                            authorization=jwt, expect=(201,))
+        if not isinstance(issued, dict) or not isinstance(issued.get("token"), str):
+            raise HostileAnswer("GitHub answered an installation token request without a token")
+        expires = issued.get("expires_at")
         try:
-            return fn(*args, **kwargs)
-        except RateLimitExceededException as exc:
-            reset = exc.headers.get("x-ratelimit-reset") if exc.headers else None
-            raise RateLimited(float(reset) if reset else time.time() + 60) from exc
-        except GithubException as exc:
-            if exc.status == 403 and exc.headers and exc.headers.get("x-ratelimit-remaining") == "0":
-                raise RateLimited(float(exc.headers.get("x-ratelimit-reset", time.time() + 60))) from exc
-            raise GitHubUnavailable(_answer(exc)) from exc
+            expires_at = datetime.fromisoformat(str(expires).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            expires_at = time.time() + 600
+        return issued["token"], expires_at
 
-    @property
-    def repo(self) -> Repository:
-        if self._repo is None:
-            self._repo = self._call(self._github.get_repo, self._name)
-        return self._repo
+    def _get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> tuple[Any, requests.Response]:
+        response = self._request("GET", path_or_url, params=params, authorization=self._authorization())
+        return _decoded(response), response
+
+    def _send(self, method: str, path_or_url: str, *, authorization: str | None,
+              expect: tuple[int, ...] = (200,)) -> Any:
+        return _decoded(self._request(method, path_or_url, authorization=authorization, expect=expect))
+
+    def _request(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
+                 authorization: str | None, expect: tuple[int, ...] = (200,)) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else self._api + path_or_url
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+                   "User-Agent": "system-reality-for-jira"}
+        if authorization:
+            headers["Authorization"] = authorization
+        prepared = self._session.prepare_request(requests.Request(method, url, params=dict(params or {}),
+                                                                  headers=headers))
+        cache_key = (prepared.url or "", hashlib.sha256((authorization or "").encode()).hexdigest())
+        cached = _CONDITIONAL.get(cache_key) if method == "GET" else None
+        if cached is not None:
+            prepared.headers["If-None-Match"] = cached[0]
+        self.requests_sent += 1
+        try:
+            # Redirects are not followed: an API answer that moves elsewhere is an error here.
+            response = self._session.send(prepared, allow_redirects=False)
+        except Refused as exc:
+            raise GitHubUnavailable(str(exc)) from exc
+        except (AnswerTooLarge, AnswerTooSlow) as exc:
+            raise HostileAnswer(str(exc)) from exc
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"GitHub could not be reached: {type(exc).__name__}") from exc
+        if response.status_code == 304 and cached is not None:
+            response.status_code = 200
+            response._content = json.dumps(cached[1]).encode()
+            return response
+        _raise_for_limits(response)
+        if response.status_code not in expect:
+            raise GitHubUnavailable(_answer(response))
+        etag = response.headers.get("ETag")
+        if etag and method == "GET":
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if body is not None:
+                _CONDITIONAL.put(cache_key, etag, body, {}, len(response.content))
+        return response
+
+    def _pages(self, path: str, params: Mapping[str, Any], *, start_url: str | None = None,
+               max_pages: int | None = None, per_page: int = PER_PAGE,
+               items: Callable[[Any], Any] = lambda body: body) -> Iterator[tuple[str, list[Any], str | None]]:
+        """Pages of a listing as (url, items, next url), bounded: a `Link: next` that repeats a page
+        already read, a page with more items than asked for, or more pages than MAX_PAGES end it
+        with HostileAnswer."""
+        url: str | None = start_url
+        query: Mapping[str, Any] | None = None if start_url else {**params, "per_page": per_page}
+        seen: set[str] = set()
+        limit = MAX_PAGES if max_pages is None else max_pages
+        read = 0
+        while True:
+            target = url or (self._api + path)
+            body, response = self._get(target, query)
+            here = response.url or target
+            if here in seen:
+                raise HostileAnswer(f"GitHub's pagination came back to a page it had already sent ({_short(here)})")
+            seen.add(here)
+            listed = items(body)
+            if not isinstance(listed, list):
+                raise HostileAnswer(f"GitHub answered {_short(here)} without a list")
+            if len(listed) > per_page:
+                raise HostileAnswer(f"GitHub answered a page of {len(listed)} items where at most {per_page} "
+                                    "were asked for")
+            nxt = _next_link(response)
+            read += 1
+            if nxt is not None and (nxt in seen or nxt == here):
+                raise HostileAnswer(f"GitHub's pagination points back to a page it had already sent ({_short(nxt)})")
+            if nxt is not None and read >= limit:
+                raise HostileAnswer(f"GitHub's listing did not end after {limit} pages")
+            yield here, listed, nxt
+            if nxt is None:
+                return
+            url, query = nxt, None
+
+    # --- what the app asks ----------------------------------------------------------------------
 
     def default_branch(self) -> str:
-        return str(self.repo.default_branch)
+        if self._default_branch is None:
+            body, _ = self._get(self._repo_path)
+            branch = body.get("default_branch") if isinstance(body, dict) else None
+            if not isinstance(branch, str) or not branch:
+                raise HostileAnswer("GitHub answered the repository without a default branch")
+            self._default_branch = branch
+        return self._default_branch
 
     def commit(self, sha: str) -> Commit:
-        raw = self._call(self.repo.get_commit, sha)
-        return _to_commit(raw, with_files=True)
+        body, _ = self._get(f"{self._repo_path}/commits/{quote(sha, safe='')}")
+        return _to_commit(body, with_files=True)
 
     def compare(self, base: str, head: str) -> Comparison:
         """What `head` has that `base` lacks and the reverse, paging past 250 commits."""
-        forward = self._call(self.repo.compare, base, head, comparison_commits_per_page=COMPARE_PAGE)
-        status = str(forward.status)
-        added = tuple(c.sha for c in self._call(list, forward.commits)) if forward.ahead_by else ()
+        forward, added = self._compare(base, head)
+        status = str(forward.get("status") or "")
         removed: tuple[str, ...] = ()
-        if forward.behind_by:
-            backward = self._call(self.repo.compare, head, base, comparison_commits_per_page=COMPARE_PAGE)
-            removed = tuple(c.sha for c in self._call(list, backward.commits))
-        return Comparison(status=status, added=added, removed=removed)
+        if forward.get("behind_by"):
+            _, removed = self._compare(head, base)
+        return Comparison(status=status, added=added if forward.get("ahead_by") else (), removed=removed)
+
+    def _compare(self, base: str, head: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+        first: dict[str, Any] = {}
+        shas: list[str] = []
+        path = f"{self._repo_path}/compare/{quote(base, safe='')}...{quote(head, safe='')}"
+
+        def commits_of(body: Any) -> Any:
+            if not isinstance(body, dict):
+                return None
+            if not first:
+                first.update(body)
+            return body.get("commits")
+
+        for _url, listed, _next in self._pages(path, {}, per_page=COMPARE_PAGE, items=commits_of):
+            shas.extend(_sha_of(item) for item in listed)
+        return first, tuple(shas)
 
     def tag_commit(self, tag: str) -> str:
         """The SHA of the commit a tag points at (annotated tags are peeled)."""
-        return str(self._call(self.repo.get_commit, tag).sha)
+        return self.commit(tag).sha
 
     def pull_commits(self, number: int) -> tuple[str, ...]:
-        pull = self._call(self.repo.get_pull, number)
-        return tuple(c.sha for c in self._call(list, pull.get_commits()))
+        shas: list[str] = []
+        for _url, listed, _next in self._pages(f"{self._repo_path}/pulls/{int(number)}/commits", {}):
+            shas.extend(_sha_of(item) for item in listed)
+        return tuple(shas)
+
+    def history_pages(self, branch: str, since: datetime | None = None, *, start_url: str | None = None,
+                      max_pages: int | None = None) -> Iterator[HistoryPage]:
+        """The branch's listing, page by page, newest first, with messages and parents (no files):
+        one request per 100 commits. `start_url` resumes a listing at a page a previous run saved."""
+        params: dict[str, Any] = {"sha": branch}
+        if since is not None:
+            params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for url, listed, nxt in self._pages(f"{self._repo_path}/commits", params, start_url=start_url,
+                                            max_pages=max_pages):
+            yield HistoryPage(url=url, commits=tuple(_to_commit(item, with_files=False) for item in listed),
+                              next_url=nxt)
 
     def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
         """Commits reachable from the branch head, newest first, with parents (no files)."""
-        kwargs = {"sha": branch}
-        if since is not None:
-            kwargs["since"] = since
-        pages = self._call(self.repo.get_commits, **kwargs)
-        iterator = iter(pages)
-        while True:
-            try:
-                raw = self._call(next, iterator)
-            except StopIteration:
-                return
-            yield _to_commit(raw, with_files=False)
+        seen: set[str] = set()
+        for page in self.history_pages(branch, since):
+            for commit in page.commits:
+                if commit.sha in seen:
+                    raise HostileAnswer(f"GitHub listed commit {commit.sha[:12]} twice")
+                seen.add(commit.sha)
+                yield commit
 
 
-def _answer(exc: GithubException) -> str:
-    message = exc.data.get("message") if isinstance(exc.data, dict) else None
-    return f"GitHub answered {exc.status}" + (f" ({str(message)[:200]})" if message else "")
+def _decoded(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GitHubUnavailable(f"GitHub answered {response.status_code} with something other than JSON") from exc
 
 
-def _to_commit(raw, *, with_files: bool) -> Commit:  # type: ignore[no-untyped-def]
-    data = raw.raw_data
-    info = data.get("commit") or {}
-    author = info.get("author") or {}
-    files = tuple(f.get("filename", "") for f in data.get("files") or []) if with_files else ()
+def _raise_for_limits(response: requests.Response) -> None:
+    status = response.status_code
+    if status not in (403, 429):
+        return
+    headers = response.headers
+    if headers.get("x-ratelimit-remaining") == "0":
+        try:
+            reset = float(headers.get("x-ratelimit-reset", ""))
+        except ValueError:
+            reset = time.time() + 60
+        raise RateLimited(reset)
+    retry_after = headers.get("retry-after", "")
+    if retry_after.strip().isdigit():  # a secondary rate limit
+        raise RateLimited(time.time() + int(retry_after))
+
+
+def _next_link(response: requests.Response) -> str | None:
+    link = response.links.get("next") if response.headers.get("Link") else None
+    url = (link or {}).get("url")
+    return url if isinstance(url, str) and url else None
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 160 else url[:157] + "..."
+
+
+def _answer(response: requests.Response) -> str:
+    message = None
+    try:
+        body = response.json()
+        message = body.get("message") if isinstance(body, dict) else None
+    except ValueError:
+        pass
+    return f"GitHub answered {response.status_code}" + (f" ({str(message)[:200]})" if message else "")
+
+
+def _sha_of(item: Any) -> str:
+    sha = item.get("sha") if isinstance(item, dict) else None
+    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+        raise HostileAnswer("GitHub answered a commit without a valid SHA")
+    return sha
+
+
+def _to_commit(data: Any, *, with_files: bool) -> Commit:
+    sha = _sha_of(data)
+    info = data.get("commit") if isinstance(data.get("commit"), dict) else {}
+    author = info.get("author") if isinstance(info.get("author"), dict) else {}
+    raw_files = data.get("files") if with_files and isinstance(data.get("files"), list) else []
+    files = tuple(str(f.get("filename", "")) for f in raw_files if isinstance(f, dict))
+    raw_parents = data.get("parents") if isinstance(data.get("parents"), list) else []
+    parents = tuple(_sha_of(p) for p in raw_parents)
     when = author.get("date")
+    try:
+        timestamp = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
+    except ValueError:
+        timestamp = None
+    message = info.get("message")
+    url = data.get("html_url")
     return Commit(
-        sha=data["sha"],
-        message=info.get("message") or "",
-        author=author.get("name") or "",
-        timestamp=datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None,
+        sha=sha,
+        message=message if isinstance(message, str) else "",
+        author=str(author.get("name") or ""),
+        timestamp=timestamp,
         files=files,
-        parents=tuple(p["sha"] for p in data.get("parents") or []),
-        url=data.get("html_url"),
+        parents=parents,
+        url=url if isinstance(url, str) else None,
     )
 
 

@@ -142,19 +142,33 @@ def _position(position: Mapping[str, int], sha: str) -> int | None:
     return matches[0] if len(matches) == 1 else None
 
 
+class ParentCycle(ValueError):
+    """A commit is its own first-parent ancestor: no git history looks like that."""
+
+    def __init__(self, sha: str) -> None:
+        super().__init__(f"the history's first parents form a cycle through commit {sha[:12]}")
+        self.sha = sha
+
+
 def first_parent_steps(commits: Iterable[Commit], head: str) -> list[tuple[Commit, tuple[str, ...]]]:
     """Oldest first: each first-parent commit with the commits its merge brought in (oldest first).
 
-    `commits` is every commit reachable from `head` (any order) with parents known.
+    `commits` is every commit reachable from `head` (any order) with parents known. Parents come
+    from outside (a repository API), so they may form a cycle no real history has: a first-parent
+    chain that comes back to a commit already on it raises `ParentCycle` instead of walking on
+    forever, and the walks through merged branches visit each commit once.
     """
     by_sha = {c.sha: c for c in commits}
     chain: list[str] = []
+    mainline: set[str] = set()
     sha: str | None = head
     while sha is not None and sha in by_sha:
+        if sha in mainline:
+            raise ParentCycle(sha)
         chain.append(sha)
+        mainline.add(sha)
         parents = by_sha[sha].parents
         sha = parents[0] if parents else None
-    mainline = set(chain)
     claimed: set[str] = set()
     steps: list[tuple[Commit, tuple[str, ...]]] = []
     for sha in reversed(chain):

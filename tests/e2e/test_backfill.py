@@ -4,14 +4,15 @@ the rate limit runs out."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from connect_app import cli
-from connect_app.jobs.handlers import Handlers
-from connect_app.jobs.queue import Worker
 from connect_app.sandbox.stack import Stack
+from connect_app.store.models import Job, utcnow
 
 KEYS = ("FEAT-1", "FEAT-2", "FEAT-3", "FEAT-4")
 
@@ -115,25 +116,62 @@ def test_backfill_after_live_webhooks_changes_nothing(stack: Stack) -> None:
     assert stack.jira.writes() == [], "a backfill that learns nothing new makes no Jira writes"
 
 
+def _backfill_job(stack: Stack) -> Job:
+    assert stack.svc is not None
+    with stack.svc.sessions() as session:
+        job = session.scalars(select(Job).where(Job.kind == "backfill").order_by(Job.id.desc())).first()
+        assert job is not None
+        return job
+
+
+def _make_due(stack: Stack, job_id: int) -> None:
+    assert stack.svc is not None
+    with stack.svc.sessions() as session, session.begin():
+        session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow()))
+
+
 def test_backfill_pauses_on_rate_limit_and_resumes(stack: Stack) -> None:
+    """No worker sleeps through a rate limit: the job is handed back until GitHub's reset, the
+    admin page says why, and the backfill then finishes."""
     github, connection_id = _setup(stack, live_webhooks=False)
     assert stack.admin("POST", f"/api/connections/{connection_id}/backfill", {}).status_code == 202
     github.exhaust_rate_limit(900)
-    pauses: list[float] = []
-    seen: list[dict[str, Any]] = []
-
-    def sleep(seconds: float) -> None:
-        # Instead of waiting a quarter of an hour: note the pause, then let GitHub's window reset.
-        pauses.append(seconds)
-        seen.append(_progress(stack, connection_id))
-        github.rate_limit.remaining = github.rate_limit.limit
-
-    assert stack.app is not None and stack.svc is not None
-    with stack.app.app_context():
-        Worker(stack.svc.sessions, Handlers(stack.svc, sleep=sleep).mapping()).run_until_idle()
-    assert pauses and 800 <= pauses[0] <= 901, pauses
-    # While paused, the admin page says so, and why.
-    assert seen[0]["state"] == "waiting" and "rate limit" in seen[0]["note"]
+    started = time.time()
+    stack.settle()
+    progress = _progress(stack, connection_id)
+    assert progress["state"] == "waiting" and "rate limit" in progress["note"], progress
+    job = _backfill_job(stack)
+    assert job.status == "queued" and job.attempts == 0, (job.status, job.attempts, job.last_error)
+    assert 800 <= (job.run_after.timestamp() - started) <= 901, job.run_after
+    github.rate_limit.remaining = github.rate_limit.limit  # GitHub's window resets
+    _make_due(stack, job.id)
+    stack.settle()
     assert _progress(stack, connection_id)["state"] == "done"
+    assert _states(stack) == EXPECTED
+
+
+def test_a_rate_limit_mid_listing_resumes_where_it_stopped(stack: Stack) -> None:
+    """After the pause the listing goes on at the page it stopped at: no page is read twice
+    except the one GitHub refused, and the backfill runs in slices that each end quickly."""
+    github, connection_id = _setup(stack, live_webhooks=False)
+    for n in range(260):  # three more pages of 100
+        github.repo.commit(f"Chore {n}")
+    github.push_branch()
+    first_parent = len(github.repo.log_first_parent("main"))
+    github.api_requests.clear()
+    assert stack.admin("POST", f"/api/connections/{connection_id}/backfill", {}).status_code == 202
+    github.rate_limit.remaining = 3  # the repository and two pages (and no more) are served
+    stack.settle()
+    progress = _progress(stack, connection_id)
+    assert progress["state"] == "waiting" and progress["read"] == 200, progress
+    github.rate_limit.remaining = github.rate_limit.limit
+    _make_due(stack, _backfill_job(stack).id)
+    stack.settle()
+    progress = _progress(stack, connection_id)
+    assert progress["state"] == "done" and progress["recorded"] == first_parent, progress
+    listing = [path for _method, path in github.api_requests if path.startswith("/repos/acme/shop/commits?")]
+    refused = 1
+    assert len(listing) == len(set(listing)) + refused, listing
+    assert len(set(listing)) == -(-progress["read"] // 100), listing
     stack.settle()
     assert _states(stack) == EXPECTED
