@@ -14,7 +14,7 @@ from connect_app.services import Services
 ROOT = Path(__file__).resolve().parent.parent
 # GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
 MAX_BODY_BYTES = 25 * 1024 * 1024
-HTML_PREFIXES = ("/panel", "/report", "/admin")
+HTML_PREFIXES = ("/panel", "/report", "/admin", "/assistants")
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
     from connect_app.web.panel import bp as reality_bp
+    from connect_app.web.tokens import bp as mcp_tokens_bp
 
     for blueprint in (
         lifecycle_bp,
@@ -56,10 +57,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         flag_links_bp,
         pages_bp,
         ops_bp,
+        mcp_tokens_bp,
     ):
         app.register_blueprint(blueprint)
 
     _register_error_handlers(app)
+    from connect_app.mcp.server import McpHttp
+
+    # POST /mcp (the MCP streamable HTTP endpoint) is answered in front of Flask: its token is
+    # checked before the body is read, then the SDK's ASGI app serves it (see mcp/server.py).
+    app.wsgi_app = McpHttp(svc, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -1,4 +1,4 @@
-"""`connect-app`: serve | worker | db upgrade | demo | backfill."""
+"""`connect-app`: serve | worker | db upgrade | demo | backfill | mcp."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--connection", required=True)
     backfill.add_argument("--since", default=None, help="ISO date, e.g. 2026-01-01")
 
+    commands.add_parser("mcp", help="an MCP server on stdio for local AI assistants; the personal token "
+                        "comes from SYSTEM_REALITY_TOKEN")
+
     args = parser.parse_args(argv)
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     try:
@@ -62,11 +65,40 @@ def main(argv: list[str] | None = None) -> int:
         from connect_app.jobs.backfill import backfill_from_cli
 
         return backfill_from_cli(settings, args.connection, args.since)
+    if args.command == "mcp":
+        return run_mcp(settings)
     if args.command == "demo":
         from connect_app.sandbox.demo import run_demo
 
         return run_demo(port=args.port, wait=not args.no_wait)
     return 2
+
+
+def run_mcp(settings: Settings) -> int:
+    """`connect-app mcp`: the MCP tools on stdin/stdout, as the user whose personal token is in
+    SYSTEM_REALITY_TOKEN (made on the app's AI assistants page). stdout carries only MCP messages."""
+    from connect_app.mcp.server import run_stdio
+    from connect_app.mcp.tokens import TokenRefused
+    from connect_app.services import Services
+    from connect_app.store.db import upgrade
+
+    token = (os.environ.get("SYSTEM_REALITY_TOKEN") or os.environ.get("SYSTEM_REALITY_MCP_TOKEN") or "").strip()
+    if not token:
+        print("connect-app mcp: set SYSTEM_REALITY_TOKEN to a personal token from the app's AI assistants page",
+              file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    svc = Services.build(settings)
+    try:
+        run_stdio(svc, token)
+    except TokenRefused as exc:
+        print(f"connect-app mcp: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        svc.engine.dispose()
+    return 0
 
 
 def run_worker(*, lease: float, poll: float) -> int:

@@ -202,6 +202,7 @@
       document.getElementById("sr-default-policy").value = settings.default_policy || "comment";
       document.getElementById("sr-owner-field").value = settings.business_owner_field || "";
       document.getElementById("sr-prod-envs").value = (settings.production_environments || []).join(", ");
+      document.getElementById("sr-mcp-enabled").checked = settings.mcp_enabled !== false;
       var body = document.querySelector("#sr-projects tbody");
       SR.clear(body);
       Object.keys(settings.projects || {}).sort().forEach(function (key) { body.appendChild(projectRow(key, settings.projects[key])); });
@@ -231,6 +232,7 @@
     if (owner) { body.business_owner_field = owner; }
     var envs = document.getElementById("sr-prod-envs").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
     if (envs.length) { body.production_environments = envs; }
+    body.mcp_enabled = document.getElementById("sr-mcp-enabled").checked;
     say("Saving the policy…");
     SR.api("/api/settings", { method: "PUT", body: body })
       .then(function () { say("Policy saved. Issues are being rechecked under it."); return loadSettings(); })

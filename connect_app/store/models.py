@@ -310,3 +310,23 @@ class AuditEntry(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class McpToken(Base):
+    """A personal token an AI assistant uses to ask as one Jira user of one site (INTERFACES 7).
+
+    Only a keyed digest is kept: the token itself is shown once, when it is made."""
+
+    __tablename__ = "mcp_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(100))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    # A fixed one-minute window of calls, counted in the database so every web process shares it.
+    window_started_at: Mapped[datetime | None] = mapped_column()
+    window_calls: Mapped[int] = mapped_column(Integer, default=0)

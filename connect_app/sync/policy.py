@@ -76,4 +76,9 @@ def validate_settings(data: Any) -> dict[str, Any]:
                                                          for e in environments):
             raise ValueError("production_environments must be a list of environment names")
         clean["production_environments"] = environments
+    mcp = data.get("mcp_enabled")
+    if mcp is not None:
+        if not isinstance(mcp, bool):
+            raise ValueError("mcp_enabled must be true or false")
+        clean["mcp_enabled"] = mcp  # AI assistants (MCP) for the whole site; on unless turned off
     return clean

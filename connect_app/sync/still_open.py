@@ -26,6 +26,8 @@ class OpenIssue:
     status: str
     # An issue security level is set, or Jira did not say: only some people may know it exists.
     secured: bool
+    # Why it counts as open work around the feature, in a reader's words.
+    why: str = ""
 
     @property
     def row(self) -> tuple[str, str, str]:
@@ -47,9 +49,12 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
         other_fields = other.get("fields") or {}
         status = other_fields.get("status") or {}
         if not is_done(status) and other.get("key") and other.get("id"):
+            relation = ((link.get("type") or {}).get("outward" if link.get("outwardIssue") else "inward")
+                        or "linked to")
             # Linked issues come without their security level: secured until the search says not.
             found[other["key"]] = OpenIssue(str(other["id"]), other["key"], other_fields.get("summary") or "",
-                                            status.get("name") or "", secured=True)
+                                            status.get("name") or "", secured=True,
+                                            why=f"{key} {relation} it")
     unconfirmed = set(found)
     clauses = []
     if found:
@@ -63,7 +68,7 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
         clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
     if clauses:
         try:
-            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security"],
+            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security", "parent"],
                                          max_results=STILL_OPEN_LIMIT):
                 other_fields = other.get("fields") or {}
                 unconfirmed.discard(other["key"])
@@ -71,7 +76,8 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
                     found[other["key"]] = OpenIssue(
                         str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
                         (other_fields.get("status") or {}).get("name") or "",
-                        secured=bool(other_fields.get("security")))
+                        secured=bool(other_fields.get("security")),
+                        why=_why(key, parent, other, found.get(other["key"])))
                 if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
                     break
         except JiraError as exc:  # the comment is still worth posting without this list
@@ -79,3 +85,9 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
     return list(found.values())
 
 
+def _why(key: str, parent: str | None, other: Mapping[str, Any], linked: OpenIssue | None) -> str:
+    if linked is not None:
+        return linked.why
+    if parent and ((other.get("fields") or {}).get("parent") or {}).get("key") == parent:
+        return f"also open under the epic {parent}"
+    return f"mentions {key} and was opened after the drift"

@@ -212,6 +212,7 @@ def get_settings() -> Response:
     settings.setdefault("default_policy", "comment")
     settings.setdefault("projects", {})
     settings.setdefault("production_environments", list(services().settings.production_environments))
+    settings.setdefault("mcp_enabled", True)
     return jsonify(settings)
 
 

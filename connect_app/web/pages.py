@@ -8,6 +8,7 @@ from flask import Blueprint, Response, render_template, request
 
 from connect_app.connect.auth import caller, iframe_jwt_required
 from connect_app.errors import BadRequest
+from connect_app.mcp.tokens import RATE_LIMIT, mcp_enabled
 from connect_app.services import services
 from connect_app.web.panel import ISSUE_KEY, WINDOWS, issue_view
 
@@ -71,3 +72,11 @@ def report_page() -> Response:
 @iframe_jwt_required
 def admin_page() -> Response:
     return _page("admin.html", app_base_url=services().settings.app_base_url)
+
+
+@bp.get("/assistants")
+@iframe_jwt_required
+def assistants_page() -> Response:
+    """The "AI assistants" page: personal MCP tokens and how to connect an assistant."""
+    return _page("assistants.html", mcp_url=f"{services().settings.app_base_url}/mcp",
+                 enabled=mcp_enabled(caller().tenant.settings), rate_limit=RATE_LIMIT)

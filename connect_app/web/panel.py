@@ -30,7 +30,7 @@ from connect_app.reality.drift import (
     timeline_for_key,
 )
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
-from connect_app.reality.record import drift_from_record, iso
+from connect_app.reality.record import drift_from_record, iso, parse_iso, property_value
 from connect_app.services import Services, services
 from connect_app.store.facts import load_releases
 from connect_app.store.history import load_tenant_history
@@ -195,7 +195,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "timeline_page": page,
         "timeline_pages": max(1, -(-len(timeline) // TIMELINE_PAGE)),
         "unconfirmed_reverts": unconfirmed,
-        "still_open": [{"key": i.key, "summary": i.summary, "status": i.status} for i in open_items],
+        "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why} for i in open_items],
+        "property": property_value(drift),
     }
 
 
@@ -318,6 +319,7 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
             "status": (fields.get("status") or {}).get("name"),
             "drift": drift.state, "label": story.state_label(drift.state),
             "in_drift": drift.state not in NOT_DRIFT, "headline": story.headline(drift),
+            "since": iso(drift.since), "summary_text": drift.summary,
             "events": touched[key],
         })
     ordered = sorted(groups.values(), key=lambda g: (g["epic"] is None, (g["epic"] or {}).get("key") or ""))
@@ -328,6 +330,51 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         "groups": ordered,
         "total": sum(len(g["features"]) for g in ordered),
     }
+
+
+DRIFT_STATES = ("pending-deploy", "reverted", "partially-reverted", "rolled-back", "flag-off", "hotfixed")
+
+
+def drifted_view(svc: Services, tenant: Tenant, account_id: str | None, *, state: str | None = None,
+                 project: str | None = None, since: datetime | None = None,
+                 jira: JiraClient | None = None) -> list[dict[str, Any]]:
+    """Every issue whose stored reality is drift now (optionally one state, one project, drifted
+    since a moment), limited to issues the user may browse, most recent drift first."""
+    if state is not None and state not in DRIFT_STATES:
+        raise BadRequest(f"state must be one of {', '.join(DRIFT_STATES)}.")
+    if project and not PROJECT_KEY.match(project):
+        raise BadRequest("project must be a Jira project key.")
+    with svc.sessions() as session:
+        rows = list(session.scalars(select(IssueReality).where(IssueReality.tenant_id == tenant.id)))
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        record = row.desired or {}
+        current = record.get("state", "live")
+        if current in NOT_DRIFT or (state and current != state):
+            continue
+        if project and not row.issue_key.startswith(f"{project}-"):
+            continue
+        drifted_at = parse_iso(record.get("since"))
+        if since is not None and (drifted_at is None or drifted_at < since):
+            continue
+        chosen[row.issue_key] = record
+    if not chosen:
+        return []
+    jira = jira or jira_for(svc, tenant)
+    issues = _fetch(jira, list(chosen), ["summary", "status", "project", "issuetype"])
+    allowed = browsable_issues(jira, account_id, [i.get("id") for i in issues.values()])
+    found = []
+    for key, issue in issues.items():
+        if str(issue.get("id")) not in allowed or key not in chosen:
+            continue
+        fields = issue.get("fields") or {}
+        drift = drift_from_record(key, chosen[key], fields.get("summary") or key)
+        found.append({"key": key, "summary": fields.get("summary") or key,
+                      "status": (fields.get("status") or {}).get("name"), "drift": drift.state,
+                      "label": story.state_label(drift.state), "since": iso(drift.since),
+                      "environment": drift.environment, "summary_text": drift.summary,
+                      "headline": story.headline(drift)})
+    return sorted(found, key=lambda i: (i["since"] or "", i["key"]), reverse=True)
 
 
 def _fetch(jira: JiraClient, keys: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
