@@ -237,7 +237,9 @@ class RepositoryReader:
             # Redirects are not followed: an API answer that moves elsewhere is an error here.
             response = self._session.send(prepared, allow_redirects=False)
         except Refused as exc:
-            raise GitHubUnavailable(str(exc)) from exc
+            # The connection's own address passed the allow-list when the reader was built, so a
+            # refused request is one an answer pointed at: a hostile answer, not a passing error.
+            raise HostileAnswer(str(exc)) from exc
         except (AnswerTooLarge, AnswerTooSlow) as exc:
             raise HostileAnswer(str(exc)) from exc
         except requests.RequestException as exc:
