@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from connect_app.config import Settings, load_settings
@@ -15,6 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 # GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
 MAX_BODY_BYTES = 25 * 1024 * 1024
 HTML_PREFIXES = ("/panel", "/report", "/admin", "/assistants")
+# Request headers we read: one field (name and value) up to 32 KB, room for any Connect JWT (and
+# for an oversized one to be refused as a bad token); at most 100 fields and 64 KB in all.
+# gunicorn's own limits (cli.py) sit above these, so that the refusal is ours: a 431 with the
+# JSON body of every other refusal.
+MAX_HEADER_FIELD_BYTES = 32 * 1024
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_BYTES = 64 * 1024
+# How long a client should wait before retrying while the database is unreachable.
+UNAVAILABLE_RETRY_AFTER = 5
+
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
@@ -82,7 +94,40 @@ def _wants_html() -> bool:
     return request.path.startswith(HTML_PREFIXES)
 
 
+def _headers_too_large() -> str | None:
+    """Why the request's headers are refused, or None when they are within our limits."""
+    count = total = 0
+    for name, value in request.headers.items():
+        size = len(name) + len(value) + 4  # "name: value\r\n"
+        if size > MAX_HEADER_FIELD_BYTES:
+            return f"The {name[:60]} header is larger than {MAX_HEADER_FIELD_BYTES // 1024} KB."
+        count += 1
+        total += size
+    if count > MAX_HEADER_FIELDS:
+        return f"The request carries more than {MAX_HEADER_FIELDS} headers."
+    if total > MAX_HEADER_BYTES:
+        return f"The request headers are larger than {MAX_HEADER_BYTES // 1024} KB in all."
+    return None
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """Whether a database error means the database cannot be reached (or is too busy to answer)
+    rather than that our statement is wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | SQLAlchemyTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def _register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def _refuse_oversized_headers() -> Response | None:
+        reason = _headers_too_large()
+        if reason is None:
+            return None
+        if _wants_html():
+            return html_error(431, reason)
+        return json_error(431, "headers_too_large", reason)
+
     @app.errorhandler(AppError)
     def _app_error(exc: AppError) -> Response:
         if _wants_html():
@@ -103,6 +148,14 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, SQLAlchemyError) and _database_unavailable(exc):
+            # Nothing was acknowledged, so nothing is lost: the sender retries later.
+            app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                               type(exc).__name__)
+            response = (html_error(503) if _wants_html() else json_error(
+                503, "unavailable", "The service cannot reach its database; nothing was stored. Try again shortly."))
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_html():
             return html_error(500)

@@ -48,6 +48,8 @@ PAGE_MESSAGES = {
     403: "You do not have permission to see this.",
     404: "There is nothing here. The issue or page may have moved.",
     413: "That request was too large.",
+    431: "That request carried more than a browser normally sends. Reload the issue.",
+    503: "System Reality is briefly unavailable. Try again in a moment.",
 }
 
 

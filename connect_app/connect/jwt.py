@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import threading
 import time
@@ -169,9 +170,30 @@ def unverified_issuer(token: str) -> str:
     return iss
 
 
+_NUMERIC_CLAIMS = ("exp", "iat", "nbf")
+_STRING_CLAIMS = ("iss", "sub", "qsh")
+
+
+def _check_claim_types(claims: Mapping[str, Any]) -> None:
+    """Every claim we rely on has the type RFC 7519 gives it. PyJWT reads `exp` with `int()`,
+    so a signed `"exp": "9999999999"` would otherwise pass as a far-off expiry."""
+    for name in _NUMERIC_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)
+                               or not math.isfinite(value)):
+            raise JwtError(f"Authentication token's '{name}' claim must be a number.")
+    for name in _STRING_CLAIMS:
+        if name in claims and not isinstance(claims[name], str):
+            raise JwtError(f"Authentication token's '{name}' claim must be a string.")
+    aud = claims.get("aud")
+    if "aud" in claims and not (isinstance(aud, str)
+                                or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+        raise JwtError("Authentication token's 'aud' claim must be a string.")
+
+
 def _decode(token: str, key: Any, algorithm: str, leeway: float, required: list[str]) -> dict[str, Any]:
     try:
-        return pyjwt.decode(
+        claims = pyjwt.decode(
             token,
             key,
             algorithms=[algorithm],
@@ -180,6 +202,8 @@ def _decode(token: str, key: Any, algorithm: str, leeway: float, required: list[
             # to one app and tenant by their secret already.
             options={"require": required, "verify_aud": False},
         )
+    except OverflowError as exc:  # a signed `"exp": 1e400` reaches int() as infinity
+        raise JwtError("Authentication token is not valid.") from exc
     except pyjwt.ExpiredSignatureError as exc:
         raise JwtError("Authentication token has expired; reload the page.") from exc
     except pyjwt.ImmatureSignatureError as exc:
@@ -190,6 +214,8 @@ def _decode(token: str, key: Any, algorithm: str, leeway: float, required: list[
         raise JwtError("Authentication token signature does not verify.") from exc
     except pyjwt.PyJWTError as exc:
         raise JwtError("Authentication token is not valid.") from exc
+    _check_claim_types(claims)
+    return claims
 
 
 def _check_qsh(claims: Mapping[str, Any], expected: str, allow_context_qsh: bool) -> None:
@@ -200,7 +226,8 @@ def _check_qsh(claims: Mapping[str, Any], expected: str, allow_context_qsh: bool
         if allow_context_qsh:
             return
         raise JwtError("This authentication token is not valid for this URL.")
-    if not hmac.compare_digest(qsh, expected):
+    # As bytes: compare_digest raises on a str with non-ASCII characters, which a claim can hold.
+    if not hmac.compare_digest(qsh.encode("utf-8", "surrogatepass"), expected.encode()):
         raise JwtError("Authentication token was issued for a different request.")
 
 

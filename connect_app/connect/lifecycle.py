@@ -15,7 +15,7 @@ from sqlalchemy import select
 from connect_app.connect import jwt as connect_jwt
 from connect_app.connect.auth import authenticate
 from connect_app.connect.descriptor import APP_KEY, load_descriptor
-from connect_app.connect.urls import url_allowed
+from connect_app.connect.urls import base_url_allowed, url_allowed
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
 from connect_app.intake.store import request_json
 from connect_app.services import services
@@ -42,7 +42,9 @@ def _install_payload() -> dict[str, Any]:
     return payload
 
 
-def _verify_signed_install(payload: dict[str, Any]) -> dict[str, Any]:
+def _signed_install_payload() -> dict[str, Any]:
+    """The body of an installed/uninstalled call, read only once Atlassian's signature on the
+    request holds: nothing an anonymous sender posts is parsed."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("JWT "):
         raise Unauthorized("Lifecycle events must be signed by Atlassian.", "missing_token")
@@ -58,18 +60,21 @@ def _verify_signed_install(payload: dict[str, Any]) -> dict[str, Any]:
         )
     except connect_jwt.JwtError as exc:
         raise AppError(exc.status, "invalid_token", exc.reason) from exc
+    payload = _install_payload()
     if claims.get("iss") != payload["clientKey"]:
         raise Unauthorized("The token was issued for another Jira site.", "wrong_issuer")
-    return claims
+    return payload
 
 
 @bp.post("/lifecycle/installed")
 def installed() -> tuple[str, int]:
-    payload = _install_payload()
-    _verify_signed_install(payload)
+    payload = _signed_install_payload()
     svc = services()
     if not url_allowed(payload["baseUrl"], svc.settings.allowed_jira_base_urls):
         raise Forbidden("This Jira site address is not allowed to install the app.", "base_url_not_allowed")
+    if not base_url_allowed(payload["baseUrl"], svc.settings.allowed_jira_base_urls):
+        raise BadRequest("baseUrl must be the site's address: scheme, host and at most a plain path.",
+                         "bad_base_url")
     secret = payload.get("sharedSecret")
     if not isinstance(secret, str) or len(secret) < 32:
         raise BadRequest("The install carries no usable shared secret.", "missing_field")
@@ -92,8 +97,7 @@ def installed() -> tuple[str, int]:
 
 @bp.post("/lifecycle/uninstalled")
 def uninstalled() -> tuple[str, int]:
-    payload = _install_payload()
-    _verify_signed_install(payload)
+    payload = _signed_install_payload()
     svc = services()
     with transaction(svc.sessions) as session:
         tenant = session.scalar(select(Tenant).where(Tenant.client_key == payload["clientKey"]))
@@ -107,8 +111,8 @@ def uninstalled() -> tuple[str, int]:
 
 
 def _set_enabled(enabled: bool) -> tuple[str, int]:
-    payload = _install_payload()
     who = authenticate(from_query=False, allow_context_qsh=False, require_active=False)
+    payload = _install_payload()
     if who.tenant.client_key != payload["clientKey"] or not who.tenant.installed:
         raise Unauthorized("This Jira site has not installed the app.", "unknown_tenant")
     with transaction(services().sessions) as session:

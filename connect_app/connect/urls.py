@@ -89,6 +89,19 @@ def parse_patterns(csv: str) -> list[OriginPattern]:
     return [_compile(item) for item in csv.split(",") if item.strip()]
 
 
+# A Jira base URL's path: nothing, or plain segments such as a context path (`/jira`); a
+# segment never starts with a dot, so `.` and `..` are out.
+_PLAIN_PATH = re.compile(r"^(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?$")
+
+
+def base_url_allowed(url: str, patterns: list[OriginPattern]) -> bool:
+    """True when `url` is an allowed origin with at most a plain path: no `.` or `..` segment,
+    no escapes, nothing a client would resolve to another place than it reads."""
+    if not url_allowed(url, patterns):
+        return False
+    return _PLAIN_PATH.match(urlsplit(url).path) is not None
+
+
 def url_allowed(url: str, patterns: list[OriginPattern]) -> bool:
     """True when `url` is a plain http(s) URL whose origin matches one of `patterns`."""
     try:

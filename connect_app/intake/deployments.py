@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import hmac
-import re
 import uuid
-from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from connect_app.errors import BadRequest, Unauthorized
-from connect_app.intake.store import ActiveConnection, active_connection, json_body, raw_body, store_delivery
+from connect_app.intake.parse import PayloadError, parse_ci_deployment
+from connect_app.intake.store import (
+    ActiveConnection,
+    active_connection,
+    json_body,
+    raw_body,
+    same_secret,
+    store_delivery,
+)
 from connect_app.services import services
+from connect_app.store.models import utcnow
 
 bp = Blueprint("deployment_intake", __name__)
-
-STATUSES = frozenset({"success", "failure", "error", "in_progress", "queued", "pending", "inactive"})
-_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_ENVIRONMENT = re.compile(r"^[\w .:/-]{1,100}$")
 
 
 def bearer_valid(connection: ActiveConnection) -> bool:
@@ -25,36 +28,15 @@ def bearer_valid(connection: ActiveConnection) -> bool:
     if not header.startswith("Bearer "):
         return False
     digest = services().box.digest(header[7:].strip())
-    return hmac.compare_digest(digest, connection.deploy_token_digest)
+    return same_secret(connection.deploy_token_digest, digest)
 
 
-def parse_time(value: object, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{field} must be an ISO-8601 time such as 2026-11-26T23:31:00Z.")
+def validate_deployment(data: dict[str, Any]) -> None:
+    """The worker's own parser decides what a deployment report is; intake only says so first."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{field} must be an ISO-8601 time such as 2026-11-26T23:31:00Z.") from exc
-    if parsed.tzinfo is None:
-        raise BadRequest(f"{field} must carry a time zone (Z or +hh:mm).")
-    return parsed
-
-
-def validate_deployment(data: dict[str, object]) -> None:
-    environment, sha, status = data.get("environment"), data.get("sha"), data.get("status", "success")
-    if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):
-        raise BadRequest("environment is required, for example \"production\".")
-    if not isinstance(sha, str) or not _SHA.match(sha):
-        raise BadRequest("sha must be a commit SHA of 7 to 40 hex digits.")
-    if status not in STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(sorted(STATUSES))}.")
-    parse_time(data.get("deployed_at"), "deployed_at")
-    url = data.get("url")
-    if url is not None and (not isinstance(url, str) or not url.startswith(("https://", "http://"))
-                            or len(url) > 500):
-        raise BadRequest("url must be an http(s) link to the deployment.")
+        parse_ci_deployment(data, utcnow())
+    except PayloadError as exc:
+        raise BadRequest(f"{exc}.") from exc
 
 
 @bp.post("/api/deployments/<connection_id>")

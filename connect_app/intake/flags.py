@@ -17,7 +17,14 @@ from flask import Blueprint, Response, jsonify, request
 from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.deployments import bearer_valid
 from connect_app.intake.parse import PayloadError, parse_flag_changes
-from connect_app.intake.store import ActiveConnection, active_connection, json_body, raw_body, store_delivery
+from connect_app.intake.store import (
+    ActiveConnection,
+    active_connection,
+    json_body,
+    raw_body,
+    same_secret,
+    store_delivery,
+)
 from connect_app.services import services
 from connect_app.store.models import utcnow
 
@@ -32,8 +39,8 @@ def _authentic(provider: str, connection: ActiveConnection, body: bytes) -> bool
     secret = services().box.open(connection.webhook_secret_sealed)
     if provider == "launchdarkly":
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, request.headers.get("X-LD-Signature", "").strip())
-    return hmac.compare_digest(secret, request.headers.get("Authorization", "").strip())
+        return same_secret(expected, request.headers.get("X-LD-Signature", "").strip())
+    return same_secret(secret, request.headers.get("Authorization", "").strip())
 
 
 def _event_id(provider: str, data: dict[str, object]) -> str | None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from flask import Blueprint, Response, jsonify, request
 
 from connect_app.errors import BadRequest, Unauthorized
-from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
+from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery
 from connect_app.services import services
 
 bp = Blueprint("github_intake", __name__)
@@ -24,7 +24,7 @@ def signature_valid(secret: str, body: bytes, header: str) -> bool:
     if not header.startswith("sha256="):
         return False
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip())
+    return same_secret(expected, header.strip())
 
 
 def _payload_bytes(body: bytes) -> bytes:

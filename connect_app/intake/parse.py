@@ -7,6 +7,7 @@ Nothing here trusts its input: every field is type-checked, and anything missing
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +60,16 @@ def parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise PayloadError(f"bad time {value[:40]!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _in_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-01:00 are valid ISO-8601 but lie outside the
+    # calendar once seen in UTC, where every comparison and column puts them.
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise PayloadError(f"time {moment.isoformat()[:40]!r} is out of range") from exc
 
 
 @dataclass(frozen=True)
@@ -190,18 +200,54 @@ def parse_deployment(event: str, payload: dict[str, Any]) -> DeploymentEvent:
     )
 
 
+CI_STATUSES = frozenset({"success", "failure", "error", "in_progress", "queued", "pending", "inactive"})
+_CI_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+_CI_ENVIRONMENT = re.compile(r"^[\w .:/-]{1,100}$")
+_CI_TIME_EXAMPLE = "deployed_at must be an ISO-8601 time such as 2026-11-26T23:31:00Z"
+
+
 def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> DeploymentEvent:
+    """A deployment reported by a CI job. The one rule for its body: intake refuses with these
+    messages what the worker would otherwise fail to record."""
+    environment, sha = payload.get("environment"), payload.get("sha")
+    status = payload.get("status", "success")
+    if not isinstance(environment, str) or not _CI_ENVIRONMENT.match(environment):
+        raise PayloadError('environment is required, for example "production"')
+    if not isinstance(sha, str) or not _CI_SHA.match(sha):
+        raise PayloadError("sha must be a commit SHA of 7 to 40 hex digits")
+    if not isinstance(status, str) or status not in CI_STATUSES:
+        raise PayloadError(f"status must be one of {', '.join(sorted(CI_STATUSES))}")
+    reported = _ci_time(payload.get("deployed_at"))
+    url = payload.get("url")
+    if url is not None and _link(url) is None:
+        raise PayloadError("url must be an http(s) link to the deployment")
     # Deployments are ordered by time, so a CI clock running ahead (or a typo) would put one
     # deployment after every later one; nothing can have been deployed after we heard of it.
-    reported = parse_time(payload.get("deployed_at"))
     return DeploymentEvent(
         external_id="",
-        environment=_str(payload, "environment"),
-        sha=_str(payload, "sha"),
-        status=_str(payload, "status", required=False, default="success"),
+        environment=environment,
+        sha=sha,
+        status=status,
         at=min(reported, received_at) if reported else received_at,
-        url=_str(payload, "url", required=False) or None,
+        url=url or None,
     )
+
+
+def _ci_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(_CI_TIME_EXAMPLE)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PayloadError(_CI_TIME_EXAMPLE) from exc
+    if parsed.tzinfo is None:
+        raise PayloadError("deployed_at must carry a time zone (Z or +hh:mm)")
+    try:
+        return _in_utc(parsed)
+    except PayloadError as exc:
+        raise PayloadError("deployed_at is outside the calendar once seen in UTC") from exc
 
 
 @dataclass(frozen=True)
@@ -311,6 +357,9 @@ _UNLEASH_TOGGLES = {"feature-environment-enabled": True, "feature-environment-di
 
 def _unleash(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]:
     kind = payload.get("type")
+    if kind is not None and not isinstance(kind, str):
+        # A list or an object is no event type (and, unhashable, cannot even be looked up).
+        raise PayloadError("type must be a string")
     if kind not in _UNLEASH_TOGGLES:
         return []
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +55,50 @@ def active_connection(connection_id: str) -> ActiveConnection:
     return ActiveConnection(row.id, row.tenant_id, row.webhook_secret_sealed, row.deploy_token_digest)
 
 
+# No sender we serve nests JSON anywhere near this deep; a body that does would make every
+# recursive reader (the JSON parser, the payload parsers, jsonify) run out of stack.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text `raw` nests arrays and objects deeper than `limit`, found without
+    recursing: strings are blanked out, then each pass takes away the innermost empty pairs."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        reduced = _INNERMOST.sub(b"", brackets)
+        if len(reduced) == len(brackets):
+            return False  # unbalanced: malformed, which the JSON parser says in its own words
+        brackets = reduced
+    return bool(brackets)
+
+
 def json_body(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400: malformed, not an object, or nested too deeply."""
+    if json_too_deep(raw):
+        raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.", "malformed_json")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The body is not valid JSON.", "malformed_json") from exc
+    except RecursionError as exc:
+        raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.", "malformed_json") from exc
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", "malformed_json")
     return data
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time equality of a secret (or signature) and what a sender presented. Compared as
+    bytes: `hmac.compare_digest` raises on a str with non-ASCII characters, which any header can
+    carry."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))
 
 
 def raw_body() -> bytes:

@@ -56,6 +56,11 @@ def _is_admin(tenant: Tenant, account_id: str) -> bool:
     try:
         answer = jira_for(services(), tenant).is_admin(account_id)
     except JiraError as exc:
+        if exc.status in (400, 404):
+            # Jira answered, and what it said is that it knows no such user: the token is
+            # genuine but names nobody who could be an administrator. Not an outage.
+            raise Forbidden("Jira does not know the account this token was issued for, so it cannot "
+                            "administer System Reality.", "unknown_account") from exc
         raise AppError(502, "jira_unavailable", "Jira could not confirm your permissions; try again.") from exc
     with _admin_lock:
         _admin_cache[key] = (time.monotonic(), answer)

@@ -214,7 +214,7 @@ def issue_reality(issue_key: str) -> Response:
 # ---- report ----------------------------------------------------------------------------------
 
 
-def parse_window(value: str | None, now: datetime) -> datetime:
+def parse_window(value: str | None, now: datetime, name: str = "since") -> datetime:
     value = (value or "48h").strip()
     if value in WINDOWS:
         return now - WINDOWS[value]
@@ -224,9 +224,10 @@ def parse_window(value: str | None, now: datetime) -> datetime:
         return now - (timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount))
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest("since must be 24h, 48h, 72h, 7d, a number of hours or days, or an ISO time.") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        # Seen in UTC, as every comparison sees it: 0001-01-01T00:00+01:00 falls off the calendar.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name} must be 24h, 48h, 72h, 7d, a number of hours or days, or an ISO time.") from exc
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def report_query(args: Mapping[str, str]) -> ReportQuery:
     states = frozenset(s for s in (args.get("state") or "").split(",") if s)
     if states - {"live", "pending-deploy", "reverted", "partially-reverted", "rolled-back", "flag-off", "hotfixed"}:
         raise BadRequest("state must be drift states separated by commas.")
-    until = parse_window(args["until"], now) if args.get("until") else now
+    until = parse_window(args["until"], now, "until") if args.get("until") else now
     return ReportQuery(since=parse_window(args.get("since"), now), until=until, project=project, epic=epic,
                        active_epics_only=epics == "active", states=states)
 
