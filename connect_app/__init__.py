@@ -13,7 +13,9 @@ from connect_app.config import Settings, load_settings
 from connect_app.errors import AppError, html_error, json_error
 from connect_app.services import Services
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The source checkout, when the package is installed editable (`pip install -e .`) or run from one.
+ROOT = PACKAGE.parent
 # GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
 MAX_BODY_BYTES = 25 * 1024 * 1024
 HTML_PREFIXES = ("/panel", "/report", "/admin", "/assistants")
@@ -83,11 +85,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
 
 
 def _find_dir(name: str) -> Path:
-    """Templates and static files live at the top of the repository (the design card's layout)."""
-    for candidate in (ROOT / name, Path.cwd() / name):
+    """templates/ and static/ sit at the top of the repository and ship inside the package as
+    connect_app/templates and connect_app/static (pyproject.toml's package-dir). Installed from a
+    wheel they are in the package; in an editable install the package is the checkout, so they are
+    where that mapping takes them from. Never the working directory."""
+    candidates = [PACKAGE / name]
+    if (ROOT / "pyproject.toml").is_file():
+        candidates.append(ROOT / name)
+    for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    return ROOT / name
+    raise RuntimeError(f"{name}/ is missing from the installed package at {PACKAGE}; rebuild or reinstall it")
 
 
 def _wants_html() -> bool:
