@@ -16,6 +16,8 @@ DEFAULT_JIRA_PATTERNS = "https://*.atlassian.net,https://*.jira.com,https://*.ji
 DEFAULT_GITHUB_PATTERNS = "https://*"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_RAW_PAYLOAD_RETENTION_DAYS = 30
+DEFAULT_UNINSTALLED_PURGE_DAYS = 30
 MIN_SECRET_LENGTH = 32
 
 
@@ -43,6 +45,13 @@ class Settings:
     github_app_api_urls: tuple[OriginPattern, ...] = ()
     github_app_owners: frozenset[str] = frozenset()
     github_app_jira_sites: tuple[OriginPattern, ...] = ()
+    # Retention: raw webhook bodies of deliveries already processed (or ignored, or failed) are
+    # dropped this many days after they arrived; the facts read from them stay. 0 = at the next
+    # housekeeping run.
+    raw_payload_retention_days: int = DEFAULT_RAW_PAYLOAD_RETENTION_DAYS
+    # The history of an uninstalled site is deleted this many days after the uninstall; a
+    # re-install within that time keeps it. 0 = at the next housekeeping run.
+    uninstalled_purge_days: int = DEFAULT_UNINSTALLED_PURGE_DAYS
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -103,8 +112,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         github_app_id=app_id,
         github_app_private_key=app_key,
+        raw_payload_retention_days=_days(env, "RAW_PAYLOAD_RETENTION_DAYS", DEFAULT_RAW_PAYLOAD_RETENTION_DAYS),
+        uninstalled_purge_days=_days(env, "UNINSTALLED_PURGE_DAYS", DEFAULT_UNINSTALLED_PURGE_DAYS),
         **_github_app_scope(env, enabled=app_id is not None),
     )
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of days, for example {default}") from None
+    if not 0 <= days <= 36500:
+        raise ConfigError(f"{name} must be between 0 and 36500 days")
+    return days
 
 
 def _github_app_scope(env: Mapping[str, str], *, enabled: bool) -> dict[str, object]:

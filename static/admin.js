@@ -258,8 +258,10 @@
       if (!rows.length) { fill("sr-deliveries", el("p", { className: "sr-subtle" }, "Nothing received yet.")); return; }
       fill("sr-deliveries", table("Recent deliveries", ["Received", "Source", "Event", "Status", "Problem", ""],
         rows.map(function (d) {
-          var failedRow = /fail|error/.test(d.status || "");
-          return [when(d.received), d.source, d.event, statusLozenge(d.status), d.error || "",
+          var failedRow = /fail|error/.test(d.status || "") && d.body_kept !== false;
+          var problem = d.error || "";
+          if (d.body_kept === false) { problem = (problem ? problem + " " : "") + "(raw body dropped after the retention period)"; }
+          return [when(d.received), d.source, d.event, statusLozenge(d.status), problem,
             failedRow ? retryButton("Retry delivery " + d.id, "/api/deliveries/" + d.id + "/retry", loadDeliveries) : ""];
         })));
     }).catch(failed("sr-deliveries"));

@@ -27,6 +27,8 @@ DEFAULT_ISSUE_FIELDS = ("summary", "status", "labels", "reporter", "assignee", "
 # Jira answers "Retry-After: 3600" on a hard quota; beyond this we give the job back to the queue
 # instead of holding a worker asleep.
 MAX_RETRY_AFTER = 120.0
+# Atlassian's personal data reporting API takes this many accounts per request.
+REPORT_ACCOUNTS_LIMIT = 90
 
 
 
@@ -435,5 +437,22 @@ class JiraClient:
     def get_user(self, account_id: str) -> dict[str, Any]:
         return self._json(self.request("GET", "/rest/api/3/user", params={"accountId": account_id})) or {}
 
+    # --- personal data reporting ----------------------------------------------------------------
 
-__all__ = ["DEFAULT_ISSUE_FIELDS", "CallRecord", "JiraClient", "JiraError"]
+    def report_accounts(self, accounts: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Atlassian's personal data reporting API: which of these accounts (accountId, updatedAt as
+        RFC 3339) were closed or changed since. At most REPORT_ACCOUNTS_LIMIT per call; 204 means
+        nothing to do, 200 lists `{"accountId", "status": "closed" | "updated"}`.
+
+        Source: developer.atlassian.com/cloud/jira/platform/user-privacy-developer-guide/ (the
+        `/app/report-accounts/` resource; Connect apps call it on the site with their JWT, OAuth 2.0
+        apps on api.atlassian.com). It is not part of Jira's platform REST spec."""
+        if len(accounts) > REPORT_ACCOUNTS_LIMIT:
+            raise ValueError(f"at most {REPORT_ACCOUNTS_LIMIT} accounts per report")
+        body = {"accounts": [{"accountId": account, "updatedAt": at} for account, at in accounts]}
+        answer = self._json(self.request("POST", "/app/report-accounts/", json=body, expect=(200, 204)))
+        found = (answer or {}).get("accounts") if isinstance(answer, dict) else None
+        return [dict(item) for item in found or () if isinstance(item, dict)]
+
+
+__all__ = ["DEFAULT_ISSUE_FIELDS", "REPORT_ACCOUNTS_LIMIT", "CallRecord", "JiraClient", "JiraError"]

@@ -14,8 +14,11 @@ from connect_app.jobs import kinds, queue
 from connect_app.jobs.backfill import run_backfill
 from connect_app.jobs.deliveries import process_delivery
 from connect_app.jobs.deployments import compare_deployments
+from connect_app.jobs.housekeeping import run_housekeeping
+from connect_app.jobs.privacy import report_accounts
 from connect_app.jobs.recompute import recompute_tenant
 from connect_app.services import Services
+from connect_app.store.db import transaction
 from connect_app.store.models import Job
 from connect_app.sync.apply import sync_issue
 
@@ -35,10 +38,15 @@ class Handlers:
             kinds.BACKFILL: self._backfill,
             kinds.RECOMPUTE: lambda job: recompute_tenant(svc, int(job.payload["tenant_id"])),
             kinds.SYNC_ISSUE: lambda job: sync_issue(svc, int(job.payload["tenant_id"]), job.payload["issue_key"]),
+            kinds.HOUSEKEEPING: lambda job: run_housekeeping(svc),
+            kinds.REPORT_ACCOUNTS: lambda job: report_accounts(svc, int(job.payload["tenant_id"])),
         }
 
     def worker(self, **options: Any) -> queue.Worker:
-        """A worker running these handlers, with backfills in the bulk lane."""
+        """A worker running these handlers, with backfills in the bulk lane. Housekeeping is queued
+        here (once: its dedupe key absorbs every other worker's start); each run queues the next."""
+        with transaction(self.svc.sessions) as session:
+            kinds.queue_housekeeping(session)
         return queue.Worker(self.svc.sessions, self.mapping(), bulk_kinds=kinds.BULK, **options)
 
     def _backfill(self, job: Job) -> None:

@@ -20,7 +20,10 @@ COMPARE_DEPLOYMENTS: Final = "compare_deployments"
 BACKFILL: Final = "backfill"
 RECOMPUTE: Final = "recompute"
 SYNC_ISSUE: Final = "sync_issue"
-ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE)
+HOUSEKEEPING: Final = "housekeeping"
+REPORT_ACCOUNTS: Final = "report_accounts"
+ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE, HOUSEKEEPING, REPORT_ACCOUNTS)
+HOUSEKEEPING_KEY: Final = "housekeeping"
 # The bulk lane: long reads of history run only while no live job (deliveries, recomputes, Jira
 # syncs) of any tenant is ready, so a backfill never delays a revert reaching Jira.
 BULK: Final = frozenset({BACKFILL})
@@ -62,3 +65,17 @@ def queue_backfill(session: Session, connection_id: str, tenant_id: int, since: 
 def queue_sync(session: Session, tenant_id: int, issue_key: str) -> None:
     queue.enqueue(session, SYNC_ISSUE, {"tenant_id": tenant_id, "issue_key": issue_key}, tenant_id=tenant_id,
                   dedupe_key=sync_key(tenant_id, issue_key))
+
+
+def report_accounts_key(tenant_id: int) -> str:
+    return f"report_accounts:{tenant_id}"
+
+
+def queue_housekeeping(session: Session, delay: float = 0.0) -> None:
+    """Retention and purge, one queued run at a time; each run queues the next (see jobs.housekeeping)."""
+    queue.enqueue(session, HOUSEKEEPING, {}, dedupe_key=HOUSEKEEPING_KEY, delay=delay)
+
+
+def queue_report_accounts(session: Session, tenant_id: int) -> None:
+    queue.enqueue(session, REPORT_ACCOUNTS, {"tenant_id": tenant_id}, tenant_id=tenant_id,
+                  dedupe_key=report_accounts_key(tenant_id))

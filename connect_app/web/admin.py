@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from connect_app.connect import accounts
 from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraError
@@ -65,6 +66,14 @@ def _is_admin(tenant: Tenant, account_id: str) -> bool:
     with _admin_lock:
         _admin_cache[key] = (time.monotonic(), answer)
     return answer
+
+
+@accounts.on_forget
+def _forget_admin(account_id: str) -> None:
+    """A closed account's cached admin answer goes (the personal data report calls this)."""
+    with _admin_lock:
+        for key in [key for key in _admin_cache if key[2] == account_id]:
+            _admin_cache.pop(key, None)
 
 
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
@@ -251,6 +260,8 @@ def list_deliveries() -> Response:
         return jsonify([{
             "id": row.id, "connection": row.connection_id, "source": row.source, "event": row.event,
             "guid": row.guid, "received": iso(row.received_at), "status": row.status, "error": row.error,
+            # False once housekeeping dropped the raw body after the retention period.
+            "body_kept": bool(row.body),
         } for row in rows])
 
 
@@ -261,6 +272,9 @@ def retry_delivery(delivery_id: int) -> tuple[Response, int]:
         delivery = session.get(Delivery, delivery_id) if delivery_id <= MAX_ID else None
         if delivery is None or delivery.tenant_id != caller().tenant.id:
             raise NotFound("There is no such delivery on this Jira site.")
+        if not delivery.body:
+            raise BadRequest("This delivery's raw body was dropped after the retention period; "
+                             "the facts read from it are kept.", "body_dropped")
         delivery.status, delivery.error = "stored", None
         queue_delivery_again(session, delivery.id, delivery.tenant_id)
     return jsonify({"status": "queued"}), 202

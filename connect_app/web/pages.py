@@ -71,7 +71,10 @@ def report_page() -> Response:
 @bp.get("/admin")
 @iframe_jwt_required
 def admin_page() -> Response:
-    return _page("admin.html", app_base_url=services().settings.app_base_url)
+    settings = services().settings
+    return _page("admin.html", app_base_url=settings.app_base_url,
+                 raw_payload_retention_days=settings.raw_payload_retention_days,
+                 uninstalled_purge_days=settings.uninstalled_purge_days)
 
 
 @bp.get("/assistants")
