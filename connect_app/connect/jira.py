@@ -205,6 +205,10 @@ class JiraClient:
                     # A POST may have landed before the connection broke: retrying could double it.
                     if method != "GET":
                         raise JiraError(0, [f"Jira could not be reached: {type(exc).__name__}"]) from exc
+                except requests.RequestException as exc:
+                    # Refused by the guarded session (outside ALLOWED_JIRA_BASE_URLS) or an answer
+                    # over its size cap: retrying would meet the same refusal.
+                    raise JiraError(0, [str(exc)]) from exc
                 if response is not None and status not in RETRY_STATUSES:
                     break
                 attempt += 1
