@@ -26,13 +26,13 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, jsonify
 
-from connect_app.sandbox.github import signature_256
-from connect_app.sandbox.jira import JiraSimulator
+from connect_app.sandbox.github.simulator import signature_256
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, free_port
 
 GOAL = 0.5
 ROOT = Path(__file__).resolve().parents[1]
-PAYLOAD = ROOT / "connect_app" / "sandbox" / "payload_templates" / "captured-webhook-push-to-master.json"
+PAYLOAD = ROOT / "connect_app" / "sandbox" / "github" / "payload_templates" / "captured-webhook-push-to-master.json"
 TIME_LIMIT = 120.0  # seconds per target: the run stops early rather than hang on a sick server
 
 noop_app = Flask("noop")

@@ -9,6 +9,9 @@ Inbound:
 Outbound:
 - `sign_request`: the HS256 token the app puts on its own REST calls to Jira.
 
+Jira's side of the signing (the tokens Jira puts on iframes, webhooks and signed installs) is
+the sandbox's: `connect_app.sandbox.jira.auth`.
+
 Each verifier pins its algorithm before a key is ever chosen, so neither an `alg: none` token
 nor an HS256 token "signed" with the public RSA key (HS/RS confusion) gets through. The
 `atlassian_jwt` package is not used for verification: its Authenticator rejects context-qsh
@@ -388,7 +391,7 @@ def verify_install_token(
 
 
 # ---------------------------------------------------------------------------------------------
-# Outbound and test-side signing
+# Outbound signing
 
 
 def _now() -> int:
@@ -422,80 +425,3 @@ def sign_request(
         "qsh": query_string_hash(method, relative_path(parts.path, base_url), parts.query),
     }
     return pyjwt.encode(claims, shared_secret, algorithm="HS256")
-
-
-def sign_tenant_token(
-    method: str,
-    path: str,
-    query: QueryInput,
-    *,
-    client_key: str,
-    shared_secret: str,
-    account_id: str | None = None,
-    context: Mapping[str, Any] | None = None,
-    expires_in: int = 180,
-    now: int | None = None,
-) -> str:
-    """A URL-bound HS256 token as Jira signs it for an iframe or webhook (for the sandbox and tests)."""
-    qsh = query_string_hash(method, path, query)
-    return _tenant_token(qsh, client_key, shared_secret, account_id, context, expires_in, now)
-
-
-def sign_context_token(
-    *,
-    client_key: str,
-    shared_secret: str,
-    account_id: str | None = None,
-    context: Mapping[str, Any] | None = None,
-    expires_in: int = 900,
-    now: int | None = None,
-) -> str:
-    """A context token (`qsh: context-qsh`) as `AP.context.getToken()` returns it."""
-    return _tenant_token(CONTEXT_QSH, client_key, shared_secret, account_id, context, expires_in, now)
-
-
-def _tenant_token(
-    qsh: str,
-    client_key: str,
-    shared_secret: str,
-    account_id: str | None,
-    context: Mapping[str, Any] | None,
-    expires_in: int,
-    now: int | None,
-) -> str:
-    issued = _now() if now is None else now
-    claims: dict[str, Any] = {
-        "iss": client_key,
-        "iat": issued,
-        "exp": issued + expires_in,
-        "qsh": qsh,
-        "context": dict(context or {}),
-    }
-    if account_id is not None:
-        claims["sub"] = account_id
-    return pyjwt.encode(claims, shared_secret, algorithm="HS256")
-
-
-def sign_install_token(
-    method: str,
-    path: str,
-    query: QueryInput,
-    *,
-    client_key: str,
-    private_key_pem: str | bytes,
-    kid: str,
-    app_base_url: str,
-    expires_in: int = 180,
-    now: int | None = None,
-) -> str:
-    """A signed-install RS256 token as Jira sends on installed/uninstalled (for the sandbox and tests)."""
-    issued = _now() if now is None else now
-    claims = {
-        "iss": client_key,
-        "aud": [normalise_base_url(app_base_url)],
-        "iat": issued,
-        "exp": issued + expires_in,
-        "qsh": query_string_hash(method, path, query),
-        "context": {},
-    }
-    return pyjwt.encode(claims, private_key_pem, algorithm="RS256", headers={"kid": kid})

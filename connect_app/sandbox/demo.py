@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connect_app.sandbox.host import sandbox_urls
+from connect_app.sandbox.jira.host import sandbox_urls
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import StoryWeek, revert_and_deploy, ship_feature
 

@@ -22,9 +22,9 @@ from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jira import JiraClient
 from connect_app.jobs.handlers import Handlers
 from connect_app.jobs.queue import Worker
-from connect_app.sandbox.github import GitHubSimulator
-from connect_app.sandbox.gitrepo import GitRepo
-from connect_app.sandbox.jira import JiraSimulator
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.github.simulator import GitHubSimulator
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.server import ServedApp
 from connect_app.services import Services
 

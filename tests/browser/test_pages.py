@@ -158,7 +158,7 @@ def test_a_stakeholder_sees_only_what_jira_lets_them_browse(story_stack, page) -
 
 
 def test_sandbox_urls_open_the_pages_a_person_clicks_through(story_stack, page) -> None:
-    from connect_app.sandbox.host import sandbox_urls
+    from connect_app.sandbox.jira.host import sandbox_urls
 
     urls = sandbox_urls(story_stack.jira)
     page.goto(urls["issues"])

@@ -19,9 +19,9 @@ import requests
 from sqlalchemy import func, inspect, select, table
 
 from connect_app.connect.descriptor import APP_KEY
-from connect_app.connect.jwt import query_string_hash, sign_tenant_token
-from connect_app.sandbox.jira import JiraSimulator
-from connect_app.sandbox.jira_auth import RsaKey, sign_install
+from connect_app.connect.jwt import query_string_hash
+from connect_app.sandbox.jira.auth import RsaKey, sign_install, sign_tenant_token
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, Stack
 from connect_app.store.models import Connection, Tenant
 

@@ -20,9 +20,9 @@ import jwt
 import pytest
 import requests
 
-from connect_app.connect.jwt import query_string_hash, sign_context_token, sign_tenant_token
-from connect_app.sandbox.jira import JiraSimulator
-from connect_app.sandbox.jira_auth import RsaKey
+from connect_app.connect.jwt import query_string_hash
+from connect_app.sandbox.jira.auth import RsaKey, sign_context_token, sign_tenant_token
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 
 from .test_security_install import (

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connect_app.sandbox.jira import JiraSimulator
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, RepositoryConnection, Stack
 from connect_app.store.models import Delivery, Job, Tenant
 

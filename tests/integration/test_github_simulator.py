@@ -20,8 +20,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from werkzeug.serving import make_server
 
-from connect_app.sandbox.github import GitHubSimulator, signature_256
-from connect_app.sandbox.gitrepo import GitRepo
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.github.simulator import GitHubSimulator, signature_256
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github-webhooks"
 SCHEMAS = FIXTURES / "payload-schemas" / "api.github.com"

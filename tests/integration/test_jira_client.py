@@ -16,8 +16,8 @@ from atlassian_jwt.url_utils import hash_url
 from requests.adapters import BaseAdapter
 
 from connect_app.connect.jira import CallRecord, JiraClient, JiraError
-from connect_app.sandbox.adf import paragraph
-from connect_app.sandbox.jira import JiraSimulator
+from connect_app.sandbox.jira.adf import paragraph
+from connect_app.sandbox.jira.simulator import JiraSimulator
 
 APP_KEY = "system-reality-for-jira"
 SECRET = "tenant-shared-secret-0123456789abcdef0123"

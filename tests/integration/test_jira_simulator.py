@@ -14,8 +14,8 @@ import requests
 from atlassian_jwt.url_utils import hash_url
 from flask import Flask, jsonify, request
 
-from connect_app.sandbox.adf import paragraph
-from connect_app.sandbox.jira import JiraSimulator
+from connect_app.sandbox.jira.adf import paragraph
+from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.server import serve
 
 APP_KEY = "system-reality-for-jira"

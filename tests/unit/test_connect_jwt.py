@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connect_app.connect import jwt as cj
+from connect_app.sandbox.jira.auth import sign_context_token, sign_install_token, sign_tenant_token
 
 SECRET = "tenant-one-shared-secret-0123456789abcdef"
 OTHER_SECRET = "tenant-two-shared-secret-0123456789abcdef"
@@ -154,7 +155,7 @@ def test_relative_path_strips_a_context_path() -> None:
 
 
 def test_a_genuine_iframe_token_verifies_and_returns_its_claims() -> None:
-    token = cj.sign_tenant_token(
+    token = sign_tenant_token(
         "GET",
         "/panel/issue",
         {"issueKey": "FEAT-304", "issueId": "10001"},
@@ -169,7 +170,7 @@ def test_a_genuine_iframe_token_verifies_and_returns_its_claims() -> None:
 
 
 def test_context_token_is_accepted_only_where_allowed() -> None:
-    token = cj.sign_context_token(client_key=CLIENT, shared_secret=SECRET, account_id="acc-1")
+    token = sign_context_token(client_key=CLIENT, shared_secret=SECRET, account_id="acc-1")
     assert _tenant(token, allow_context_qsh=True)["sub"] == "acc-1"
     with pytest.raises(cj.JwtError) as err:
         _tenant(token, allow_context_qsh=False)
@@ -270,7 +271,7 @@ def _install_token(private: str, *, kid: str = KID, **claim_overrides) -> str:
 def test_a_genuine_signed_install_verifies(atlassian_keys: tuple[str, str]) -> None:
     private, public = atlassian_keys
     fetch = Fetcher(public)
-    token = cj.sign_install_token(
+    token = sign_install_token(
         "POST", INSTALL_PATH, "", client_key=CLIENT, private_key_pem=private, kid=KID, app_base_url=APP_BASE
     )
     claims = _install(token, fetch, expected_client_key=CLIENT)

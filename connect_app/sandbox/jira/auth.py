@@ -8,6 +8,10 @@
   tenant's shared secret and `iss` = clientKey.
 - Apps calling the REST API sign HS256 with the shared secret, `iss` = app key, `qsh` of the
   request relative to the site's baseUrl.
+
+`sign_tenant_token`, `sign_context_token` and `sign_install_token` sign as Jira would for tests
+that talk to the app directly, with the app's own canonical-request rules
+(`connect_app.connect.jwt`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +31,8 @@ import jwt
 from atlassian_jwt.url_utils import hash_url
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from connect_app.connect.jwt import CONTEXT_QSH, QueryInput, normalise_base_url, query_string_hash
 
 INSTALL_TOKEN_LIFETIME = 180
 HS256_TOKEN_LIFETIME = 180
@@ -195,3 +202,83 @@ def verify_app_request(
     if claims.get("qsh") != expected:
         raise AuthFailure(f"JWT qsh does not match the request (expected {expected} for {method} {path_and_query}).")
     return claims
+
+
+# ---- tokens as Jira signs them, by the app's canonical-request rules --------------------------
+
+
+def sign_tenant_token(
+    method: str,
+    path: str,
+    query: QueryInput,
+    *,
+    client_key: str,
+    shared_secret: str,
+    account_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    expires_in: int = 180,
+    now: int | None = None,
+) -> str:
+    """A URL-bound HS256 token as Jira signs it for an iframe or webhook (for the sandbox and tests)."""
+    qsh = query_string_hash(method, path, query)
+    return _tenant_token(qsh, client_key, shared_secret, account_id, context, expires_in, now)
+
+
+def sign_context_token(
+    *,
+    client_key: str,
+    shared_secret: str,
+    account_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    expires_in: int = 900,
+    now: int | None = None,
+) -> str:
+    """A context token (`qsh: context-qsh`) as `AP.context.getToken()` returns it."""
+    return _tenant_token(CONTEXT_QSH, client_key, shared_secret, account_id, context, expires_in, now)
+
+
+def _tenant_token(
+    qsh: str,
+    client_key: str,
+    shared_secret: str,
+    account_id: str | None,
+    context: Mapping[str, Any] | None,
+    expires_in: int,
+    now: int | None,
+) -> str:
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {
+        "iss": client_key,
+        "iat": issued,
+        "exp": issued + expires_in,
+        "qsh": qsh,
+        "context": dict(context or {}),
+    }
+    if account_id is not None:
+        claims["sub"] = account_id
+    return jwt.encode(claims, shared_secret, algorithm="HS256")
+
+
+def sign_install_token(
+    method: str,
+    path: str,
+    query: QueryInput,
+    *,
+    client_key: str,
+    private_key_pem: str | bytes,
+    kid: str,
+    app_base_url: str,
+    expires_in: int = 180,
+    now: int | None = None,
+) -> str:
+    """A signed-install RS256 token as Jira sends on installed/uninstalled (for the sandbox and tests)."""
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "iss": client_key,
+        "aud": [normalise_base_url(app_base_url)],
+        "iat": issued,
+        "exp": issued + expires_in,
+        "qsh": query_string_hash(method, path, query),
+        "context": {},
+    }
+    return jwt.encode(claims, private_key_pem, algorithm="RS256", headers={"kid": kid})

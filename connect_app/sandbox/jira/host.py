@@ -20,11 +20,11 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, abort, jsonify, request, send_from_directory
+from flask import Flask, Response, abort, current_app, jsonify, request, send_from_directory
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 if TYPE_CHECKING:
-    from connect_app.sandbox.jira import JiraSimulator
+    from connect_app.sandbox.jira.simulator import JiraSimulator
 
 HOST_STATIC = Path(__file__).resolve().parent / "host_static"
 HOST_PREFIXES = ("/browse/", "/plugins/servlet/ac/", "/atlassian-connect/", "/sandbox/")
@@ -201,112 +201,136 @@ def _when_text(stamp: str) -> str:
 
 # ---- the pages ----------------------------------------------------------------------------
 
+SIMULATOR_CONFIG_KEY = "JIRA_SIMULATOR"
 
-def register_host_pages(flask_app: Flask, simulator: JiraSimulator) -> None:
-    """Add the sandbox's human-facing pages to the simulator's Flask app."""
+
+def register(flask_app: Flask, simulator: JiraSimulator) -> None:
+    """Add the sandbox's human-facing pages to the simulator's Flask app. Call it after the
+    REST pipeline's hooks are on `flask_app`: they are set to skip these pages."""
     _exempt_host_pages(flask_app)
+    flask_app.config[SIMULATOR_CONFIG_KEY] = simulator
+    flask_app.add_url_rule("/", view_func=home, methods=["GET"])
+    flask_app.add_url_rule("/browse/<issue_key>", view_func=browse, methods=["GET"])
+    flask_app.add_url_rule("/plugins/servlet/ac/<app_key>/<page_key>", view_func=app_page, methods=["GET"])
+    flask_app.add_url_rule("/sandbox/context-token", view_func=context_token, methods=["GET"])
+    flask_app.add_url_rule("/atlassian-connect/all.js", view_func=all_js, methods=["GET"])
+    flask_app.add_url_rule("/sandbox/<any('host.js', 'host.css'):name>", view_func=host_asset, methods=["GET"])
 
-    @flask_app.get("/")
-    def home() -> Response:
-        state = simulator.state
-        with state.lock:
-            rows = [{
-                "key": issue["key"], "summary": issue["summary"], "issuetype": issue["issuetype"],
-                "status": issue["status"], "status_look": STATUS_LOOK.get(issue["status"], ""),
-                "drift": (issue["properties"].get("system-reality") or {}).get("drift"),
-                "labels": list(issue["labels"]),
-            } for issue in state.issues.values()]
-        for row in rows:
-            row["drift_look"] = DRIFT_LOOK.get(row["drift"] or "", "")
-        rows.sort(key=lambda r: (r["key"].rsplit("-", 1)[0], int(r["key"].rsplit("-", 1)[1])))
-        return _render("home.html", simulator, nav="issues", issues=rows)
 
-    @flask_app.get("/browse/<issue_key>")
-    def browse(issue_key: str) -> Response:
-        user = _signed_in(simulator)
-        state = simulator.state
-        with state.lock:
-            issue = state.find_issue(issue_key) if ISSUE_KEY.match(issue_key) else None
-            if issue is None or not state.can_browse(user.account_id, issue["project"]):
-                return _message(simulator, 404, "Issue not found",
-                                f"{issue_key} does not exist, or you do not have permission to see it.")
-            issue = dict(issue)
-            users = dict(state.users)
-            project = dict(state.projects[issue["project"]])
-        app = installed_app(simulator)
-        context: dict[str, Any] = {"issue_key": issue["key"]}
-        panels = [m for m in (app.modules("webPanels") if app else [])]
-        contexts = [m for m in (app.modules("jiraIssueContexts") if app else [])]
-        if app is not None and panels:
-            context.update(panel_url=simulator.iframe_url(app.url, panels[0]["url"], account_id=user.account_id,
-                                                          context={"issue.key": issue["key"]}),
-                           panel_module=panels[0]["key"],
-                           panel_name=(panels[0].get("name") or {}).get("value") or "App")
-        if app is not None and contexts:
-            target = contexts[0].get("target") or {}
-            context_url = simulator.iframe_url(app.url, target.get("url") or "", account_id=user.account_id,
-                                               context={"issue.key": issue["key"]})
-            context.update(context_url=context_url, context_module=contexts[0]["key"])
-        drift = (issue["properties"].get("system-reality") or {}).get("drift")
+def _simulator() -> JiraSimulator:
+    return current_app.config[SIMULATOR_CONFIG_KEY]
 
-        def name_of(account_id: str | None) -> str | None:
-            return (users.get(account_id or "") or {}).get("displayName") or account_id
 
-        custom = []
-        for field_id, value in sorted(issue["fields"].items()):
-            shown = name_of(value.get("accountId")) if isinstance(value, dict) and "accountId" in value else value
-            custom.append((FIELD_NAMES.get(field_id, field_id), shown))
-        comments = [{
-            "author": name_of(c["author"]) or "Unknown",
-            "initials": "".join(w[0] for w in str(name_of(c["author"]) or "?").split()[:2]).upper(),
-            "created": c["created"], "created_text": _when_text(c["created"]),
-            "blocks": adf_blocks(c["body"], users),
-        } for c in issue["comments"]]
-        return _render(
-            "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
-            status_look=STATUS_LOOK.get(issue["status"], ""), drift=drift, drift_look=DRIFT_LOOK.get(drift or "", ""),
-            people={"assignee": name_of(issue["assignee"]), "reporter": name_of(issue["reporter"])},
-            custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)
+def home() -> Response:
+    simulator = _simulator()
+    state = simulator.state
+    with state.lock:
+        rows = [{
+            "key": issue["key"], "summary": issue["summary"], "issuetype": issue["issuetype"],
+            "status": issue["status"], "status_look": STATUS_LOOK.get(issue["status"], ""),
+            "drift": (issue["properties"].get("system-reality") or {}).get("drift"),
+            "labels": list(issue["labels"]),
+        } for issue in state.issues.values()]
+    for row in rows:
+        row["drift_look"] = DRIFT_LOOK.get(row["drift"] or "", "")
+    rows.sort(key=lambda r: (r["key"].rsplit("-", 1)[0], int(r["key"].rsplit("-", 1)[1])))
+    return _render("home.html", simulator, nav="issues", issues=rows)
 
-    @flask_app.get("/plugins/servlet/ac/<app_key>/<page_key>")
-    def app_page(app_key: str, page_key: str) -> Response:
-        user = _signed_in(simulator)
-        app = installed_app(simulator)
-        if app is None or app.key != app_key or not MODULE_KEY.match(page_key):
-            return _message(simulator, 404, "App not installed", "No app with that key is installed on this site.")
-        modules = [m for kind in ("generalPages", "adminPages", "configurePage") for m in
-                   (app.modules(kind) if kind != "configurePage" else
-                    [(app.descriptor.get("modules") or {}).get("configurePage") or {}])]
-        module = next((m for m in modules if m.get("key") == page_key), None)
-        if module is None:
-            return _message(simulator, 404, "Page not found", "The app has no page with that key.")
-        if _needs_admin(module) and not user.admin:
-            return _message(simulator, 403, "Administrators only", "Only Jira administrators can open this page.")
-        name = (module.get("name") or {}).get("value") or page_key
-        url = simulator.iframe_url(app.url, module["url"], account_id=user.account_id, context={})
-        return _render("page.html", simulator, nav=page_key, page_name=name, page_url=url, page_key=page_key,
-                       app_key=app.key)
 
-    @flask_app.get("/sandbox/context-token")
-    def context_token() -> Response:
-        user = _signed_in(simulator)
-        app = installed_app(simulator)
-        if app is None or request.args.get("app", app.key) != app.key:
-            abort(404)
-        key = request.args.get("issueKey") or ""
-        token = simulator.context_token(user.account_id, app_key=app.key,
-                                        context={"issue.key": key} if ISSUE_KEY.match(key) else None)
-        response = jsonify({"token": token})
-        response.headers["Cache-Control"] = "no-store"
-        return response
+def browse(issue_key: str) -> Response:
+    simulator = _simulator()
+    user = _signed_in(simulator)
+    state = simulator.state
+    with state.lock:
+        issue = state.find_issue(issue_key) if ISSUE_KEY.match(issue_key) else None
+        if issue is None or not state.can_browse(user.account_id, issue["project"]):
+            return _message(simulator, 404, "Issue not found",
+                            f"{issue_key} does not exist, or you do not have permission to see it.")
+        issue = dict(issue)
+        users = dict(state.users)
+        project = dict(state.projects[issue["project"]])
+    app = installed_app(simulator)
+    context = _issue_iframes(simulator, app, user, issue["key"])
+    drift = (issue["properties"].get("system-reality") or {}).get("drift")
 
-    @flask_app.get("/atlassian-connect/all.js")
-    def all_js() -> Response:
-        return _static("all.js")
+    def name_of(account_id: str | None) -> str | None:
+        return (users.get(account_id or "") or {}).get("displayName") or account_id
 
-    @flask_app.get("/sandbox/<any('host.js', 'host.css'):name>")
-    def host_asset(name: str) -> Response:
-        return _static(name)
+    custom = []
+    for field_id, value in sorted(issue["fields"].items()):
+        shown = name_of(value.get("accountId")) if isinstance(value, dict) and "accountId" in value else value
+        custom.append((FIELD_NAMES.get(field_id, field_id), shown))
+    comments = [{
+        "author": name_of(c["author"]) or "Unknown",
+        "initials": "".join(w[0] for w in str(name_of(c["author"]) or "?").split()[:2]).upper(),
+        "created": c["created"], "created_text": _when_text(c["created"]),
+        "blocks": adf_blocks(c["body"], users),
+    } for c in issue["comments"]]
+    return _render(
+        "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
+        status_look=STATUS_LOOK.get(issue["status"], ""), drift=drift, drift_look=DRIFT_LOOK.get(drift or "", ""),
+        people={"assignee": name_of(issue["assignee"]), "reporter": name_of(issue["reporter"])},
+        custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)
+
+
+def _issue_iframes(simulator: JiraSimulator, app: InstalledApp | None, user: SignedIn, key: str) -> dict[str, Any]:
+    """The issue view's iframes of the app: its first web panel and its first issue context."""
+    context: dict[str, Any] = {"issue_key": key}
+    panels = [m for m in (app.modules("webPanels") if app else [])]
+    contexts = [m for m in (app.modules("jiraIssueContexts") if app else [])]
+    if app is not None and panels:
+        context.update(panel_url=simulator.iframe_url(app.url, panels[0]["url"], account_id=user.account_id,
+                                                      context={"issue.key": key}),
+                       panel_module=panels[0]["key"],
+                       panel_name=(panels[0].get("name") or {}).get("value") or "App")
+    if app is not None and contexts:
+        target = contexts[0].get("target") or {}
+        context_url = simulator.iframe_url(app.url, target.get("url") or "", account_id=user.account_id,
+                                           context={"issue.key": key})
+        context.update(context_url=context_url, context_module=contexts[0]["key"])
+    return context
+
+
+def app_page(app_key: str, page_key: str) -> Response:
+    simulator = _simulator()
+    user = _signed_in(simulator)
+    app = installed_app(simulator)
+    if app is None or app.key != app_key or not MODULE_KEY.match(page_key):
+        return _message(simulator, 404, "App not installed", "No app with that key is installed on this site.")
+    modules = [m for kind in ("generalPages", "adminPages", "configurePage") for m in
+               (app.modules(kind) if kind != "configurePage" else
+                [(app.descriptor.get("modules") or {}).get("configurePage") or {}])]
+    module = next((m for m in modules if m.get("key") == page_key), None)
+    if module is None:
+        return _message(simulator, 404, "Page not found", "The app has no page with that key.")
+    if _needs_admin(module) and not user.admin:
+        return _message(simulator, 403, "Administrators only", "Only Jira administrators can open this page.")
+    name = (module.get("name") or {}).get("value") or page_key
+    url = simulator.iframe_url(app.url, module["url"], account_id=user.account_id, context={})
+    return _render("page.html", simulator, nav=page_key, page_name=name, page_url=url, page_key=page_key,
+                   app_key=app.key)
+
+
+def context_token() -> Response:
+    simulator = _simulator()
+    user = _signed_in(simulator)
+    app = installed_app(simulator)
+    if app is None or request.args.get("app", app.key) != app.key:
+        abort(404)
+    key = request.args.get("issueKey") or ""
+    token = simulator.context_token(user.account_id, app_key=app.key,
+                                    context={"issue.key": key} if ISSUE_KEY.match(key) else None)
+    response = jsonify({"token": token})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def all_js() -> Response:
+    return _static("all.js")
+
+
+def host_asset(name: str) -> Response:
+    return _static(name)
 
 
 def _static(name: str) -> Response:

@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from connect_app.sandbox.gitrepo import CommitInfo, Person
+from connect_app.sandbox.github.gitrepo import CommitInfo, Person
 
 # What the octokit examples are about; replaced by the simulated repository everywhere.
 _TEMPLATE_FULL_NAME = "Codertocat/Hello-World"
@@ -36,7 +36,7 @@ CAPTURED_PR_CLOSE_TEMPLATE = "captured-webhook-pr-close.json"
 
 @cache
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files("connect_app.sandbox").joinpath("payload_templates", name).read_text("utf-8")
+    text = resources.files("connect_app.sandbox.github").joinpath("payload_templates", name).read_text("utf-8")
     return json.loads(text)
 
 

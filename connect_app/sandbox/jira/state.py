@@ -11,8 +11,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from connect_app.sandbox.adf import adf_text
-from connect_app.sandbox.jql import FieldKind, JqlError
+from connect_app.sandbox.jira.adf import adf_text
+from connect_app.sandbox.jira.jql import FieldKind, JqlError
 
 # name -> (status id, category key)
 STATUSES: dict[str, tuple[str, str]] = {

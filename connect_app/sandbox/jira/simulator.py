@@ -35,7 +35,8 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from flask import Flask, Response, g, request
 
-from connect_app.sandbox.jira_auth import (
+from connect_app.sandbox.jira import host
+from connect_app.sandbox.jira.auth import (
     AuthFailure,
     RsaKey,
     qsh_for,
@@ -43,9 +44,10 @@ from connect_app.sandbox.jira_auth import (
     sign_install,
     verify_app_request,
 )
-from connect_app.sandbox.jira_rest import JiraError, build_rest_app
-from connect_app.sandbox.jira_state import JiraState
-from connect_app.sandbox.openapi import DEFAULT_SPEC_PATH, SpecChecker
+from connect_app.sandbox.jira.openapi import DEFAULT_SPEC_PATH, SpecChecker
+from connect_app.sandbox.jira.rest.app import build_rest_app
+from connect_app.sandbox.jira.rest.common import JiraError
+from connect_app.sandbox.jira.state import JiraState
 from connect_app.sandbox.server import ServedApp
 
 SERVER_VERSION = "100285"
@@ -123,7 +125,9 @@ class JiraSimulator:
         self._faults: list[_Fault] = []
         self._delays: list[list[float]] = []  # [seconds, remaining]
         self._log_lock = threading.Lock()
-        self._rest = build_rest_app(self)
+        self._rest = build_rest_app(self.state, before=self._before, after=self._after)
+        # The sandbox's issue view, app pages and Connect JS host share Jira's origin, as in Jira.
+        host.register(self._rest, self)
         self._keys = self._build_keys_app()
         self._rest_server: ServedApp | None = None
         self._keys_server: ServedApp | None = None
@@ -453,7 +457,7 @@ class JiraSimulator:
         POSTs the install payload with a new shared secret to `lifecycle.installed`, signed
         RS256 with `aud` = the descriptor's `baseUrl`. On a 2xx answer the site accepts the
         app's REST calls with that secret; otherwise nothing changes (Jira keeps the
-        previous installation). `tamper` forges the token (see jira_auth.TAMPER_MODES).
+        previous installation). `tamper` forges the token (see auth.TAMPER_MODES).
         """
         app_base_url = app_base_url.rstrip("/")
         if descriptor is None:

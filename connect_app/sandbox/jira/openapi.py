@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised only without the dev extras
     OpenAPI = None  # type: ignore[assignment,misc]
 
 # Where the reference copy of the spec lives in a source checkout.
-DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "jira-openapi" / "swagger-v3.v3.json"
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "jira-openapi" / "swagger-v3.v3.json"
 
 _cache: dict[Path, Any] = {}
 _cache_lock = threading.Lock()
