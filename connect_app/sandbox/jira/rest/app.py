@@ -16,6 +16,7 @@ from connect_app.sandbox.jira.rest import (
     comments,
     issues,
     permissions,
+    privacy,
     projects,
     properties,
     search,
@@ -25,7 +26,7 @@ from connect_app.sandbox.jira.rest import (
 from connect_app.sandbox.jira.rest.common import STATE_CONFIG_KEY, JiraError
 from connect_app.sandbox.jira.state import JiraState
 
-RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions)
+RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions, privacy)
 
 
 def build_rest_app(
