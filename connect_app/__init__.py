@@ -30,7 +30,6 @@ MAX_HEADER_BYTES = 64 * 1024
 UNAVAILABLE_RETRY_AFTER = 5
 
 
-
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
     settings = settings or load_settings()
     app = Flask(

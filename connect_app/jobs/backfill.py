@@ -76,12 +76,13 @@ def _connection(svc: Services, connection_id: str) -> Connection:
 
 
 def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
-                   pages: int = SLICE_PAGES, steps: int = SLICE_STEPS) -> Slice:
+                   pages: int | None = None, steps: int | None = None) -> Slice:
     """One bounded step of a backfill, resuming at the cursor saved on the connection.
 
     Raises RateLimited (the cursor is kept: the next slice goes on from there), HostileAnswer
     and GitHubUnavailable.
     """
+    pages, steps = pages or SLICE_PAGES, steps or SLICE_STEPS
     connection = _connection(svc, connection_id)
     # The same access rules as every other read: the connection's token, else the GitHub App
     # within its declared scope, never an anonymous rate limit.

@@ -20,6 +20,7 @@ from connect_app import create_app
 from connect_app.config import load_settings
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.connect.jira import JiraClient
+from connect_app.jobs import kinds
 from connect_app.jobs.handlers import Handlers
 from connect_app.jobs.queue import Worker
 from connect_app.sandbox.github.gitrepo import GitRepo
@@ -142,7 +143,8 @@ class Stack:
 
     def worker(self) -> Worker:
         assert self.svc is not None
-        return Worker(self.svc.sessions, Handlers(self.svc, sleep=lambda _s: None).mapping(), poll_interval=0.05)
+        return Worker(self.svc.sessions, Handlers(self.svc, sleep=lambda _s: None).mapping(), poll_interval=0.05,
+                      bulk_kinds=kinds.BULK)
 
     def settle(self, max_jobs: int = 10_000) -> int:
         """Run every ready job to completion in this thread (deterministic for tests)."""

@@ -79,7 +79,7 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return [*path[path.index(target):], target]
             if target not in state and (found := visit(target)):
                 return found
         path.pop()
