@@ -24,9 +24,11 @@ HOUSEKEEPING: Final = "housekeeping"
 REPORT_ACCOUNTS: Final = "report_accounts"
 ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE, HOUSEKEEPING, REPORT_ACCOUNTS)
 HOUSEKEEPING_KEY: Final = "housekeeping"
-# The bulk lane: long reads of history run only while no live job (deliveries, recomputes, Jira
+# The bulk lane: history reads and housekeeping run only while no live job (deliveries, recomputes, Jira
 # syncs) of any tenant is ready, so a backfill never delays a revert reaching Jira.
-BULK: Final = frozenset({BACKFILL})
+BULK: Final = frozenset({BACKFILL, HOUSEKEEPING, REPORT_ACCOUNTS})
+# Kinds that always have their next run queued (a schedule, not a backlog).
+SCHEDULED: Final = frozenset({HOUSEKEEPING})
 
 
 def recompute_key(tenant_id: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,13 @@ from .test_security_install import start_second_site
 DAN = STAKEHOLDERS["assignee"][0]
 TOOLS = {"recent_changes", "issue_reality", "drifted_issues", "what_changed"}
 
+
+
+def _off_the_main_loop(run):  # type: ignore[no-untyped-def]
+    """Run the SDK client in a thread of its own: the browser tests' Playwright keeps an event
+    loop running in the main thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 def recent_week() -> StoryWeek:
     """The story moved to the last few days, so that "the last 48 hours" holds the revert."""
@@ -72,7 +80,7 @@ def over_http(stack: Stack, token: str, *calls: tuple[str, dict[str, Any]]) -> d
             async with streamable_http_client(f"{stack.app_url}/mcp", http_client=http) as (read, write):
                 return await _session_calls(read, write, list(calls))
 
-    return anyio.run(run)
+    return _off_the_main_loop(run)
 
 
 def over_stdio(stack: Stack, token: str, *calls: tuple[str, dict[str, Any]]) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def over_stdio(stack: Stack, token: str, *calls: tuple[str, dict[str, Any]]) -> 
         async with stdio_client(params) as (read, write):
             return await _session_calls(read, write, list(calls))
 
-    return anyio.run(run)
+    return _off_the_main_loop(run)
 
 
 def text_of(result: Any) -> str:
