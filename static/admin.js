@@ -46,25 +46,7 @@
     };
   }
 
-  function copyButton(label, text) {
-    return el("button", {
-      type: "button", className: "sr-button", "aria-label": "Copy " + label,
-      onclick: function (event) {
-        var button = event.currentTarget;
-        var done = function () { button.textContent = "Copied"; say(label + " copied."); };
-        if (navigator.clipboard && navigator.clipboard.writeText) {
-          navigator.clipboard.writeText(text).then(done, function () { say("Select the " + label + " and copy it."); });
-        } else {
-          say("Select the " + label + " and copy it.");
-        }
-      }
-    }, "Copy");
-  }
-
-  function secretRow(label, text, id) {
-    return el("div", null, el("span", { className: "sr-label", id: id + "-label" }, label),
-      el("div", { className: "sr-secret" }, el("code", { id: id, "aria-labelledby": id + "-label" }, text), copyButton(label, text)));
-  }
+  function secretRow(label, text, id) { return SR.secretRow(label, text, id, say); }
 
   // ---- repositories ------------------------------------------------------------------------
 

@@ -117,10 +117,34 @@
     return document.body.getAttribute("data-host-base-url") || "";
   }
 
+  // A button that copies `text`, and a labelled secret shown with one: `say` announces the
+  // outcome in the page's live region (admin and AI-assistants pages alike).
+  function copyButton(label, text, say) {
+    return el("button", {
+      type: "button", className: "sr-button", "aria-label": "Copy " + label,
+      onclick: function (event) {
+        var button = event.currentTarget;
+        var done = function () { button.textContent = "Copied"; say(label + " copied."); };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(text).then(done, function () { say("Select the " + label + " and copy it."); });
+        } else {
+          say("Select the " + label + " and copy it.");
+        }
+      }
+    }, "Copy");
+  }
+
+  function secretRow(label, text, id, say) {
+    return el("div", null, el("span", { className: "sr-label", id: id + "-label" }, label),
+      el("div", { className: "sr-secret" }, el("code", { id: id, "aria-labelledby": id + "-label" }, text),
+        copyButton(label, text, say)));
+  }
+
   initTheme();
 
   global.SR = {
     api: api, el: el, clear: clear, resize: resize, sizeToParent: sizeToParent, safeUrl: safeUrl,
-    stateLozenge: stateLozenge, statusLozenge: statusLozenge, hostBaseUrl: hostBaseUrl
+    stateLozenge: stateLozenge, statusLozenge: statusLozenge, hostBaseUrl: hostBaseUrl,
+    copyButton: copyButton, secretRow: secretRow
   };
 })(window);
