@@ -4,6 +4,7 @@ admin's view of parked jobs, and concurrent claimers (PostgreSQL with TEST_DATAB
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -266,17 +267,20 @@ def test_a_job_longer_than_its_lease_is_not_taken_over_while_its_worker_lives(se
     def slow(job: Job) -> None:
         runs.append("slow")
         started.set()
-        release.wait(5)
+        release.wait(10)
 
-    lease = timedelta(seconds=0.3)
+    # A lease long enough that a busy CI machine still renews it in time (renewal every third of
+    # it); without renewal the second worker takes the job over after one lease.
+    lease = timedelta(seconds=1.2)
     first = jobs.Worker(sessions, {"slow": slow}, lease=lease, worker_id="first")
     second = jobs.Worker(sessions, {"slow": slow}, lease=lease, worker_id="second")
     runner = threading.Thread(target=first.run_once)
     runner.start()
     assert started.wait(5)
-    deadline = datetime.now(UTC) + timedelta(seconds=1.2)  # four leases long
+    deadline = datetime.now(UTC) + 3 * lease
     while datetime.now(UTC) < deadline:
         assert second.run_once() is False
+        time.sleep(0.05)  # poll like a worker does, without starving SQLite's one writer
     release.set()
     runner.join(5)
     assert runs == ["slow"]
