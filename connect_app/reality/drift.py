@@ -17,6 +17,12 @@ Decisions where the contract leaves room:
 - A hotfix counts when it landed after the issue's last change, after `done_at`, is not
   reverted, and (with tracking) is deployed. Without `done_at` the issue is not Done and
   cannot be hotfixed.
+- A configuration rollback (`reality.config`) is `rolled-back` like a deployment that took the
+  code out, with the same precedence, and its environment is always the configuration's. When a
+  deployment and a configuration both roll the feature back, the deployment is named as the
+  cause (the code itself is gone); the configuration takes over as the cause once the code is
+  back. An `applied` change that ends a configuration rollback is what the feature is live since
+  when it came after everything else that made it live.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connect_app.reality import story
+from connect_app.reality.config import ConfigChange, config_standing, config_title, keys_named
 from connect_app.reality.keys import filter_known, find_keys, find_keys_in_branch
 from connect_app.reality.model import (
     Change,
@@ -182,10 +189,16 @@ def flag_names_key(flag: FlagState, key: str) -> bool:
 class _Candidate:
     state: DriftState
     since: datetime | None
-    cause_kind: Literal["commit", "deployment", "flag", "none"] = "none"
+    cause_kind: Literal["commit", "deployment", "flag", "config", "none"] = "none"
     cause_ref: str | None = None
     cause_url: str | None = None
     environment: str | None = None
+    cause_text: str | None = None
+
+    @classmethod
+    def of_config(cls, state: DriftState, change: ConfigChange) -> _Candidate:
+        return cls(state, change.changed_at, "config", change.ref, change.url, change.environment,
+                   change.description)
 
 
 @dataclass
@@ -238,6 +251,18 @@ def _flag_state(key: str, flags: Sequence[FlagState]) -> _Candidate | None:
         return None
     first = min(off, key=lambda flag: (flag.changed_at, flag.key))
     return _Candidate("flag-off", first.changed_at, "flag", first.key, first.url, first.environment)
+
+
+def _config_states(key: str, configs: Sequence[ConfigChange], live: _Candidate) -> tuple[_Candidate, ...]:
+    """The configuration rollback in effect, or the live candidate with the `applied` change that
+    ended one, when that came after everything else that made the feature live."""
+    standing = config_standing(key, configs)
+    if standing.rolled_back:
+        return (_Candidate.of_config("rolled-back", standing.rolled_back[0]), live)
+    restored = standing.restored
+    if restored is not None and (live.since is None or _as_utc(restored.changed_at) > _as_utc(live.since)):
+        return (_Candidate.of_config("live", restored),)
+    return (live,)
 
 
 def _files_of(facts: _Facts) -> set[str]:
@@ -315,6 +340,7 @@ def compute_drift(
     hotfixes: Sequence[Commit] = (),
     done_at: datetime | None = None,
     feature_title: str | None = None,
+    configs: Sequence[ConfigChange] = (),
 ) -> Drift:
     """The drift of issue `key` given its changes (from `changes_for_keys`).
 
@@ -356,7 +382,7 @@ def compute_drift(
     ):
         if candidate is not None:
             candidates.append(candidate)
-    candidates.append(_live_state(facts, analysis, counted))
+    candidates += _config_states(key, configs, _live_state(facts, analysis, counted))
     chosen = min(candidates, key=lambda c: PRECEDENCE.index(c.state))
     if view is not None and chosen.environment is None and view.latest is not None:
         chosen.environment = view.latest.environment
@@ -367,10 +393,12 @@ def compute_drift(
         summary="",
         changes=len(changes),
         reverted=sum(1 for change in counted if change.sha in reverted_by),
-        environment=chosen.environment if view is not None else None,
+        # A configuration change always says where it happened, tracked deployments or not.
+        environment=chosen.environment if view is not None or chosen.cause_kind == "config" else None,
         cause_kind=chosen.cause_kind,
         cause_ref=chosen.cause_ref,
         cause_url=chosen.cause_url,
+        cause_text=chosen.cause_text,
     )
     return replace(drift, summary=story.summary(drift, feature_title or key))
 
@@ -385,8 +413,10 @@ def drift_for_keys(
     done_at: Mapping[str, datetime] | None = None,
     titles: Mapping[str, str] | None = None,
     analysis: RevertAnalysis | None = None,
+    configs: Sequence[ConfigChange] = (),
 ) -> dict[str, Drift]:
-    """Drift of every key named by the default branch (`commits` in order) or by a flag."""
+    """Drift of every key named by the default branch (`commits` in order), by a flag or by a
+    production configuration change."""
     analysis = analysis if analysis is not None else analyse_reverts(commits, pulls)
     changes = changes_for_keys(commits, pulls, analysis, known_projects)
     flagged = {
@@ -394,7 +424,7 @@ def drift_for_keys(
         for flag in flags
         for key in filter_known([*flag.issue_keys, *find_keys_in_branch(flag.key), *find_keys(flag.name)],
                                 known_projects)
-    }
+    } | set(filter_known(sorted(keys_named(configs)), known_projects))
     branch = BranchIndex.of(commits)
     # An empty list still means "this repository deploys to production": nothing is live there yet
     # (the first deployment is still being compared), which is not the same as "not tracked".
@@ -405,7 +435,7 @@ def drift_for_keys(
     return {
         key: compute_drift(
             key, changes.get(key, []), analysis, branch=branch, deployments=view, flags=flags,
-            hotfixes=hotfixes, done_at=done_at.get(key), feature_title=titles.get(key),
+            hotfixes=hotfixes, done_at=done_at.get(key), feature_title=titles.get(key), configs=configs,
         )
         for key in sorted(set(changes) | flagged)
     }
@@ -415,7 +445,7 @@ def drift_for_keys(
 
 EventKind = Literal[
     "commit", "pull-request", "deployment", "revert", "rollback", "flag", "unconfirmed-revert", "hotfix",
-    "release",
+    "release", "config",
 ]
 
 
@@ -455,10 +485,12 @@ def timeline_for_key(
     hotfixes: Sequence[Commit] = (),
     done_at: datetime | None = None,
     releases: Sequence[Release] = (),
+    configs: Sequence[ConfigChange] = (),
 ) -> list[TimelineEvent]:
     """What happened to a feature, oldest first: its changes, the reverts that touched them (and
-    undid those reverts), deployments that shipped or took them out, its flags, unconfirmed
-    reverts naming it, hotfixes on its files and the releases that carry it."""
+    undid those reverts), deployments that shipped or took them out, its flags, configuration
+    changes naming it (in any environment), unconfirmed reverts naming it, hotfixes on its files
+    and the releases that carry it."""
     ordered: list[tuple[int, TimelineEvent]] = []
 
     def commit_event(kind: EventKind, sha: str, title: str | None = None, url: str | None = None) -> None:
@@ -505,6 +537,10 @@ def timeline_for_key(
             ordered.append((last, TimelineEvent("flag", flag.changed_at,
                                                 f"Flag {flag.name or flag.key} turned {switched}",
                                                 None, flag.url, flag.environment)))
+    for change in configs:
+        if key in change.issue_keys:
+            ordered.append((last, TimelineEvent("config", change.changed_at, config_title(change), None,
+                                                change.url, change.environment)))
     for release in releases:
         at = _release_position(release, changes, analysis, branch)
         if at is not None:

@@ -107,6 +107,25 @@ class FlagState:
 
 
 @dataclass(frozen=True)
+class ConfigChange:
+    """A configuration change reported by a deploy tool (Argo CD, a pipeline, Terraform, a config
+    service): `applied` or `reverted` in one environment, naming the issues it concerns.
+
+    `ref` identifies the report (the same report always has the same ref); `arrival` is the order
+    in which reports reached us, which breaks ties of `changed_at`."""
+
+    ref: str
+    environment: str
+    change: Literal["applied", "reverted"]
+    issue_keys: tuple[str, ...]
+    description: str
+    changed_at: datetime
+    url: str | None = None
+    production: bool = True
+    arrival: int = 0
+
+
+@dataclass(frozen=True)
 class Release:
     """A published release. `sha` is the commit its tag points at, None while unknown; a release
     is shown on a feature's timeline but never changes its drift state."""
@@ -172,10 +191,14 @@ class Drift:
     changes: int
     reverted: int
     environment: str | None
-    # What caused the current state: a commit SHA, a deployment id or a flag key.
-    cause_kind: Literal["commit", "deployment", "flag", "none"] = "none"
+    # What caused the current state: a commit SHA, a deployment id, a flag key or a
+    # configuration change's ref.
+    cause_kind: Literal["commit", "deployment", "flag", "config", "none"] = "none"
     cause_ref: str | None = None
     cause_url: str | None = None
+    # What the cause says of itself, where its ref says nothing to a reader: a configuration
+    # change's description.
+    cause_text: str | None = None
 
     @property
     def in_drift(self) -> bool:

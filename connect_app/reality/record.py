@@ -64,7 +64,7 @@ def change_id(drift: Drift) -> str | None:
 
 def drift_record(drift: Drift) -> dict[str, Any]:
     """What sync needs to render the property, label and comment, as JSON."""
-    return {
+    record: dict[str, Any] = {
         "state": drift.state,
         "since": drift.since.isoformat() if drift.since else None,
         "changes": drift.changes,
@@ -74,6 +74,11 @@ def drift_record(drift: Drift) -> dict[str, Any]:
         "cause_ref": drift.cause_ref,
         "cause_url": drift.cause_url,
     }
+    # Only where there is one: records stored before causes had words stay equal to new ones, so
+    # an upgrade alone moves no issue.
+    if drift.cause_text is not None:
+        record["cause_text"] = drift.cause_text
+    return record
 
 
 def drift_from_record(key: str, record: Mapping[str, Any], title: str) -> Drift:
@@ -82,7 +87,7 @@ def drift_from_record(key: str, record: Mapping[str, Any], title: str) -> Drift:
         key=key, state=record.get("state", "live"), since=parse_iso(record.get("since")),
         summary="", changes=int(record.get("changes", 0)), reverted=int(record.get("reverted", 0)),
         environment=record.get("environment"), cause_kind=record.get("cause_kind", "none"),
-        cause_ref=record.get("cause_ref"), cause_url=record.get("cause_url"),
+        cause_ref=record.get("cause_ref"), cause_url=record.get("cause_url"), cause_text=record.get("cause_text"),
     )
     return replace(drift, summary=story.summary(drift, title))
 

@@ -28,6 +28,19 @@ DEFAULT_MEANING = "Customer commitments made on this feature cannot be delivered
 _HOTFIX_MEANING = (
     "The feature was changed after it was signed off; check that commitments made on it still hold."
 )
+CONFIG_MEANING = (
+    "The code is still deployed, but the configuration it depends on was rolled back: customer "
+    "commitments made on this feature cannot be delivered until that configuration is applied again."
+)
+
+
+def meaning(drift: Drift) -> str:
+    """What a drift means for commitments made on the feature."""
+    if drift.state == "hotfixed":
+        return _HOTFIX_MEANING
+    if drift.cause_kind == "config":
+        return CONFIG_MEANING
+    return DEFAULT_MEANING
 
 
 def state_label(state: str) -> str:
@@ -63,7 +76,14 @@ def _cause(drift: Drift) -> str:
         return f"deployment {drift.cause_ref}"
     if drift.cause_kind == "flag":
         return f"feature flag {drift.cause_ref}"
+    if drift.cause_kind == "config":
+        return "configuration change"
     return ""
+
+
+def _described(drift: Drift) -> str:
+    """` (“Payment retries back to v1”)`: a configuration change's own words, if it sent any."""
+    return f" (“{drift.cause_text}”)" if drift.cause_text else ""
 
 
 def summary(drift: Drift, feature_title: str) -> str:
@@ -82,6 +102,8 @@ def summary(drift: Drift, feature_title: str) -> str:
             f"Part of {title} was reverted{place}{on}{by}: "
             f"{drift.reverted} of its {drift.changes} changes are no longer live."
         )
+    if state == "rolled-back" and drift.cause_kind == "config":
+        return f"{title} was rolled back{place}{on}: its configuration was reverted{_described(drift)}."
     if state == "rolled-back":
         return f"{title} was rolled back{place}{on}{by}."
     if state == "flag-off":
@@ -93,6 +115,9 @@ def summary(drift: Drift, feature_title: str) -> str:
     if state == "pending-deploy":
         target = drift.environment or "production"
         return f"{title} is merged but not yet deployed to {target}."
+    if drift.cause_kind == "config" and drift.since:
+        return (f"{title} is live{place} again since {format_when(drift.since)}: "
+                f"its configuration was applied again{_described(drift)}.")
     if drift.changes == 0:
         return f"No code change has been linked to {title} yet."
     since = f" since {format_when(drift.since)}" if drift.since else ""
@@ -111,6 +136,8 @@ _HEADLINE_WORDS = {
 def headline(drift: Drift) -> str:
     """`No longer live: reverted in production on Wed 26 Nov, 23:31 UTC`."""
     on = f" on {_format_headline_when(drift.since)}" if drift.since else ""
+    if drift.state == "rolled-back" and drift.cause_kind == "config":
+        return f"No longer live: configuration rolled back{_place(drift)}{on}"
     if drift.state in _HEADLINE_WORDS:
         lead, what = _HEADLINE_WORDS[drift.state]
         return f"{lead}: {what}{_place(drift)}{on}"
@@ -169,6 +196,10 @@ def _cause_line(drift: Drift, cause_url: str | None) -> list[Node]:
     if not cause:
         return []
     # The summary already names the cause; this line is where a reader clicks through to it.
+    if drift.cause_kind == "config":
+        # Its ref names our record of the report, nothing a reader knows: the link is the point.
+        return _paragraph(_text("See the "), _link("configuration change", cause_url),
+                          _text(" for the details.")) if cause_url else []
     kind, _, ref = cause.rpartition(" ")
     return _paragraph(_text(f"See {kind} "), _link(ref, cause_url), _text(" for the details."))
 
@@ -190,7 +221,7 @@ def drift_comment_adf(
     """The comment posted when a Done issue drifts: what happened, when, what did it, that Jira
     still says Done, what it means for commitments, what is still open, and who should know.
     `stakeholders` are (accountId, display name); `still_open` are (key, summary, status)."""
-    meaning = what_it_means or (_HOTFIX_MEANING if drift.state == "hotfixed" else DEFAULT_MEANING)
+    what = what_it_means or meaning(drift)
     where = drift.environment or "production"
     content: list[Node] = []
     content += _paragraph(_strong(headline(drift)))
@@ -199,7 +230,7 @@ def drift_comment_adf(
     content += _paragraph(
         _text(f"Jira still says “{jira_status}”, but what runs in {where} no longer matches it.")
     )
-    content += _paragraph(_strong("What it means: "), _text(meaning))
+    content += _paragraph(_strong("What it means: "), _text(what))
     if still_open:
         content += _paragraph(_strong("Still open on this feature:"))
         items = [

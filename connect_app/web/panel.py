@@ -189,7 +189,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "cause": {"kind": drift.cause_kind, "ref": drift.cause_ref, "url": drift.cause_url},
         "callout": (f"Jira says {status.get('name') or 'Done'}, but this feature is not fully live."
                     if done and drift.in_drift else None),
-        "meaning": story.DEFAULT_MEANING if drift.in_drift else None,
+        "meaning": story.meaning(drift) if drift.in_drift else None,
         "timeline": [event_view(e) for e in shown],
         "timeline_total": len(timeline),
         "timeline_page": page,
