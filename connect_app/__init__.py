@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         upgrade(settings.database_url)
 
     from connect_app.connect.lifecycle import bp as lifecycle_bp
+    from connect_app.intake.config_changes import bp as config_changes_bp
     from connect_app.intake.deployments import bp as deployments_bp
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         jira_webhooks_bp,
         github_bp,
         deployments_bp,
+        config_changes_bp,
         flags_bp,
         admin_bp,
         reality_bp,

@@ -27,6 +27,10 @@
         ? SR.el("a", { className: "sr-sha", href: url, target: "_blank", rel: "noopener noreferrer" }, event.short)
         : SR.el("code", { className: "sr-sha" }, event.short));
     }
+    var record = event.kind === "config" ? SR.safeUrl(event.url) : null;
+    if (record) {
+      meta.appendChild(SR.el("a", { href: record, target: "_blank", rel: "noopener noreferrer" }, "Change record"));
+    }
     if (event.environment) { meta.appendChild(SR.el("span", { className: "sr-lozenge" }, event.environment)); }
     if (!meta.firstChild) { meta.remove(); }
     return item;

@@ -10,7 +10,7 @@
   var KIND_WORDS = {
     "deployment": "Deployed", "revert": "Reverted", "rollback": "Rolled back", "flag": "Feature flag changed",
     "commit": "Code change", "pull-request": "Pull request merged", "hotfix": "Hotfix",
-    "unconfirmed-revert": "Possibly reverted, not confirmed"
+    "unconfirmed-revert": "Possibly reverted, not confirmed", "config": "Configuration changed"
   };
   var WINDOW_WORDS = { "24h": "the last 24 hours", "48h": "the last 48 hours", "72h": "the last 72 hours", "7d": "the last 7 days" };
 
@@ -57,6 +57,11 @@
       item.appendChild(document.createTextNode(" · "));
       item.appendChild(url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", className: "sr-sha" }, event.short)
         : el("code", { className: "sr-sha" }, event.short));
+    }
+    var record = event.kind === "config" && !event.short ? SR.safeUrl(event.url) : null;
+    if (record) {
+      item.appendChild(document.createTextNode(" · "));
+      item.appendChild(el("a", { href: record, target: "_blank", rel: "noopener noreferrer" }, "Change record"));
     }
     if (event.kind !== "deployment" && event.title) {
       item.appendChild(el("div", { className: "sr-subtlest" }, event.title));

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit
 
 ZERO_SHA = "0" * 40
@@ -203,7 +204,6 @@ def parse_deployment(event: str, payload: dict[str, Any]) -> DeploymentEvent:
 CI_STATUSES = frozenset({"success", "failure", "error", "in_progress", "queued", "pending", "inactive"})
 _CI_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _CI_ENVIRONMENT = re.compile(r"^[\w .:/-]{1,100}$")
-_CI_TIME_EXAMPLE = "deployed_at must be an ISO-8601 time such as 2026-11-26T23:31:00Z"
 
 
 def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> DeploymentEvent:
@@ -217,7 +217,7 @@ def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> Deplo
         raise PayloadError("sha must be a commit SHA of 7 to 40 hex digits")
     if not isinstance(status, str) or status not in CI_STATUSES:
         raise PayloadError(f"status must be one of {', '.join(sorted(CI_STATUSES))}")
-    reported = _ci_time(payload.get("deployed_at"))
+    reported = _sender_time(payload.get("deployed_at"))
     url = payload.get("url")
     if url is not None and _link(url) is None:
         raise PayloadError("url must be an http(s) link to the deployment")
@@ -233,21 +233,23 @@ def parse_ci_deployment(payload: dict[str, Any], received_at: datetime) -> Deplo
     )
 
 
-def _ci_time(value: Any) -> datetime | None:
+def _sender_time(value: Any, name: str = "deployed_at") -> datetime | None:
+    """A time a sender reported in our own endpoints' bodies: ISO-8601 with a zone, or absent."""
     if value is None:
         return None
+    example = f"{name} must be an ISO-8601 time such as 2026-11-26T23:31:00Z"
     if not isinstance(value, str):
-        raise PayloadError(_CI_TIME_EXAMPLE)
+        raise PayloadError(example)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise PayloadError(_CI_TIME_EXAMPLE) from exc
+        raise PayloadError(example) from exc
     if parsed.tzinfo is None:
-        raise PayloadError("deployed_at must carry a time zone (Z or +hh:mm)")
+        raise PayloadError(f"{name} must carry a time zone (Z or +hh:mm)")
     try:
         return _in_utc(parsed)
     except PayloadError as exc:
-        raise PayloadError("deployed_at is outside the calendar once seen in UTC") from exc
+        raise PayloadError(f"{name} is outside the calendar once seen in UTC") from exc
 
 
 @dataclass(frozen=True)
@@ -375,3 +377,62 @@ def _unleash(payload: dict[str, Any], received_at: datetime) -> list[FlagChange]
         description=_str(data, "description", required=False),
         tags=_tags(payload.get("tags"), unleash=True),
     )]
+
+
+@dataclass(frozen=True)
+class ConfigChangeEvent:
+    """A configuration change reported to `/api/config-changes/<id>` (INTERFACES 2 and 4)."""
+
+    environment: str
+    change: str  # applied | reverted
+    issue_keys: tuple[str, ...]
+    description: str
+    changed_at: datetime
+    url: str | None
+
+
+CONFIG_CHANGES = ("applied", "reverted")
+MAX_CONFIG_KEYS = 100
+MAX_CONFIG_DESCRIPTION = 1000
+
+
+def parse_config_change(payload: dict[str, Any], received_at: datetime) -> ConfigChangeEvent:
+    """The one rule for a configuration change's body: intake refuses with these messages what
+    the worker would otherwise fail to record."""
+    environment, change = payload.get("environment"), payload.get("change")
+    if not isinstance(environment, str) or not _CI_ENVIRONMENT.match(environment):
+        raise PayloadError('environment is required, for example "production" (at most 100 characters)')
+    if not isinstance(change, str) or change not in CONFIG_CHANGES:
+        raise PayloadError('change must be "applied" or "reverted"')
+    description = payload.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise PayloadError("description is required: say what was changed, in a few words")
+    if len(description) > MAX_CONFIG_DESCRIPTION:
+        raise PayloadError(f"description must be at most {MAX_CONFIG_DESCRIPTION} characters")
+    url = payload.get("url")
+    if url is not None and _link(url) is None:
+        raise PayloadError(f"url must be an http(s) link of at most {_MAX_URL} characters")
+    reported = _sender_time(payload.get("changed_at"), "changed_at")
+    # As with deployments: nothing changed after we heard of it, so a clock running ahead cannot
+    # put this change after every later one.
+    return ConfigChangeEvent(
+        environment=environment, change=change, issue_keys=_config_keys(payload.get("issue_keys")),
+        description=" ".join(description.split()), url=url or None,
+        changed_at=min(reported, received_at) if reported else received_at,
+    )
+
+
+def _config_keys(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise PayloadError('issue_keys must be a non-empty list of issue keys such as ["FEAT-304"]')
+    if len(value) > MAX_CONFIG_KEYS:
+        raise PayloadError(f"issue_keys may name at most {MAX_CONFIG_KEYS} issues")
+    keys: dict[str, None] = {}
+    for key in value:
+        # The whole string must be one key, by the same rule as everywhere (CVE ids are no keys).
+        if not isinstance(key, str) or len(key) > 255 or find_keys(key) != [key]:
+            shown = key[:40] if isinstance(key, str) else type(key).__name__
+            raise PayloadError(f"{shown!r} is not an issue key such as FEAT-304 (upper case, as Jira writes it)")
+        keys.setdefault(key, None)
+    return tuple(keys)
+

@@ -16,6 +16,7 @@ from connect_app.intake.parse import (
     ZERO_SHA,
     PayloadError,
     parse_ci_deployment,
+    parse_config_change,
     parse_deployment,
     parse_flag_changes,
     parse_pull_request,
@@ -31,6 +32,7 @@ from connect_app.store.facts import (
     ReleaseEvent,
     parse_release,
     record_commit,
+    record_config_change,
     record_deployment,
     record_flag,
     record_pull_request,
@@ -109,6 +111,10 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         provider = delivery.source.split(":", 1)[1]
         for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
             record_flag(session, connection, provider, change)
+        queue_recompute(session, tenant_id)
+    elif delivery.source == "config":
+        event = _parsed(parse_config_change, payload, delivery.received_at)
+        record_config_change(session, connection, delivery.id, event)
         queue_recompute(session, tenant_id)
 
 

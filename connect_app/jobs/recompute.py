@@ -60,13 +60,14 @@ def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str,
     for index, repo in enumerate(history.repositories):
         # Flags belong to the tenant, not to one repository: weigh them once.
         flags = [f for f in history.flags if f.production] if index == 0 else []
+        configs = history.config_changes if index == 0 else []  # tenant-level too, like flags
         if repo.analysis.unresolved:
             _resolve_by_backfill(session, repo.connection, repo.analysis.unresolved)
         drifts = drift_for_keys(
             repo.commits, repo.facts.pulls, analysis=repo.analysis, known_projects=known,
             deployments=repo.facts.deployments if repo.facts.production_seen else None, flags=flags,
             done_at={old: done_at[new] for old, new in moves.items() if new in done_at} | done_at,
-            titles=titles,
+            titles=titles, configs=configs,
         )
         for key, drift in drifts.items():
             key = moves.get(key, key)

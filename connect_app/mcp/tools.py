@@ -32,7 +32,7 @@ from connect_app.web.panel import (
 ALL_STATES = ("live", *DRIFT_STATES)
 EVENT_WORDS = {"deployment": "deployed", "revert": "reverted", "rollback": "rolled back", "flag": "flag changed",
                "commit": "committed", "pull-request": "pull request merged", "hotfix": "hotfix",
-               "release": "released", "unconfirmed-revert": "possible revert"}
+               "release": "released", "unconfirmed-revert": "possible revert", "config": "configuration changed"}
 DEPLOYMENT_KINDS = {"deployment": "deploy", "rollback": "rollback", "config": "config"}
 
 
@@ -119,7 +119,7 @@ def _recent_text(result: Mapping[str, Any], report: Mapping[str, Any], active_on
     features = [f for group in report["groups"] for f in group["features"]]
     if not features:
         scope = "under active epics " if active_only else ""
-        return (f"Nothing was deployed, reverted, rolled back or switched off {scope}{span} "
+        return (f"Nothing was deployed, reverted, rolled back, switched off or reconfigured {scope}{span} "
                 "in the issues you can see.")
     drifted = [f for f in features if f["in_drift"]]
     lines = [f"{_plural(len(features), 'feature')} changed {span}"
@@ -234,7 +234,8 @@ def what_changed(svc: Services, who: Principal, *, since: str = "48h",
                 env = event.get("environment")
                 if kind is None or (wanted is not None and (env or "").lower() not in wanted):
                     continue
-                slot = (event.get("when"), env, event.get("sha") or event.get("url"), kind)
+                # A configuration change has no commit: its link or its words tell it apart.
+                slot = (event.get("when"), env, event.get("sha") or event.get("url") or event.get("title"), kind)
                 entry = deployments.setdefault(slot, {
                     "at": event.get("when"), "environment": env, "ref": event.get("short") or event.get("sha"),
                     "url": event.get("url"), "kind": kind, "issues": [],

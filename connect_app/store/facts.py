@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connect_app.intake.parse import DeploymentEvent, FlagChange, MergedPullRequest
+from connect_app.intake.parse import ConfigChangeEvent, DeploymentEvent, FlagChange, MergedPullRequest
 from connect_app.reality.keys import find_keys, find_keys_in_branch
-from connect_app.reality.model import Commit, Deployment, FlagState, PullRequest, Release, Segment
+from connect_app.reality.model import Commit, ConfigChange, Deployment, FlagState, PullRequest, Release, Segment
 from connect_app.store.models import (
     CommitFact,
+    ConfigChangeFact,
     Connection,
     DeploymentFact,
     FlagFact,
@@ -179,6 +180,19 @@ def record_flag(session: Session, connection: Connection, provider: str, change:
     session.flush()
 
 
+def record_config_change(session: Session, connection: Connection, delivery_id: int,
+                         event: ConfigChangeEvent) -> None:
+    """One row per report; the delivery it came in makes a replay record nothing new."""
+    if session.scalar(select(ConfigChangeFact.id).where(ConfigChangeFact.delivery_id == delivery_id)) is not None:
+        return
+    session.add(ConfigChangeFact(
+        tenant_id=connection.tenant_id, connection_id=connection.id, delivery_id=delivery_id,
+        environment=event.environment, change=event.change, issue_keys=list(event.issue_keys),
+        description=event.description, changed_at=event.changed_at, url=event.url,
+    ))
+    session.flush()
+
+
 # ---- reading ---------------------------------------------------------------------------------
 
 
@@ -272,3 +286,20 @@ def load_flags(session: Session, tenant_id: int, default_production: Iterable[st
                                 production=row.environment.lower() in production))
     return states
 
+
+
+def load_config_changes(session: Session, tenant_id: int, default_production: Iterable[str]) -> list[ConfigChange]:
+    """The tenant's configuration changes from its live connections, in the order they count;
+    each is judged by the production names of the connection that reported it, as flags are."""
+    rows = session.execute(
+        select(ConfigChangeFact, Connection).join(Connection, Connection.id == ConfigChangeFact.connection_id)
+        .where(ConfigChangeFact.tenant_id == tenant_id, Connection.deleted_at.is_(None))
+        .order_by(ConfigChangeFact.changed_at, ConfigChangeFact.delivery_id)
+    ).all()
+    return [
+        ConfigChange(ref=f"config-{row.delivery_id}", environment=row.environment, change=row.change,
+                     issue_keys=tuple(row.issue_keys), description=row.description, changed_at=row.changed_at,
+                     url=row.url, arrival=row.delivery_id,
+                     production=row.environment.lower() in production_names(connection, default_production))
+        for row, connection in rows
+    ]

@@ -4,17 +4,23 @@ once: recompute and the panel/report read the same thing."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.reality.history import order_branch
 from connect_app.reality.keys import project_of
-from connect_app.reality.model import Commit, FlagState, RevertAnalysis
+from connect_app.reality.model import Commit, ConfigChange, FlagState, RevertAnalysis
 from connect_app.reality.reverts import analyse_reverts
 from connect_app.services import Services
-from connect_app.store.facts import RepositoryFacts, load_flags, load_repository, production_names
+from connect_app.store.facts import (
+    RepositoryFacts,
+    load_config_changes,
+    load_flags,
+    load_repository,
+    production_names,
+)
 from connect_app.store.models import Connection, IssueMove, Tenant
 
 
@@ -38,6 +44,8 @@ class TenantHistory:
     moves: dict[str, str]  # old issue key -> new key
     flags: list[FlagState]
     repositories: list[RepositoryHistory]
+    # Tenant-level like flags: reported through any connection, judged by its production names.
+    config_changes: list[ConfigChange] = field(default_factory=list)
 
     def projects_with_moves(self, projects: Collection[str] | None) -> set[str] | None:
         # Keys of a project an issue moved out of still name the (moved) issue.
@@ -57,6 +65,7 @@ def load_tenant_history(svc: Services, session: Session, tenant: Tenant) -> Tena
         facts = load_repository(session, connection, production_names(connection, default_envs))
         commits = branch_commits(facts)
         repositories.append(RepositoryHistory(connection, facts, commits, analyse_reverts(commits, facts.pulls)))
-    return TenantHistory(moves=moves, flags=flags, repositories=repositories)
+    return TenantHistory(moves=moves, flags=flags, repositories=repositories,
+                         config_changes=load_config_changes(session, tenant.id, default_envs))
 
 

@@ -242,6 +242,27 @@ class FlagFact(Base):
     linked_keys: Mapped[list[Any]] = mapped_column(default=list)
 
 
+class ConfigChangeFact(Base):
+    """A configuration change reported to `/api/config-changes/<id>`, one row per report. Kept
+    whole (not folded into a latest state) because whether an issue is rolled back depends on
+    the order of every `reverted` and `applied` naming it."""
+
+    __tablename__ = "config_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    # The delivery that reported it: a replayed delivery records nothing new, and delivery ids
+    # are the order in which reports arrived, which breaks ties of changed_at.
+    delivery_id: Mapped[int] = mapped_column(Integer, unique=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    change: Mapped[str] = mapped_column(String(10))  # applied | reverted
+    issue_keys: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime] = mapped_column()
+    url: Mapped[str | None] = mapped_column(String(500))
+
+
 class IssueReality(Base):
     """Desired Jira state of one issue next to what was last applied to Jira."""
 

@@ -44,7 +44,7 @@ PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 TIMELINE_PAGE = 50
 WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timedelta(hours=72),
            "7d": timedelta(days=7)}
-REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag"})
+REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag", "config"})
 
 
 @dataclass
@@ -64,6 +64,7 @@ class TenantReality:
     repositories: list[RepositoryReality] = field(default_factory=list)
     flags: list[Any] = field(default_factory=list)
     moves: dict[str, str] = field(default_factory=dict)
+    configs: list[Any] = field(default_factory=list)
 
     def timeline(self, key: str, done_at: datetime | None) -> list[TimelineEvent]:
         names = [key, *(old for old, new in self.moves.items() if new == key)]
@@ -72,10 +73,11 @@ class TenantReality:
             changes = [c for name in names for c in repo.changes.get(name, [])]
             events += timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
                                        deployments=repo.deployments, flags=self.flags if index == 0 else (),
-                                       hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases)
-        if not self.repositories and self.flags:
+                                       hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases,
+                                       configs=self.configs if index == 0 else ())
+        if not self.repositories and (self.flags or self.configs):
             events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
-                                       flags=self.flags)
+                                       flags=self.flags, configs=self.configs)
         return sorted(events, key=lambda e: (e.when is None, e.when or datetime.min.replace(tzinfo=UTC)))
 
 
@@ -85,7 +87,7 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
     with svc.sessions() as session:
         history = load_tenant_history(svc, session, tenant)
         known = history.projects_with_moves(known)
-        result = TenantReality(moves=history.moves, flags=history.flags)
+        result = TenantReality(moves=history.moves, flags=history.flags, configs=history.config_changes)
         for repo in history.repositories:
             result.repositories.append(RepositoryReality(
                 branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
