@@ -141,7 +141,7 @@ def test_a_staging_rollback_changes_nothing(stack: Stack, shipped: Story) -> Non
     assert [e["environment"] for e in panel["timeline"] if e["kind"] == "config"] == ["staging"]
 
 
-@pytest.mark.parametrize("body, says", [
+MALFORMED = [
     ({"change": "reverted", "issue_keys": [KEY], "description": "x"}, "environment"),
     ({"environment": "production", "change": "undone", "issue_keys": [KEY], "description": "x"}, "change"),
     ({"environment": "production", "change": "reverted", "issue_keys": [], "description": "x"}, "issue_keys"),
@@ -149,7 +149,7 @@ def test_a_staging_rollback_changes_nothing(stack: Stack, shipped: Story) -> Non
      "issue_keys"),
     ({"environment": "production", "change": "reverted", "issue_keys": ["feat-304"], "description": "x"},
      "not an issue key"),
-    ({"environment": "production", "change": "reverted", "issue_keys": ["CVE-2021-44228"], "description": "x"},
+    ({"environment": "production", "change": "reverted", "issue_keys": ["CVE-2021"], "description": "x"},
      "not an issue key"),
     ({"environment": "production", "change": "reverted", "issue_keys": ["FEAT-304 and more"],
       "description": "x"}, "not an issue key"),
@@ -166,12 +166,21 @@ def test_a_staging_rollback_changes_nothing(stack: Stack, shipped: Story) -> Non
       "changed_at": "2026-11-26T23:31:00"}, "time zone"),
     ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "x",
       "url": "javascript:alert(1)"}, "url"),
-])
-def test_malformed_reports_get_a_clear_400_and_store_nothing(stack: Stack, shipped: Story, body: dict[str, Any],
-                                                             says: str) -> None:
-    answer = post(stack, shipped.connection, body)
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["error"] == "malformed_config_change" and says in answer.json()["detail"]
+    ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "x",
+      "url": "https://argocd.example.com/" + "x" * 500}, "url"),
+]
+
+
+def test_malformed_reports_get_a_clear_400_and_store_nothing(stack: Stack, shipped: Story) -> None:
+    for body, says in MALFORMED:
+        answer = post(stack, shipped.connection, body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["error"] == "malformed_config_change" and says in answer.json()["detail"], body
+    for raw in (b"[]", b"{", b'{"a":' * 100):
+        answer = requests.post(f"{stack.app_url}/api/config-changes/{shipped.connection.id}", data=raw, timeout=30,
+                               headers={"Authorization": f"Bearer {shipped.connection.deploy_token}",
+                                        "Content-Type": "application/json"})
+        assert answer.status_code == 400, raw
     assert stored_config_reports(stack) == 0
 
 
