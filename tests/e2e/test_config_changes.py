@@ -93,6 +93,11 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     config_events = [e for e in panel["timeline"] if e["kind"] == "config"]
     assert [(e["environment"], e["url"]) for e in config_events] == [("production", ARGO)]
     assert config_events[0]["title"].startswith("Configuration reverted: checkout-config")
+    page = requests.get(stack.panel_url(KEY), timeout=30)
+    assert page.status_code == 200
+    for shown in ("its configuration was reverted", "Configuration changed in production", f'href="{ARGO}"',
+                  "Change record"):
+        assert shown in page.text.replace("&amp;", "&"), shown
     report = stack.admin("GET", "/api/report?since=48h&epics=all").json()
     reported = [e for g in report["groups"] for f in g["features"] if f["key"] == KEY for e in f["events"]]
     assert "config" in [e["kind"] for e in reported]
