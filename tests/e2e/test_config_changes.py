@@ -101,10 +101,15 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     report = stack.admin("GET", "/api/report?since=48h&epics=all").json()
     reported = [e for g in report["groups"] for f in g["features"] if f["key"] == KEY for e in f["events"]]
     assert "config" in [e["kind"] for e in reported]
-    answer = over_http(stack, make_token(stack), ("what_changed", {"since": "48h"}))["results"][0]
+    answer, recent = over_http(stack, make_token(stack), ("what_changed", {"since": "48h"}),
+                               ("recent_changes", {"since": "48h"}))["results"]
     configs = [d for d in answer.structured_content["deployments"] if d["kind"] == "config"]
     assert [(d["environment"], [i["key"] for i in d["issues"]]) for d in configs] == [("production", [KEY])]
     assert "configuration changed" in text_of(answer)
+    features = [f for e in recent.structured_content["epics"] for f in e["features"] if f["key"] == KEY]
+    assert features and features[0]["drift"] == "rolled-back"
+    assert [(e["kind"], e["url"]) for e in features[0]["events"] if e["kind"] == "config"] == [("config", ARGO)]
+    assert "its configuration was reverted" in text_of(recent)
 
     applied = post(stack, connection, change("applied", hours_ago=0.5))
     assert applied.status_code == 202, applied.text
