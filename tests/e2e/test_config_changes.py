@@ -202,3 +202,12 @@ def test_changed_at_in_the_future_counts_as_when_it_arrived(stack: Stack, shippe
     with stack.svc.sessions() as session:
         recorded = session.scalar(select(ConfigChangeFact.changed_at))
     assert recorded is not None and recorded <= utcnow()
+
+
+def test_rollbacks_reported_through_a_deleted_connection_no_longer_count(stack: Stack, shipped: Story) -> None:
+    config_tool = stack.connect_repository()  # a second connection, used only to report configuration
+    assert post(stack, config_tool, change("reverted")).status_code == 202
+    assert issue(stack)["properties"]["system-reality"]["drift"] == "rolled-back"
+    assert stack.admin("DELETE", f"/api/connections/{config_tool.id}").status_code == 204
+    assert issue(stack)["properties"]["system-reality"]["drift"] == "live"
+    assert post(stack, config_tool, change("reverted")).status_code == 404
