@@ -400,7 +400,7 @@ def parse_config_change(payload: dict[str, Any], received_at: datetime) -> Confi
     """The one rule for a configuration change's body: intake refuses with these messages what
     the worker would otherwise fail to record."""
     environment, change = payload.get("environment"), payload.get("change")
-    if not isinstance(environment, str) or not _CI_ENVIRONMENT.match(environment):
+    if not isinstance(environment, str) or not _CI_ENVIRONMENT.fullmatch(environment):
         raise PayloadError('environment is required, for example "production" (at most 100 characters)')
     if not isinstance(change, str) or change not in CONFIG_CHANGES:
         raise PayloadError('change must be "applied" or "reverted"')
@@ -409,17 +409,32 @@ def parse_config_change(payload: dict[str, Any], received_at: datetime) -> Confi
         raise PayloadError("description is required: say what was changed, in a few words")
     if len(description) > MAX_CONFIG_DESCRIPTION:
         raise PayloadError(f"description must be at most {MAX_CONFIG_DESCRIPTION} characters")
+    description = _plain_text(" ".join(description.split()), "description")
     url = payload.get("url")
     if url is not None and _link(url) is None:
         raise PayloadError(f"url must be an http(s) link of at most {_MAX_URL} characters")
+    if url is not None:
+        _plain_text(url, "url")
     reported = _sender_time(payload.get("changed_at"), "changed_at")
     # As with deployments: nothing changed after we heard of it, so a clock running ahead cannot
     # put this change after every later one.
     return ConfigChangeEvent(
         environment=environment, change=change, issue_keys=_config_keys(payload.get("issue_keys")),
-        description=" ".join(description.split()), url=url or None,
+        description=description, url=url or None,
         changed_at=min(reported, received_at) if reported else received_at,
     )
+
+
+def _plain_text(value: str, name: str) -> str:
+    """Text that every database stores and every page shows as written: no control characters
+    (PostgreSQL refuses NUL in text) and no lone surrogates (which no encoding can write)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise PayloadError(f"{name} must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PayloadError(f"{name} is not valid Unicode text") from exc
+    return value
 
 
 def _config_keys(value: Any) -> tuple[str, ...]:

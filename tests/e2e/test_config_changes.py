@@ -178,6 +178,13 @@ MALFORMED = [
       "url": "javascript:alert(1)"}, "url"),
     ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "x",
       "url": "https://argocd.example.com/" + "x" * 500}, "url"),
+    ({"environment": "production\n", "change": "reverted", "issue_keys": [KEY], "description": "x"}, "environment"),
+    ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "a\u0000b"},
+     "control characters"),
+    ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "a\ud800b"},
+     "Unicode"),
+    ({"environment": "production", "change": "reverted", "issue_keys": [KEY], "description": "x",
+      "url": "https://argocd.example.com/\u0000"}, "control characters"),
 ]
 
 
