@@ -181,7 +181,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "drift": drift.state,
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
-        "has_changes": bool(timeline) and drift.changes > 0,
+        # Drift without code (a configuration rolled back) is still something to show.
+        "has_changes": bool(timeline) and (drift.changes > 0 or drift.in_drift),
         "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
         "summary": drift.summary,
         "since": iso(drift.since),

@@ -218,3 +218,17 @@ def test_rollbacks_reported_through_a_deleted_connection_no_longer_count(stack: 
     assert stack.admin("DELETE", f"/api/connections/{config_tool.id}").status_code == 204
     assert issue(stack)["properties"]["system-reality"]["drift"] == "live"
     assert post(stack, config_tool, change("reverted")).status_code == 404
+
+
+def test_an_issue_named_only_by_configuration_is_rolled_back_and_its_panel_says_so(stack: Stack,
+                                                                                   shipped: Story) -> None:
+    stack.jira.add_issue("FEAT-390", "Gift card limits", status="Done")
+    body = {**change("reverted"), "issue_keys": ["FEAT-390"], "description": "gift-card limits back to v3"}
+    assert post(stack, shipped.connection, body).status_code == 202
+    stack.settle()
+    value = stack.jira.issues["FEAT-390"]["properties"]["system-reality"]
+    assert (value["drift"], value["changes"]) == ("rolled-back", 0)
+    panel = stack.admin("GET", "/api/issues/FEAT-390/reality").json()
+    assert panel["has_changes"] and panel["headline"].startswith("No longer live: configuration rolled back")
+    page = requests.get(stack.panel_url("FEAT-390"), timeout=30).text
+    assert "No code mentions" not in page and "gift-card limits back to v3" in page
