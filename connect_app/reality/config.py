@@ -54,9 +54,16 @@ def config_standing(key: str, changes: Sequence[ConfigChange]) -> ConfigStanding
     return ConfigStanding(rolled_back, None if rolled_back else restored)
 
 
-def keys_named(changes: Iterable[ConfigChange]) -> set[str]:
-    """Issues named by production configuration changes: the ones whose drift they can decide."""
-    return {key for change in changes if change.production for key in change.issue_keys}
+def by_issue(changes: Iterable[ConfigChange]) -> dict[str, list[ConfigChange]]:
+    """Production configuration changes per issue they name: the issues whose drift they can
+    decide, each with only its own changes (a tenant's history holds every sync ever reported,
+    and each of thousands of issues must not scan all of it)."""
+    found: dict[str, list[ConfigChange]] = {}
+    for change in changes:
+        if change.production:
+            for key in change.issue_keys:
+                found.setdefault(key, []).append(change)
+    return found
 
 
 def config_title(change: ConfigChange) -> str:

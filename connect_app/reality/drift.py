@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connect_app.reality import story
-from connect_app.reality.config import ConfigChange, config_standing, config_title, keys_named
+from connect_app.reality.config import ConfigChange, by_issue, config_standing, config_title
 from connect_app.reality.keys import filter_known, find_keys, find_keys_in_branch
 from connect_app.reality.model import (
     Change,
@@ -424,7 +424,8 @@ def drift_for_keys(
         for flag in flags
         for key in filter_known([*flag.issue_keys, *find_keys_in_branch(flag.key), *find_keys(flag.name)],
                                 known_projects)
-    } | set(filter_known(sorted(keys_named(configs)), known_projects))
+    }
+    configured = by_issue(configs)
     branch = BranchIndex.of(commits)
     # An empty list still means "this repository deploys to production": nothing is live there yet
     # (the first deployment is still being compared), which is not the same as "not tracked".
@@ -435,9 +436,10 @@ def drift_for_keys(
     return {
         key: compute_drift(
             key, changes.get(key, []), analysis, branch=branch, deployments=view, flags=flags,
-            hotfixes=hotfixes, done_at=done_at.get(key), feature_title=titles.get(key), configs=configs,
+            hotfixes=hotfixes, done_at=done_at.get(key), feature_title=titles.get(key),
+            configs=configured.get(key, ()),
         )
-        for key in sorted(set(changes) | flagged)
+        for key in sorted(set(changes) | flagged | set(filter_known(configured, known_projects)))
     }
 
 
