@@ -66,6 +66,23 @@ def by_issue(changes: Iterable[ConfigChange]) -> dict[str, list[ConfigChange]]:
     return found
 
 
+def news_for(key: str, changes: Iterable[ConfigChange]) -> list[ConfigChange]:
+    """The changes naming `key` worth showing on its timeline, in any environment: every
+    `reverted`, and an `applied` only where it ended a rollback. A tool such as Argo CD reports
+    every routine sync as `applied`; those change nothing and would bury what did."""
+    reverted: set[str] = set()  # environments where the latest change naming the key reverted
+    shown = []
+    for change in in_order(c for c in changes if key in c.issue_keys):
+        environment = change.environment.lower()
+        if change.change == "reverted":
+            reverted.add(environment)
+            shown.append(change)
+        elif environment in reverted:
+            reverted.discard(environment)
+            shown.append(change)
+    return shown
+
+
 def config_title(change: ConfigChange) -> str:
     """A timeline line: `Configuration reverted: Payment retries back to v1`."""
     return f"Configuration {change.change}: {change.description}".rstrip(": ")

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connect_app.reality import story
-from connect_app.reality.config import ConfigChange, by_issue, config_standing, config_title
+from connect_app.reality.config import ConfigChange, by_issue, config_standing, config_title, news_for
 from connect_app.reality.keys import filter_known, find_keys, find_keys_in_branch
 from connect_app.reality.model import (
     Change,
@@ -491,8 +491,8 @@ def timeline_for_key(
 ) -> list[TimelineEvent]:
     """What happened to a feature, oldest first: its changes, the reverts that touched them (and
     undid those reverts), deployments that shipped or took them out, its flags, configuration
-    changes naming it (in any environment), unconfirmed reverts naming it, hotfixes on its files
-    and the releases that carry it."""
+    rollbacks naming it and the changes that ended them (in any environment), unconfirmed reverts
+    naming it, hotfixes on its files and the releases that carry it."""
     ordered: list[tuple[int, TimelineEvent]] = []
 
     def commit_event(kind: EventKind, sha: str, title: str | None = None, url: str | None = None) -> None:
@@ -539,10 +539,9 @@ def timeline_for_key(
             ordered.append((last, TimelineEvent("flag", flag.changed_at,
                                                 f"Flag {flag.name or flag.key} turned {switched}",
                                                 None, flag.url, flag.environment)))
-    for change in configs:
-        if key in change.issue_keys:
-            ordered.append((last, TimelineEvent("config", change.changed_at, config_title(change), None,
-                                                change.url, change.environment)))
+    for change in news_for(key, configs):
+        ordered.append((last, TimelineEvent("config", change.changed_at, config_title(change), None,
+                                            change.url, change.environment)))
     for release in releases:
         at = _release_position(release, changes, analysis, branch)
         if at is not None:

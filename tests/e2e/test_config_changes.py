@@ -120,9 +120,12 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     assert len(restore) == 1 and "Live again in production" in str(restore[0]["body"])
 
     stack.jira.reset_log()
-    post(stack, connection, change("applied", hours_ago=0.5), key=None)  # a second apply: news to no one
+    post(stack, connection, change("applied", hours_ago=0.25), key=None)  # a routine sync: news to no one
     stack.settle()
     assert stack.jira.writes() == []
+    timeline = stack.admin("GET", f"/api/issues/{KEY}/reality").json()["timeline"]
+    assert [e["title"].split(":")[0] for e in timeline if e["kind"] == "config"] == [
+        "Configuration applied", "Configuration reverted"]  # newest first
 
 
 def test_forged_or_missing_tokens_are_refused_and_store_nothing(stack: Stack, shipped: Story) -> None:

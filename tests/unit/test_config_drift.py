@@ -152,6 +152,16 @@ def test_timeline_shows_config_changes_of_every_environment():
     ]
 
 
+def test_routine_applies_are_not_news_but_the_one_that_ends_a_rollback_is():
+    analysis = analyse_reverts([SHIPPED], [])
+    changes = changes_for_keys([SHIPPED], [], analysis, None)[KEY]
+    history = [config("sync-1", "applied", 24), config("undo", "reverted", 25), config("redo", "applied", 26),
+               config("sync-2", "applied", 27), config("eu-sync", "applied", 27, environment="prod-eu")]
+    events = timeline_for_key(KEY, changes, analysis, branch=BranchIndex.of([SHIPPED]), configs=history)
+    assert [e.title for e in events if e.kind == "config"] == [
+        "Configuration reverted: retry settings undo", "Configuration applied: retry settings redo"]
+
+
 def test_standing_per_environment():
     standing = config_standing(KEY, [config("c1", "reverted", 26), config("c2", "reverted", 25, environment="eu")])
     assert [c.ref for c in standing.rolled_back] == ["c2", "c1"] and standing.restored is None
