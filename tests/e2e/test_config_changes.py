@@ -201,6 +201,8 @@ def test_malformed_reports_get_a_clear_400_and_store_nothing(stack: Stack, shipp
                                headers={"Authorization": f"Bearer {shipped.connection.deploy_token}",
                                         "Content-Type": "application/json"})
         assert answer.status_code == 400, raw
+    too_long = post(stack, shipped.connection, change("reverted"), key="k" * 101)
+    assert too_long.status_code == 400 and "Idempotency-Key" in too_long.json()["detail"]
     assert stored_config_reports(stack) == 0
 
 
