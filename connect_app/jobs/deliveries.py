@@ -23,7 +23,8 @@ from connect_app.intake.parse import (
 )
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
-from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
+from connect_app.providers.access import reader_for
+from connect_app.providers.base import HistoryReader, ProviderUnavailable, RateLimited
 from connect_app.reality.model import Segment
 from connect_app.services import Services
 from connect_app.store.db import transaction
@@ -123,7 +124,7 @@ def _record_pull_request(svc: Services, session: Session, connection: Connection
             commit_shas = reader.pull_commits(pr.number)
         except RateLimited as exc:
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-        except GitHubUnavailable as exc:
+        except ProviderUnavailable as exc:
             log.info("PR commits unavailable for %s#%s: %s", connection.repository, pr.number, exc)
     record_pull_request(session, connection.id, pr, commit_shas)
     queue_recompute(session, connection.tenant_id)
@@ -141,7 +142,7 @@ def _with_tag_commit(svc: Services, connection: Connection, released: ReleaseEve
         sha = reader.tag_commit(released.release.tag)
     except RateLimited as exc:
         raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-    except GitHubUnavailable as exc:
+    except ProviderUnavailable as exc:
         log.info("tag %s of %s unavailable: %s", released.release.tag, connection.repository, exc)
         return released
     return replace(released, release=replace(released.release, sha=sha))
@@ -173,7 +174,7 @@ def _record_push(svc: Services, session: Session, connection: Connection, payloa
     return True
 
 
-def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | None:
+def _brought_in_by(reader: HistoryReader, merge: str) -> tuple[str, ...] | None:
     """What a merge brought into the default branch, from its real parents: the commits the
     merge has that its mainline parent lacks. None when the API cannot say."""
     try:
@@ -183,6 +184,6 @@ def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | No
         return tuple(sha for sha in reader.compare(parents[0], merge).added if sha != merge)
     except RateLimited as exc:
         raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-    except GitHubUnavailable as exc:
+    except ProviderUnavailable as exc:
         log.info("merge parents of %s unavailable, keeping the push's guess: %s", merge[:7], exc)
         return None
