@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.intake.deployments import bp as deployments_bp
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
+    from connect_app.intake.gitlab import bp as gitlab_bp
     from connect_app.intake.jira import bp as jira_webhooks_bp
     from connect_app.web.admin import bp as admin_bp
     from connect_app.web.flag_links import bp as flag_links_bp
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         lifecycle_bp,
         jira_webhooks_bp,
         github_bp,
+        gitlab_bp,
         deployments_bp,
         flags_bp,
         admin_bp,
