@@ -1,0 +1,170 @@
+"""The FEAT-304 story on GitLab, end to end: a squash-merged merge request, GitLab's Revert button,
+the revert deployed through the CI endpoint — through real GitLab webhooks (built from GitLab's
+documented examples), the GitLab API read through python-gitlab, and the Jira simulator. Jira ends
+up with the same property, label and one comment as on GitHub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.gitlab.simulator import GitLabSimulator
+from connect_app.sandbox.stack import STAKEHOLDERS, RepositoryConnection, Stack
+from connect_app.sandbox.story import MONDAY, OWNER_FIELD, REVERT_AT, REVERT_DEPLOYED_AT, seed_issues
+
+TOKEN = "glpat-sandbox-token"
+
+
+@pytest.fixture
+def gitlab(stack: Stack) -> Iterator[GitLabSimulator]:
+    simulator = GitLabSimulator(GitRepo(stack.workdir / "gitlab-repo"), token=TOKEN).start()
+    yield simulator
+    simulator.stop()
+
+
+def _connect(stack: Stack, gitlab: GitLabSimulator, *, token: str | None = TOKEN) -> RepositoryConnection:
+    body: dict[str, Any] = {"provider": "gitlab", "repository": gitlab.project.path, "api_url": gitlab.api_url}
+    if token:
+        body["token"] = token
+    response = stack.admin("POST", "/api/connections", body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["webhook_url"].endswith(f"/gitlab/webhook/{data['id']}")
+    assert "Merge request events" in data["gitlab_settings"]["trigger"]
+    gitlab.add_hook(data["webhook_url"], data["webhook_secret"])
+    return RepositoryConnection(data["id"], data["webhook_url"], data["webhook_secret"], data["deploy_token"])
+
+
+def _ship_feature(stack: Stack, gitlab: GitLabSimulator) -> tuple[RepositoryConnection, int, str]:
+    seed_issues(stack)
+    stack.install()
+    settings = stack.admin("PUT", "/api/settings", {"default_policy": "comment", "business_owner_field": OWNER_FIELD})
+    assert settings.status_code == 200, settings.text
+    connection = _connect(stack, gitlab)
+    repo = gitlab.repo
+    repo.commit("Initial checkout service", {"checkout/service.py": "def pay():\n    return True\n"}, when=MONDAY)
+    gitlab.push_branch()
+    repo.branch("feat-304-payment-retry")
+    repo.checkout("feat-304-payment-retry")
+    repo.commit("Add payment retry with backoff", {"checkout/retry.py": "RETRIES = 3\n"}, when=MONDAY)
+    repo.commit("Tune backoff", {"checkout/retry.py": "RETRIES = 4\n"}, when=MONDAY)
+    iid = gitlab.open_merge_request("feat-304-payment-retry", "FEAT-304: Payment retry logic v2",
+                                    "Retries failed card payments.")
+    squash = gitlab.merge(iid, "squash", when=MONDAY)
+    gitlab.deploy(squash, "production", when=MONDAY)
+    stack.settle()
+    return connection, iid, squash
+
+
+def _deploy_through_ci(stack: Stack, connection: RepositoryConnection, sha: str) -> None:
+    response = stack.report_deployment(connection, {"environment": "production", "sha": sha, "status": "success",
+                                                    "deployed_at": REVERT_DEPLOYED_AT.isoformat()})
+    assert response.status_code == 202, response.text
+    stack.settle()
+
+
+def _mentions(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") == "mention":
+            yield node
+        for child in node.get("content", []) or []:
+            yield from _mentions(child)
+
+
+def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack, gitlab: GitLabSimulator) -> None:
+    connection, iid, squash = _ship_feature(stack, gitlab)
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert issue["comments"] == []
+
+    revert = gitlab.revert_button(iid, when=REVERT_AT)
+    message = gitlab.repo.commit_info(revert).message
+    assert message == f'Revert "FEAT-304: Payment retry logic v2"\n\nThis reverts commit {squash}\n'
+    assert gitlab.merge_requests[iid + 1].source_branch == f"revert-{squash[:8]}"
+    stack.settle()
+    # Merged but not deployed: production still runs the feature, and Jira hears nothing yet.
+    assert stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["drift"] == "live"
+    assert stack.jira.issues["FEAT-304"]["comments"] == []
+    _deploy_through_ci(stack, connection, revert)
+
+    issue = stack.jira.issues["FEAT-304"]
+    prop = issue["properties"]["system-reality"]
+    assert (prop["drift"], prop["environment"]) == ("reverted", "production")
+    assert prop["since"].startswith("2026-11-25T23:31")
+    assert prop["changes"] >= 1 and prop["reverted"] == prop["changes"]
+    assert "drift-reverted" in issue["labels"]
+    assert len(issue["comments"]) == 1
+    assert revert[:7] in str(issue["comments"][0]["body"])
+    mentioned = {node["attrs"]["id"] for node in _mentions(issue["comments"][0]["body"])}
+    assert {account for account, _name in STAKEHOLDERS.values()} <= mentioned
+    assert stack.search("drift = reverted") == ["FEAT-304"]
+    # The app read the project through the API (the merge request's squash commit, its commits).
+    assert any("/merge_requests/1" in path for _method, path in gitlab.api_requests)
+
+    # GitLab resends every hook: nothing new reaches Jira.
+    stack.jira.reset_log()
+    for guid in dict.fromkeys(delivery.guid for delivery in list(gitlab.deliveries)):
+        gitlab.redeliver(guid)
+    stack.settle()
+    assert stack.jira.writes() == []
+    assert len(stack.jira.issues["FEAT-304"]["comments"]) == 1
+
+
+def test_revert_button_on_a_merge_commit_says_this_reverts_merge_request(stack: Stack,
+                                                                          gitlab: GitLabSimulator) -> None:
+    stack.jira.add_issue("FEAT-7", "Gift cards", status="Done")
+    stack.install()
+    _connect(stack, gitlab)
+    gitlab.repo.commit("Initial", {"README.md": "shop\n"})
+    gitlab.push_branch()
+    gitlab.repo.branch("feat-7-gift-cards")
+    gitlab.repo.checkout("feat-7-gift-cards")
+    gitlab.repo.commit("Add gift cards", {"gift.py": "CARDS = True\n"})
+    iid = gitlab.open_merge_request("feat-7-gift-cards", "Gift cards", "Closes FEAT-7")
+    gitlab.merge(iid, "merge")
+    stack.settle()
+    assert stack.jira.issues["FEAT-7"]["properties"]["system-reality"]["drift"] == "live"
+
+    revert = gitlab.revert_button(iid, new_merge_request=False)
+    assert gitlab.repo.commit_info(revert).message.endswith(f"This reverts merge request !{iid}\n")
+    stack.settle()
+    prop = stack.jira.issues["FEAT-7"]["properties"]["system-reality"]
+    assert prop["drift"] == "reverted", prop
+    assert "drift-reverted" in stack.jira.issues["FEAT-7"]["labels"]
+
+
+def _deliveries(stack: Stack) -> list[dict[str, Any]]:
+    response = stack.admin("GET", "/api/deliveries")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_forged_gitlab_token_is_refused_and_changes_nothing(stack: Stack, gitlab: GitLabSimulator) -> None:
+    stack.jira.add_issue("FEAT-9", "Vouchers", status="Done")
+    stack.install()
+    connection = _connect(stack, gitlab)
+    gitlab.repo.commit("Initial", {"README.md": "shop\n"})
+    gitlab.push_branch()
+    stack.settle()
+    before = _deliveries(stack)
+    gitlab.repo.commit("FEAT-9: vouchers", {"v.py": "V = 1\n"})
+    for token in ("not-the-secret", connection.webhook_secret + "x", ""):
+        guid = gitlab.deliver("Push Hook", _push_of_head(gitlab), token=token)
+        sent = [d for d in gitlab.deliveries if d.guid == guid][-1]
+        assert sent.status == 401
+        assert set(json.loads(sent.response_body)) == {"error", "detail"}
+    stack.settle()
+    assert _deliveries(stack) == before
+    assert "system-reality" not in stack.jira.issues["FEAT-9"]["properties"]
+
+
+def _push_of_head(gitlab: GitLabSimulator) -> dict[str, Any]:
+    from connect_app.sandbox.gitlab import payloads
+
+    head = gitlab.repo.rev_parse("HEAD")
+    return payloads.push_payload(gitlab.project, ref="refs/heads/main", before=gitlab.repo.rev_parse("HEAD~1"),
+                                 after=head, commits=[gitlab.repo.commit_info(head)])
