@@ -168,3 +168,20 @@ def _push_of_head(gitlab: GitLabSimulator) -> dict[str, Any]:
     head = gitlab.repo.rev_parse("HEAD")
     return payloads.push_payload(gitlab.project, ref="refs/heads/main", before=gitlab.repo.rev_parse("HEAD~1"),
                                  after=head, commits=[gitlab.repo.commit_info(head)])
+
+
+def test_backfill_reads_a_gitlab_project_through_the_api(stack: Stack, gitlab: GitLabSimulator) -> None:
+    stack.jira.add_issue("FEAT-5", "Store credit", status="Done")
+    stack.install()
+    repo = gitlab.repo
+    repo.commit("Initial", {"README.md": "shop\n"})
+    change = repo.commit("FEAT-5: store credit", {"credit.py": "CREDIT = True\n"})
+    repo.revert(change)
+    connection = _connect(stack, gitlab)
+    response = stack.admin("POST", f"/api/connections/{connection.id}/backfill", {})
+    assert response.status_code == 202, response.text
+    stack.settle()
+    state = stack.admin("GET", f"/api/connections/{connection.id}").json()["backfill"]
+    assert (state["state"], state["total"]) == ("done", 3)
+    prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
