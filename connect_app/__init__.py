@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         upgrade(settings.database_url)
 
     from connect_app.connect.lifecycle import bp as lifecycle_bp
+    from connect_app.intake.bitbucket import bp as bitbucket_bp
     from connect_app.intake.deployments import bp as deployments_bp
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         jira_webhooks_bp,
         github_bp,
         gitlab_bp,
+        bitbucket_bp,
         deployments_bp,
         flags_bp,
         admin_bp,

@@ -23,6 +23,11 @@ from connect_app.intake.parse import (
     parse_pull_request,
     parse_push,
 )
+from connect_app.intake.parse_bitbucket import (
+    parse_bitbucket_deployment_status,
+    parse_bitbucket_pull_request,
+    parse_bitbucket_push,
+)
 from connect_app.intake.parse_gitlab import (
     parse_gitlab_deployment,
     parse_gitlab_merge_request,
@@ -52,7 +57,9 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ")
+# GitHub's, GitLab's (`Merge branch 'x' into 'main'`) and Bitbucket Cloud's (`Merged in x (pull
+# request #N)`) merge commit subjects.
+_MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ", "Merged in ")
 
 
 def _parsed(parse: Callable[..., _T], *args: Any) -> _T:
@@ -96,7 +103,8 @@ def process_delivery(svc: Services, job: Job) -> None:
 _PUSHES: dict[tuple[str, str], Callable[[dict[str, Any]], PushEvent]] = {
     ("github", "push"): parse_push, ("gitlab", "push"): parse_gitlab_push}
 _REQUESTS: dict[tuple[str, str], Callable[[dict[str, Any]], MergedPullRequest | None]] = {
-    ("github", "pull_request"): parse_pull_request, ("gitlab", "merge_request"): parse_gitlab_merge_request}
+    ("github", "pull_request"): parse_pull_request, ("gitlab", "merge_request"): parse_gitlab_merge_request,
+    ("bitbucket", "pullrequest:fulfilled"): parse_bitbucket_pull_request}
 _RELEASES: dict[tuple[str, str], Callable[[dict[str, Any]], ReleaseEvent | None]] = {
     ("github", "release"): parse_release, ("gitlab", "release"): parse_gitlab_release}
 
@@ -109,6 +117,11 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         if _record_push(svc, session, connection, _parsed(_PUSHES[kind], payload)):
             queue_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
+            queue_deployment_compare(session, connection.id, tenant_id)
+    elif kind == ("bitbucket", "repo:push"):
+        pushes = _parsed(parse_bitbucket_push, payload, _bitbucket_default_branch(svc, connection))
+        if any([_record_push(svc, session, connection, push) for push in pushes]):
+            queue_recompute(session, tenant_id)
             queue_deployment_compare(session, connection.id, tenant_id)
     elif kind in _REQUESTS:
         _record_pull_request(svc, session, connection, _parsed(_REQUESTS[kind], payload))
@@ -124,6 +137,11 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         event = _parsed(parse_gitlab_deployment, payload)
         record_deployment(session, connection.id, "gitlab", event, event.external_id)
         queue_deployment_compare(session, connection.id, tenant_id)
+    elif delivery.source == "bitbucket" and delivery.event.startswith("repo:commit_status_"):
+        status = _parsed(parse_bitbucket_deployment_status, payload)
+        if status is not None:
+            record_deployment(session, connection.id, "bitbucket", status, status.external_id)
+            queue_deployment_compare(session, connection.id, tenant_id)
     elif delivery.source == "deploy":
         event = _parsed(parse_ci_deployment, payload, delivery.received_at)
         record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")
@@ -133,6 +151,22 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
             record_flag(session, connection, provider, change)
         queue_recompute(session, tenant_id)
+
+
+def _bitbucket_default_branch(svc: Services, connection: Connection) -> str:
+    """Bitbucket's push names no default branch: the API's `mainbranch` does, when we may ask."""
+    reader = reader_for(svc, connection)
+    if reader is None:
+        return connection.default_branch
+    try:
+        return reader.default_branch()
+    except RateLimited as exc:
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except ProviderUnavailable as exc:
+        log.info("main branch of %s unavailable: %s", connection.repository, exc)
+        return connection.default_branch
+    finally:
+        reader.close()
 
 
 def _record_pull_request(svc: Services, session: Session, connection: Connection,
@@ -145,7 +179,8 @@ def _record_pull_request(svc: Services, session: Session, connection: Connection
         try:
             commit_shas = reader.pull_commits(pr.number)
             if pr.merge_commit_sha is None:
-                # GitLab's merge request event names no merge commit; the API does.
+                # GitLab's merge request event names no merge commit, Bitbucket's only an
+                # abbreviated one; the API says which commit it is.
                 pr = replace(pr, merge_commit_sha=reader.merged_commit(pr.number))
         except RateLimited as exc:
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from connect_app.providers import github
 from connect_app.providers.base import HistoryReader, ProviderUnavailable
+from connect_app.providers.bitbucket import BitbucketReader
 from connect_app.providers.gitlab import GitLabReader
 from connect_app.services import Services
 from connect_app.store.models import Connection
@@ -26,6 +27,9 @@ def reader_for(svc: Services, connection: Connection) -> HistoryReader | None:
         if connection.provider == "gitlab":
             return GitLabReader(api_url=connection.api_url, repository=connection.repository, token=token,
                                 allowed_api_urls=allowed)
+        if connection.provider == "bitbucket":
+            return BitbucketReader(api_url=connection.api_url, repository=connection.repository, token=token,
+                                   allowed_api_urls=allowed)
     except ProviderUnavailable:
         return None
     return None
