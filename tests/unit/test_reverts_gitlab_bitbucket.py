@@ -93,3 +93,21 @@ def test_bitbucket_revert_of_a_pull_request_is_git_form_on_its_merge_commit():
                          f"reversing\nchanges made to {base.sha}.", parents=(merge.sha,))
     analysis = analyse_reverts([base, inner, merge, revert])
     assert analysis.reverted_by == {merge.sha: revert.sha, inner.sha: revert.sha}
+
+
+def test_a_request_that_carries_only_a_revert_is_no_re_land_even_when_its_branch_names_the_key():
+    """Bitbucket's Revert lands git's revert through a pull request merged with a merge commit;
+    the branch may well carry the original's name (`feat-304-...`). That merge re-lands nothing."""
+    from connect_app.reality.drift import changes_for_keys
+
+    base = commit("base", "Initial")
+    squash = commit("s", "Merged in feat-304-retry (pull request #1)\n\nFEAT-304: Payment retry", parents=(base.sha,))
+    revert = commit("r", f'Revert "Merged in feat-304-retry (pull request #1)"\n\nThis reverts commit {squash.sha}.',
+                    parents=(squash.sha,))
+    merge = commit("m", "Merged in feat-304-retry-revert (pull request #2)\n\nRevert", parents=(squash.sha, revert.sha))
+    commits = [base, squash, revert, merge]
+    pulls = [PullRequest(2, 'Revert "Merged in feat-304-retry (pull request #1)"', "", "feat-304-retry-revert",
+                         merge.sha, MERGED, (revert.sha,))]
+    analysis = analyse_reverts(commits, pulls)
+    changes = changes_for_keys(commits, pulls, analysis, None)
+    assert [change.sha for change in changes["FEAT-304"]] == [squash.sha]

@@ -1,0 +1,139 @@
+"""The FEAT-304 story on Bitbucket Cloud, end to end: a squash-merged pull request, Bitbucket's
+Revert of it, the revert deployed through the CI endpoint (as the README's Bitbucket Pipelines
+step does) — through real signed Bitbucket webhooks (built from Atlassian's examples), the API 2.0
+and the Jira simulator. Jira ends up with the same property, label and one comment as on GitHub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connect_app.sandbox.bitbucket import payloads
+from connect_app.sandbox.bitbucket.simulator import BitbucketSimulator
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.stack import STAKEHOLDERS, RepositoryConnection, Stack
+from connect_app.sandbox.story import MONDAY, OWNER_FIELD, REVERT_AT, REVERT_DEPLOYED_AT, seed_issues
+
+TOKEN = "bb-sandbox-access-token"
+
+
+@pytest.fixture
+def bitbucket(stack: Stack) -> Iterator[BitbucketSimulator]:
+    simulator = BitbucketSimulator(GitRepo(stack.workdir / "bitbucket-repo"), token=TOKEN).start()
+    yield simulator
+    simulator.stop()
+
+
+def _connect(stack: Stack, bitbucket: BitbucketSimulator) -> RepositoryConnection:
+    response = stack.admin("POST", "/api/connections", {"provider": "bitbucket", "repository": bitbucket.full_name,
+                                                        "api_url": bitbucket.api_url, "token": TOKEN})
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["webhook_url"].endswith(f"/bitbucket/webhook/{data['id']}")
+    assert "Pull Request: Merged" in data["bitbucket_settings"]["triggers"]
+    bitbucket.add_hook(data["webhook_url"], data["webhook_secret"])
+    return RepositoryConnection(data["id"], data["webhook_url"], data["webhook_secret"], data["deploy_token"])
+
+
+def _mentions(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") == "mention":
+            yield node
+        for child in node.get("content", []) or []:
+            yield from _mentions(child)
+
+
+def test_feat304_on_bitbucket_squash_merge_revert_and_pipelines_deploy(stack: Stack,
+                                                                       bitbucket: BitbucketSimulator) -> None:
+    seed_issues(stack)
+    stack.install()
+    assert stack.admin("PUT", "/api/settings", {"default_policy": "comment",
+                                                "business_owner_field": OWNER_FIELD}).status_code == 200
+    connection = _connect(stack, bitbucket)
+    repo = bitbucket.repo
+    repo.commit("Initial checkout service", {"checkout/service.py": "def pay():\n    return True\n"}, when=MONDAY)
+    bitbucket.push_branch()
+    repo.branch("feat-304-payment-retry")
+    repo.checkout("feat-304-payment-retry")
+    repo.commit("Add payment retry with backoff", {"checkout/retry.py": "RETRIES = 3\n"}, when=MONDAY)
+    number = bitbucket.open_pull_request("feat-304-payment-retry", "FEAT-304: Payment retry logic v2")
+    squash = bitbucket.merge(number, "squash", when=MONDAY)
+    bitbucket.report_deployment(squash, "production", when=MONDAY)
+    stack.settle()
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert issue["comments"] == []
+
+    revert = bitbucket.revert(number, when=REVERT_AT)
+    message = repo.commit_info(revert).message
+    assert message.startswith('Revert "Merged in feat-304-payment-retry (pull request #1)"')
+    assert f"This reverts commit {squash}." in message
+    stack.settle()
+    assert stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["drift"] == "live"  # not deployed yet
+    head = repo.rev_parse("main")
+    response = stack.report_deployment(connection, {"environment": "production", "sha": head, "status": "success",
+                                                    "deployed_at": REVERT_DEPLOYED_AT.isoformat()})
+    assert response.status_code == 202, response.text
+    stack.settle()
+
+    issue = stack.jira.issues["FEAT-304"]
+    prop = issue["properties"]["system-reality"]
+    assert (prop["drift"], prop["environment"]) == ("reverted", "production")
+    assert prop["since"].startswith("2026-11-25T23:31")
+    assert prop["changes"] >= 1 and prop["reverted"] == prop["changes"]
+    assert "drift-reverted" in issue["labels"]
+    assert len(issue["comments"]) == 1
+    assert revert[:7] in str(issue["comments"][0]["body"])
+    mentioned = {node["attrs"]["id"] for node in _mentions(issue["comments"][0]["body"])}
+    assert {account for account, _name in STAKEHOLDERS.values()} <= mentioned
+    # The abbreviated merge commit of the pull request was expanded through the API.
+    assert any(path.endswith(f"/commit/{squash[:12]}") for _method, path in bitbucket.api_requests)
+
+    stack.jira.reset_log()
+    for guid in dict.fromkeys(delivery.guid for delivery in list(bitbucket.deliveries)):
+        bitbucket.redeliver(guid)
+    stack.settle()
+    assert stack.jira.writes() == []
+    assert len(stack.jira.issues["FEAT-304"]["comments"]) == 1
+
+
+def test_forged_bitbucket_signature_is_refused_and_changes_nothing(stack: Stack,
+                                                                   bitbucket: BitbucketSimulator) -> None:
+    stack.jira.add_issue("FEAT-9", "Vouchers", status="Done")
+    stack.install()
+    connection = _connect(stack, bitbucket)
+    bitbucket.repo.commit("Initial", {"README.md": "shop\n"})
+    bitbucket.push_branch()
+    stack.settle()
+    before = stack.admin("GET", "/api/deliveries").json()
+    old = bitbucket.repo.commit_info("HEAD", with_files=False)
+    new_sha = bitbucket.repo.commit("FEAT-9: vouchers", {"v.py": "V = 1\n"})
+    new = bitbucket.repo.commit_info(new_sha, with_files=False)
+    payload = payloads.push_payload(bitbucket.repository, branch="main", old=old, new=new, commits=[new])
+    for secret in ("not-the-secret", connection.webhook_secret + "x"):
+        guid = bitbucket.deliver("repo:push", payload, secret=secret)
+        sent = [d for d in bitbucket.deliveries if d.guid == guid][-1]
+        assert sent.status == 401
+        assert set(json.loads(sent.response_body)) == {"error", "detail"}
+    stack.settle()
+    assert stack.admin("GET", "/api/deliveries").json() == before
+    assert "system-reality" not in stack.jira.issues["FEAT-9"]["properties"]
+
+
+def test_backfill_reads_a_bitbucket_repository_through_the_api(stack: Stack, bitbucket: BitbucketSimulator) -> None:
+    stack.jira.add_issue("FEAT-5", "Store credit", status="Done")
+    stack.install()
+    repo = bitbucket.repo
+    repo.commit("Initial", {"README.md": "shop\n"})
+    change = repo.commit("FEAT-5: store credit", {"credit.py": "CREDIT = True\n"})
+    repo.revert(change)
+    connection = _connect(stack, bitbucket)
+    assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
+    stack.settle()
+    state = stack.admin("GET", f"/api/connections/{connection.id}").json()["backfill"]
+    assert (state["state"], state["total"]) == ("done", 3)
+    prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
