@@ -222,14 +222,15 @@ class _Pass:
         return tuple(c.sha for c in self.commits[start + 1 : index])
 
     def _revert_button_commits(self) -> dict[str, int]:
-        """Commits that carry out GitHub's Revert button, mapped to the PR number they revert."""
+        """Commits that carry out a Revert button (GitHub's revert-<n>-<branch> requests, GitLab's
+        requests that say `This reverts merge request !N`), mapped to the request number they revert."""
         button_of: dict[str, int] = {}
         for pull in self.pulls:
-            gitlab = _REVERTS_MERGE_REQUEST.search(pull.body or "")
-            if gitlab is not None and pull.merged_at is not None:
+            named_request = _REVERTS_MERGE_REQUEST.search(pull.body or "")
+            if named_request is not None and pull.merged_at is not None:
                 for sha in (*pull.commit_shas, pull.merge_commit_sha):
                     if sha in self.position:
-                        button_of[sha] = int(gitlab.group(1))
+                        button_of[sha] = int(named_request.group(1))
                 continue
             branch = _REVERT_BRANCH.match(pull.head_ref or "")
             if branch is None or pull.merged_at is None:
