@@ -6,10 +6,14 @@ and the Jira simulator. Jira ends up with the same property, label and one comme
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from connect_app.sandbox.bitbucket import payloads
 from connect_app.sandbox.bitbucket.simulator import BitbucketSimulator
@@ -36,6 +40,27 @@ def _connect(stack: Stack, bitbucket: BitbucketSimulator) -> RepositoryConnectio
     assert "Pull Request: Merged" in data["bitbucket_settings"]["triggers"]
     bitbucket.add_hook(data["webhook_url"], data["webhook_secret"])
     return RepositoryConnection(data["id"], data["webhook_url"], data["webhook_secret"], data["deploy_token"])
+
+
+def _run_readme_pipelines_step(stack: Stack, connection: RepositoryConnection, sha: str) -> None:
+    """The README's Bitbucket Pipelines step, run as Pipelines would run it (its variables set, the
+    build agent's clock at Wednesday 23:31 UTC)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(part.split("```", 1)[0] for part in readme.split("```yaml\n")[1:] if part.startswith("pipelines:"))
+    step = yaml.safe_load(block)["pipelines"]["branches"]["main"][0]["step"]
+    assert step["deployment"] == "production"
+    [curl] = [line for line in step["script"] if line.startswith("curl ")]
+    clock = stack.workdir / "bin"
+    clock.mkdir(exist_ok=True)
+    (clock / "date").write_text(f"#!/bin/sh\necho {REVERT_DEPLOYED_AT:%Y-%m-%dT%H:%M:%SZ}\n")
+    (clock / "date").chmod(0o755)
+    env = {"PATH": f"{clock}:{os.environ['PATH']}", "SYSTEM_REALITY_URL": stack.app_url,
+           "SYSTEM_REALITY_CONNECTION": connection.id, "SYSTEM_REALITY_DEPLOY_TOKEN": connection.deploy_token,
+           "BITBUCKET_BUILD_NUMBER": "812", "BITBUCKET_DEPLOYMENT_ENVIRONMENT": "production",
+           "BITBUCKET_COMMIT": sha, "BITBUCKET_GIT_HTTP_ORIGIN": "https://bitbucket.org/acme/shop"}
+    done = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["status"] == "stored"
 
 
 def _mentions(node: Any) -> Iterator[dict[str, Any]]:
@@ -73,10 +98,7 @@ def test_feat304_on_bitbucket_squash_merge_revert_and_pipelines_deploy(stack: St
     assert f"This reverts commit {squash}." in message
     stack.settle()
     assert stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["drift"] == "live"  # not deployed yet
-    head = repo.rev_parse("main")
-    response = stack.report_deployment(connection, {"environment": "production", "sha": head, "status": "success",
-                                                    "deployed_at": REVERT_DEPLOYED_AT.isoformat()})
-    assert response.status_code == 202, response.text
+    _run_readme_pipelines_step(stack, connection, repo.rev_parse("main"))
     stack.settle()
 
     issue = stack.jira.issues["FEAT-304"]
