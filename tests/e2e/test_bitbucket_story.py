@@ -159,3 +159,19 @@ def test_backfill_reads_a_bitbucket_repository_through_the_api(stack: Stack, bit
     assert (state["state"], state["total"]) == ("done", 3)
     prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
     assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
+
+
+def test_a_truncated_push_is_read_in_full_through_the_api(stack: Stack, bitbucket: BitbucketSimulator) -> None:
+    """Bitbucket lists at most 5 commits per change (`truncated`); the rest come from the API."""
+    stack.jira.add_issue("FEAT-11", "Wallets", status="Done")
+    stack.install()
+    _connect(stack, bitbucket)
+    bitbucket.repo.commit("Initial", {"README.md": "shop\n"})
+    bitbucket.push_branch()
+    bitbucket.repo.commit("FEAT-11: wallets", {"wallet.py": "W = 1\n"})
+    for n in range(6):
+        bitbucket.repo.commit(f"Tidy {n}", {"tidy.txt": f"{n}\n"})
+    bitbucket.push_branch()
+    stack.settle()
+    prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["changes"]) == ("live", 1)

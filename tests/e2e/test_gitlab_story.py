@@ -185,3 +185,20 @@ def test_backfill_reads_a_gitlab_project_through_the_api(stack: Stack, gitlab: G
     assert (state["state"], state["total"]) == ("done", 3)
     prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
     assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
+
+
+def test_a_push_of_more_than_twenty_commits_is_read_in_full_through_the_api(stack: Stack,
+                                                                             gitlab: GitLabSimulator) -> None:
+    """GitLab lists only the newest 20 commits of a push; the oldest ones come from the API."""
+    stack.jira.add_issue("FEAT-11", "Wallets", status="Done")
+    stack.install()
+    _connect(stack, gitlab)
+    gitlab.repo.commit("Initial", {"README.md": "shop\n"})
+    gitlab.push_branch()
+    gitlab.repo.commit("FEAT-11: wallets", {"wallet.py": "W = 1\n"})
+    for n in range(22):
+        gitlab.repo.commit(f"Tidy {n}", {"tidy.txt": f"{n}\n"})
+    gitlab.push_branch()
+    stack.settle()
+    prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["changes"]) == ("live", 1)
