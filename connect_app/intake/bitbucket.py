@@ -7,7 +7,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from connect_app.errors import BadRequest, Unauthorized
+from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.github import signature_valid
 from connect_app.intake.parse_bitbucket import PROCESSED
 from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
@@ -22,6 +22,8 @@ _GUID = re.compile(r"^\{?[A-Za-z0-9-]{1,98}\}?$")
 @bp.post("/bitbucket/webhook/<connection_id>")
 def receive(connection_id: str) -> tuple[Response, int]:
     connection = active_connection(connection_id)
+    if connection.provider != "bitbucket":
+        raise NotFound("There is no such Bitbucket Cloud connection.", "unknown_connection")
     body = raw_body()
     secret = services().box.open(connection.webhook_secret_sealed)
     # Bitbucket Cloud signs with the webhook's secret as `X-Hub-Signature: sha256=<hex HMAC>`.

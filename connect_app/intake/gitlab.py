@@ -7,7 +7,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from connect_app.errors import BadRequest, Unauthorized
+from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.parse_gitlab import EVENTS
 from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery
 from connect_app.services import services
@@ -30,6 +30,8 @@ def _delivery_id() -> str:
 @bp.post("/gitlab/webhook/<connection_id>")
 def receive(connection_id: str) -> tuple[Response, int]:
     connection = active_connection(connection_id)
+    if connection.provider != "gitlab":
+        raise NotFound("There is no such GitLab connection.", "unknown_connection")
     body = raw_body()
     secret = services().box.open(connection.webhook_secret_sealed)
     if not same_secret(secret, request.headers.get("X-Gitlab-Token", "")):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from connect_app.sandbox.github.gitrepo import GitRepo
 from connect_app.sandbox.gitlab.simulator import GitLabSimulator
@@ -157,6 +158,18 @@ def test_forged_gitlab_token_is_refused_and_changes_nothing(stack: Stack, gitlab
         sent = [d for d in gitlab.deliveries if d.guid == guid][-1]
         assert sent.status == 401
         assert set(json.loads(sent.response_body)) == {"error", "detail"}
+    # The right token on a body that is not JSON, or without the event header: 400, nothing stored.
+    headers = {"X-Gitlab-Token": connection.webhook_secret, "X-Gitlab-Event": "Push Hook",
+               "X-Gitlab-Event-UUID": "0d3c5a3e-5b1e-4c0e-9d57-2a4f0f6b1c11", "Content-Type": "application/json"}
+    assert requests.post(connection.webhook_url, data=b"{not json", headers=headers, timeout=30).status_code == 400
+    no_event = {key: value for key, value in headers.items() if key != "X-Gitlab-Event"}
+    assert requests.post(connection.webhook_url, data=b"{}", headers=no_event, timeout=30).status_code == 400
+    # A GitHub connection's id takes no GitLab hooks, even with its own secret as the token.
+    github = stack.admin("POST", "/api/connections", {"provider": "github", "repository": "acme/other",
+                                                      "api_url": "http://127.0.0.1:9"}).json()
+    forged = requests.post(f"{stack.app_url}/gitlab/webhook/{github['id']}", data=b"{}", timeout=30,
+                           headers={**headers, "X-Gitlab-Token": github["webhook_secret"]})
+    assert forged.status_code == 404 and forged.json()["error"] == "unknown_connection"
     stack.settle()
     assert _deliveries(stack) == before
     assert "system-reality" not in stack.jira.issues["FEAT-9"]["properties"]
