@@ -215,3 +215,23 @@ def test_a_push_of_more_than_twenty_commits_is_read_in_full_through_the_api(stac
     stack.settle()
     prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
     assert (prop["drift"], prop["changes"]) == ("live", 1)
+
+
+def test_a_gitlab_release_shows_on_the_panel_of_the_features_its_tag_ships(stack: Stack,
+                                                                            gitlab: GitLabSimulator) -> None:
+    stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
+    stack.jira.add_issue("FEAT-2", "Badges", status="Done")
+    stack.install()
+    _connect(stack, gitlab)
+    gitlab.repo.commit("Initial", {"README.md": "shop\n"})
+    gitlab.push_branch()
+    coupons = gitlab.push("FEAT-1: coupons", {"coupons.py": "ON = 1\n"})
+    gitlab.release("v1.0.0", coupons)
+    gitlab.push("FEAT-2: badges", {"badges.py": "ON = 1\n"})
+    stack.settle()
+    panel = stack.admin("GET", "/api/issues/FEAT-1/reality").json()
+    released = [event for event in panel["timeline"] if event["kind"] == "release"]
+    assert [(event["title"], event["sha"]) for event in released] == [("Released in v1.0.0", coupons)]
+    assert released[0]["url"].endswith("/-/releases/v1.0.0")
+    later = stack.admin("GET", "/api/issues/FEAT-2/reality").json()
+    assert [event for event in later["timeline"] if event["kind"] == "release"] == []
