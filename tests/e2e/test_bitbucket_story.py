@@ -71,6 +71,7 @@ def _mentions(node: Any) -> Iterator[dict[str, Any]]:
             yield from _mentions(child)
 
 
+@pytest.mark.postgres
 def test_feat304_on_bitbucket_squash_merge_revert_and_pipelines_deploy(stack: Stack,
                                                                        bitbucket: BitbucketSimulator) -> None:
     seed_issues(stack)

@@ -76,6 +76,7 @@ def _mentions(node: Any) -> Iterator[dict[str, Any]]:
             yield from _mentions(child)
 
 
+@pytest.mark.postgres
 def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack, gitlab: GitLabSimulator) -> None:
     connection, iid, squash = _ship_feature(stack, gitlab)
     issue = stack.jira.issues["FEAT-304"]
