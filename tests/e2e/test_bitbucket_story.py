@@ -176,3 +176,28 @@ def test_a_truncated_push_is_read_in_full_through_the_api(stack: Stack, bitbucke
     stack.settle()
     prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
     assert (prop["drift"], prop["changes"]) == ("live", 1)
+
+
+def test_bitbucket_revert_of_a_merge_commit_pull_request(stack: Stack, bitbucket: BitbucketSimulator) -> None:
+    """git's revert of a merge commit (`This reverts commit <merge>, reversing changes made to
+    <parent>.`) takes out everything the pull request brought in."""
+    stack.jira.add_issue("FEAT-7", "Gift cards", status="Done")
+    stack.install()
+    _connect(stack, bitbucket)
+    repo = bitbucket.repo
+    repo.commit("Initial", {"README.md": "shop\n"})
+    bitbucket.push_branch()
+    repo.branch("gift-cards")
+    repo.checkout("gift-cards")
+    repo.commit("FEAT-7: gift card model", {"gift.py": "CARDS = True\n"})
+    repo.commit("FEAT-7: gift card checkout", {"pay.py": "GIFT = True\n"})
+    number = bitbucket.open_pull_request("gift-cards", "Gift cards")
+    merge = bitbucket.merge(number, "merge_commit")
+    stack.settle()
+    assert stack.jira.issues["FEAT-7"]["properties"]["system-reality"]["changes"] == 2
+    revert = bitbucket.revert(number)
+    assert "reversing\nchanges made to" in repo.commit_info(revert).message
+    assert merge in repo.commit_info(revert).message
+    stack.settle()
+    prop = stack.jira.issues["FEAT-7"]["properties"]["system-reality"]
+    assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 2, 2)

@@ -116,8 +116,9 @@ def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack
     assert len(stack.jira.issues["FEAT-304"]["comments"]) == 1
 
 
-def test_revert_button_on_a_merge_commit_says_this_reverts_merge_request(stack: Stack,
-                                                                          gitlab: GitLabSimulator) -> None:
+@pytest.mark.parametrize("new_merge_request", [False, True])
+def test_revert_button_on_a_merge_commit_says_this_reverts_merge_request(stack: Stack, gitlab: GitLabSimulator,
+                                                                          new_merge_request: bool) -> None:
     stack.jira.add_issue("FEAT-7", "Gift cards", status="Done")
     stack.install()
     _connect(stack, gitlab)
@@ -131,8 +132,11 @@ def test_revert_button_on_a_merge_commit_says_this_reverts_merge_request(stack: 
     stack.settle()
     assert stack.jira.issues["FEAT-7"]["properties"]["system-reality"]["drift"] == "live"
 
-    revert = gitlab.revert_button(iid, new_merge_request=False)
+    revert = gitlab.revert_button(iid, new_merge_request=new_merge_request)
     assert gitlab.repo.commit_info(revert).message.endswith(f"This reverts merge request !{iid}\n")
+    if new_merge_request:  # the request GitLab opens on `revert-<short sha>` says the same
+        opened = gitlab.merge_requests[iid + 1]
+        assert opened.source_branch.startswith("revert-") and opened.description == f"This reverts merge request !{iid}"
     stack.settle()
     prop = stack.jira.issues["FEAT-7"]["properties"]["system-reality"]
     assert prop["drift"] == "reverted", prop
