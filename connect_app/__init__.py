@@ -48,10 +48,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         upgrade(settings.database_url)
 
     from connect_app.connect.lifecycle import bp as lifecycle_bp
+    from connect_app.intake.bitbucket import bp as bitbucket_bp
     from connect_app.intake.config_changes import bp as config_changes_bp
     from connect_app.intake.deployments import bp as deployments_bp
     from connect_app.intake.flags import bp as flags_bp
     from connect_app.intake.github import bp as github_bp
+    from connect_app.intake.gitlab import bp as gitlab_bp
     from connect_app.intake.jira import bp as jira_webhooks_bp
     from connect_app.web.admin import bp as admin_bp
     from connect_app.web.flag_links import bp as flag_links_bp
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         lifecycle_bp,
         jira_webhooks_bp,
         github_bp,
+        gitlab_bp,
+        bitbucket_bp,
         deployments_bp,
         config_changes_bp,
         flags_bp,

@@ -7,6 +7,18 @@
   var status = document.getElementById("sr-admin-status");
   var POLICIES = [["observe", "Observe"], ["comment", "Comment"], ["reopen", "Reopen"]];
   var GITHUB_EVENTS = ["push", "pull_request", "deployment", "deployment_status", "release"];
+  // What the connection form asks for each host, and where its webhook settings live there.
+  var HOSTS = {
+    github: { label: "GitHub API address", api: "https://api.github.com", placeholder: "owner/name",
+      pattern: "[A-Za-z0-9_.\\-]+/[A-Za-z0-9_.\\-]+", title: "owner/name, as in the GitHub address",
+      where: "In GitHub, open the repository's Settings → Webhooks → Add webhook, and use:" },
+    gitlab: { label: "GitLab API address", api: "https://gitlab.com/api/v4", placeholder: "group/subgroup/project",
+      pattern: "[A-Za-z0-9_.\\-]+(/[A-Za-z0-9_.\\-]+)+", title: "the project's full path, as in the GitLab address",
+      where: "In GitLab, open the project's Settings → Webhooks → Add new webhook, and use:" },
+    bitbucket: { label: "Bitbucket API address", api: "https://api.bitbucket.org/2.0", placeholder: "workspace/repo_slug",
+      pattern: "[A-Za-z0-9_.\\-]+/[A-Za-z0-9_.\\-]+", title: "workspace/repo_slug, as in the Bitbucket address",
+      where: "In Bitbucket, open the repository's Repository settings → Webhooks → Add webhook, and use:" }
+  };
   var backfillTimers = {};
 
   function say(text) { status.textContent = text; }
@@ -115,17 +127,35 @@
     }).catch(failed("sr-connections"));
   }
 
-  function showCreated(created, repository) {
-    var box = document.getElementById("sr-created");
-    SR.clear(box);
-    var settings = created.github_settings || {};
-    var list = el("dl", { className: "sr-compare" },
+  function webhookSettings(provider, created) {
+    var settings = created[provider + "_settings"] || {};
+    if (provider === "gitlab") {
+      return el("dl", { className: "sr-compare" },
+        el("dt", null, "URL"), el("dd", null, el("code", null, settings.url || created.webhook_url)),
+        el("dt", null, "Secret token"), el("dd", null, "the webhook secret above"),
+        el("dt", null, "Trigger"), el("dd", null, (settings.trigger || []).join(", ")),
+        el("dt", null, "SSL verification"), el("dd", null, "Enable SSL verification"));
+    }
+    if (provider === "bitbucket") {
+      return el("dl", { className: "sr-compare" },
+        el("dt", null, "URL"), el("dd", null, el("code", null, settings.url || created.webhook_url)),
+        el("dt", null, "Secret"), el("dd", null, "the webhook secret above"),
+        el("dt", null, "Status"), el("dd", null, "Active"),
+        el("dt", null, "Triggers"), el("dd", null, "Choose from a full list of triggers: ", (settings.triggers || []).join(", ")));
+    }
+    return el("dl", { className: "sr-compare" },
       el("dt", null, "Payload URL"), el("dd", null, el("code", null, settings.payload_url || created.webhook_url)),
       el("dt", null, "Content type"), el("dd", null, el("code", null, settings.content_type || "application/json")),
       el("dt", null, "Secret"), el("dd", null, "the webhook secret above"),
       el("dt", null, "SSL verification"), el("dd", null, "Enable"),
       el("dt", null, "Events"), el("dd", null, "Let me select individual events: ",
         el("code", null, (settings.events || GITHUB_EVENTS).join(", "))));
+  }
+
+  function showCreated(created, repository, provider) {
+    var box = document.getElementById("sr-created");
+    SR.clear(box);
+    var list = webhookSettings(provider, created);
     box.appendChild(el("div", { className: "sr-message sr-message--success", role: "region", "aria-labelledby": "sr-created-title" },
       el("div", null,
         el("h3", { id: "sr-created-title" }, repository + " is connected"),
@@ -133,7 +163,7 @@
         secretRow("Webhook URL", created.webhook_url, "sr-new-webhook-url"),
         secretRow("Webhook secret", created.webhook_secret, "sr-new-webhook-secret"),
         secretRow("Deploy token", created.deploy_token, "sr-new-deploy-token"),
-        el("p", null, "In GitHub, open the repository's Settings → Webhooks → Add webhook, and use:"),
+        el("p", null, HOSTS[provider].where),
         list,
         created.deployments_url ? el("p", { className: "sr-help" }, "CI/CD tools without GitHub deployments can report to ",
           el("code", null, created.deployments_url), " with the header ", el("code", null, "Authorization: Bearer <deploy token>"), ".") : null)));
@@ -141,18 +171,34 @@
     box.focus();
   }
 
+  function showHost(provider) {
+    var form = document.getElementById("sr-connection-form"), host = HOSTS[provider];
+    var defaults = Object.keys(HOSTS).map(function (name) { return HOSTS[name].api; });
+    document.getElementById("sr-api-url-label").textContent = host.label;
+    if (!form.api_url.value || defaults.indexOf(form.api_url.value.trim()) >= 0) { form.api_url.value = host.api; }
+    form.repository.placeholder = host.placeholder;
+    form.repository.pattern = host.pattern;
+    form.repository.title = host.title;
+  }
+
+  document.getElementById("sr-provider").addEventListener("change", function (event) {
+    showHost(event.currentTarget.value);
+  });
+
   document.getElementById("sr-connection-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var form = event.currentTarget;
     var repository = form.repository.value.trim();
-    var body = { provider: "github", repository: repository, api_url: form.api_url.value.trim() };
+    var provider = form.provider.value;
+    var body = { provider: provider, repository: repository, api_url: form.api_url.value.trim() };
     if (form.token.value) { body.token = form.token.value; }
     var envs = form.production_environments.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
     if (envs.length) { body.production_environments = envs; }
     say("Connecting " + repository + "…");
     SR.api("/api/connections", { method: "POST", body: body }).then(function (created) {
       form.reset();
-      showCreated(created, repository);
+      showHost("github");
+      showCreated(created, repository, provider);
       say(repository + " connected. The secret and deploy token are shown once, below the list.");
       return loadConnections();
     }).catch(function (error) { say("Could not connect " + repository + ": " + error.message); });

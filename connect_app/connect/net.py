@@ -28,6 +28,9 @@ DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_TIMEOUT = (5.0, 15.0)
 MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
+# Headers that carry a credential: `Authorization`, and GitLab's `PRIVATE-TOKEN`, which requests
+# (unlike `Authorization`) would otherwise keep on a redirect to another host.
+CREDENTIAL_HEADERS = ("Authorization", "PRIVATE-TOKEN")
 
 
 class Refused(requests.RequestException):
@@ -78,7 +81,7 @@ class GuardedSession(requests.Session):
         return origin
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.check(request.url or "", with_credentials="Authorization" in request.headers)
+        self.check(request.url or "", with_credentials=any(h in request.headers for h in CREDENTIAL_HEADERS))
         caller_streams = bool(kwargs.pop("stream", False))
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout

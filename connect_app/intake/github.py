@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, jsonify, request
 
-from connect_app.errors import BadRequest, Unauthorized
+from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery
 from connect_app.services import services
 
@@ -40,6 +40,8 @@ def _payload_bytes(body: bytes) -> bytes:
 @bp.post("/github/webhook/<connection_id>")
 def receive(connection_id: str) -> tuple[Response, int]:
     connection = active_connection(connection_id)
+    if connection.provider != "github":
+        raise NotFound("There is no such GitHub connection.", "unknown_connection")
     body = raw_body()
     secret = services().box.open(connection.webhook_secret_sealed)
     if not signature_valid(secret, body, request.headers.get("X-Hub-Signature-256", "")):

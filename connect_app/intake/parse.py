@@ -83,6 +83,9 @@ class PushEvent:
     forced: bool
     commits: tuple[Commit, ...]
     compare_url: str | None = None
+    # False when the sender listed only some of the pushed commits (GitLab lists the newest 20,
+    # Bitbucket Cloud 5): the rest are read through the host's API.
+    complete: bool = True
 
     @property
     def to_default_branch(self) -> bool:

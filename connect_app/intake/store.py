@@ -29,6 +29,7 @@ class ActiveConnection:
     tenant_id: int
     webhook_secret_sealed: str
     deploy_token_digest: str
+    provider: str = "github"  # which host's webhooks it takes: github | gitlab | bitbucket
 
 
 # One query answers both questions an intake URL raises (does the connection exist, does its
@@ -36,7 +37,7 @@ class ActiveConnection:
 # cached, so deleting a connection or disabling the app takes effect on the very next delivery.
 _ACTIVE_CONNECTION = (
     select(Connection.id, Connection.tenant_id, Connection.webhook_secret_sealed,
-           Connection.deploy_token_digest, Tenant.installed, Tenant.enabled)
+           Connection.deploy_token_digest, Connection.provider, Tenant.installed, Tenant.enabled)
     .outerjoin(Tenant, Tenant.id == Connection.tenant_id)
     .where(Connection.id == bindparam("connection_id"), Connection.deleted_at.is_(None))
 )
@@ -52,7 +53,8 @@ def active_connection(connection_id: str) -> ActiveConnection:
         raise NotFound("There is no such connection.", "unknown_connection")
     if not (row.installed and row.enabled):
         raise AppError(403, "tenant_inactive", "The app is disabled or uninstalled on the Jira site.")
-    return ActiveConnection(row.id, row.tenant_id, row.webhook_secret_sealed, row.deploy_token_digest)
+    return ActiveConnection(row.id, row.tenant_id, row.webhook_secret_sealed, row.deploy_token_digest,
+                            row.provider or "github")
 
 
 # No sender we serve nests JSON anywhere near this deep; a body that does would make every

@@ -31,14 +31,9 @@ from tqdm import tqdm
 from connect_app.config import Settings
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_backfill, queue_deployment_compare, queue_recompute
-from connect_app.providers.github import (
-    MAX_PAGES,
-    GitHubUnavailable,
-    HostileAnswer,
-    RateLimited,
-    RepositoryReader,
-    reader_for,
-)
+from connect_app.providers.access import reader_for
+from connect_app.providers.base import HistoryReader, HostileAnswer, ProviderUnavailable, RateLimited
+from connect_app.providers.github import MAX_PAGES
 from connect_app.reality.history import ParentCycle, first_parent_steps
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment
@@ -80,7 +75,7 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
     """One bounded step of a backfill, resuming at the cursor saved on the connection.
 
     Raises RateLimited (the cursor is kept: the next slice goes on from there), HostileAnswer
-    and GitHubUnavailable.
+    and ProviderUnavailable.
     """
     pages, steps = pages or SLICE_PAGES, steps or SLICE_STEPS
     connection = _connection(svc, connection_id)
@@ -88,7 +83,7 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
     # within its declared scope, never an anonymous rate limit.
     reader = reader_for(svc, connection)
     if reader is None:
-        raise GitHubUnavailable(f"{connection.repository} has no token, no GitHub App covers it, or its API "
+        raise ProviderUnavailable(f"{connection.repository} has no token, no GitHub App covers it, or its API "
                                 "address is not allowed (ALLOWED_GITHUB_API_URLS)")
     try:
         cursor = dict((connection.backfill or {}).get("cursor") or {})
@@ -104,7 +99,7 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
         reader.close()
 
 
-def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: datetime | None,
+def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datetime | None,
           cursor: dict[str, Any], pages: int) -> None:
     """Read up to `pages` pages of the listing, recording each page's commits as facts and the
     cursor with them, in one transaction per page."""
@@ -138,7 +133,7 @@ def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: da
             return
 
 
-def _record(svc: Services, connection: Connection, reader: RepositoryReader, cursor: dict[str, Any],
+def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor: dict[str, Any],
             limit: int) -> Slice:
     """Turn the recorded listing into first-parent segments, `limit` steps per slice."""
     connection_id, read = connection.id, int(cursor["read"])
@@ -190,7 +185,7 @@ def _save(session: Any, connection_id: str, cursor: dict[str, Any], **fields: An
         row.backfill = {**(row.backfill or {}), **fields, "cursor": dict(cursor), "updated": utcnow().isoformat()}
 
 
-def _with_files(reader: RepositoryReader, commit: Commit) -> Commit:
+def _with_files(reader: HistoryReader, commit: Commit) -> Commit:
     """Files matter for the hotfix rule, so they are read for commits that name a key, call
     themselves a hotfix or revert something; everything else keeps the cheap listing data."""
     subject = commit.subject.lower()
@@ -223,7 +218,7 @@ def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = ti
         log.warning("backfill of %s ended: %s", connection_id, exc)
         _set_progress(svc, connection_id, state="failed", note=str(exc), cursor=None)
         return
-    except GitHubUnavailable as exc:
+    except ProviderUnavailable as exc:
         _set_progress(svc, connection_id, state="failed", note=str(exc))
         raise
     if not done.finished:
@@ -271,8 +266,8 @@ def backfill_from_cli(settings: Settings, connection_id: str, since: str | None)
     except LookupError as exc:
         print(f"connect-app: {exc}", file=sys.stderr)
         return 2
-    except GitHubUnavailable as exc:
-        print(f"connect-app: GitHub is not reachable for this connection: {exc}", file=sys.stderr)
+    except ProviderUnavailable as exc:
+        print(f"connect-app: the repository host is not reachable for this connection: {exc}", file=sys.stderr)
         return 1
     finally:
         bar.close()

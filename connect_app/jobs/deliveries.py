@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from connect_app.intake.parse import (
     ZERO_SHA,
+    MergedPullRequest,
     PayloadError,
+    PushEvent,
     parse_ci_deployment,
     parse_config_change,
     parse_deployment,
@@ -22,10 +24,22 @@ from connect_app.intake.parse import (
     parse_pull_request,
     parse_push,
 )
+from connect_app.intake.parse_bitbucket import (
+    parse_bitbucket_deployment_status,
+    parse_bitbucket_pull_request,
+    parse_bitbucket_push,
+)
+from connect_app.intake.parse_gitlab import (
+    parse_gitlab_deployment,
+    parse_gitlab_merge_request,
+    parse_gitlab_push,
+    parse_gitlab_release,
+)
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
-from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
-from connect_app.reality.model import Segment
+from connect_app.providers.access import reader_for
+from connect_app.providers.base import HistoryReader, ProviderUnavailable, RateLimited
+from connect_app.reality.model import Commit, Segment
 from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.facts import (
@@ -45,7 +59,9 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ")
+# GitHub's, GitLab's (`Merge branch 'x' into 'main'`) and Bitbucket Cloud's (`Merged in x (pull
+# request #N)`) merge commit subjects.
+_MERGE_SUBJECT = ("Merge pull request ", "Merge branch ", "Merge remote-tracking branch ", "Merged in ")
 
 
 def _parsed(parse: Callable[..., _T], *args: Any) -> _T:
@@ -85,24 +101,49 @@ def process_delivery(svc: Services, job: Job) -> None:
         delivery.status, delivery.error, delivery.processed_at = "processed", None, utcnow()
 
 
+# What each host's events say, parsed into the same records: one path per kind of fact after this.
+_PUSHES: dict[tuple[str, str], Callable[[dict[str, Any]], PushEvent]] = {
+    ("github", "push"): parse_push, ("gitlab", "push"): parse_gitlab_push}
+_REQUESTS: dict[tuple[str, str], Callable[[dict[str, Any]], MergedPullRequest | None]] = {
+    ("github", "pull_request"): parse_pull_request, ("gitlab", "merge_request"): parse_gitlab_merge_request,
+    ("bitbucket", "pullrequest:fulfilled"): parse_bitbucket_pull_request}
+_RELEASES: dict[tuple[str, str], Callable[[dict[str, Any]], ReleaseEvent | None]] = {
+    ("github", "release"): parse_release, ("gitlab", "release"): parse_gitlab_release}
+
+
 def _apply(svc: Services, session: Session, delivery: Delivery, connection: Connection,
            payload: dict[str, Any]) -> None:
     tenant_id = connection.tenant_id
-    if delivery.source == "github" and delivery.event == "push":
-        if _record_push(svc, session, connection, payload):
+    kind = (delivery.source, delivery.event)
+    if kind in _PUSHES:
+        if _record_push(svc, session, connection, _parsed(_PUSHES[kind], payload)):
             queue_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
             queue_deployment_compare(session, connection.id, tenant_id)
-    elif delivery.source == "github" and delivery.event == "pull_request":
-        _record_pull_request(svc, session, connection, payload)
+    elif kind == ("bitbucket", "repo:push"):
+        pushes = _parsed(parse_bitbucket_push, payload, _bitbucket_default_branch(svc, connection))
+        if any([_record_push(svc, session, connection, push) for push in pushes]):
+            queue_recompute(session, tenant_id)
+            queue_deployment_compare(session, connection.id, tenant_id)
+    elif kind in _REQUESTS:
+        _record_pull_request(svc, session, connection, _parsed(_REQUESTS[kind], payload))
+    elif kind in _RELEASES:
+        released = _parsed(_RELEASES[kind], payload)
+        if released is not None:
+            record_release(session, connection.id, _with_tag_commit(svc, connection, released))
     elif delivery.source == "github" and delivery.event in ("deployment", "deployment_status"):
         event = _parsed(parse_deployment, delivery.event, payload)
         record_deployment(session, connection.id, "github", event, event.external_id)
         queue_deployment_compare(session, connection.id, tenant_id)
-    elif delivery.source == "github" and delivery.event == "release":
-        released = _parsed(parse_release, payload)
-        if released is not None:
-            record_release(session, connection.id, _with_tag_commit(svc, connection, released))
+    elif kind == ("gitlab", "deployment"):
+        event = _parsed(parse_gitlab_deployment, payload)
+        record_deployment(session, connection.id, "gitlab", event, event.external_id)
+        queue_deployment_compare(session, connection.id, tenant_id)
+    elif delivery.source == "bitbucket" and delivery.event.startswith("repo:commit_status_"):
+        status = _parsed(parse_bitbucket_deployment_status, payload)
+        if status is not None:
+            record_deployment(session, connection.id, "bitbucket", status, status.external_id)
+            queue_deployment_compare(session, connection.id, tenant_id)
     elif delivery.source == "deploy":
         event = _parsed(parse_ci_deployment, payload, delivery.received_at)
         record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")
@@ -118,8 +159,24 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         queue_recompute(session, tenant_id)
 
 
-def _record_pull_request(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> None:
-    pr = _parsed(parse_pull_request, payload)
+def _bitbucket_default_branch(svc: Services, connection: Connection) -> str:
+    """Bitbucket's push names no default branch: the API's `mainbranch` does, when we may ask."""
+    reader = reader_for(svc, connection)
+    if reader is None:
+        return connection.default_branch
+    try:
+        return reader.default_branch()
+    except RateLimited as exc:
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except ProviderUnavailable as exc:
+        log.info("main branch of %s unavailable: %s", connection.repository, exc)
+        return connection.default_branch
+    finally:
+        reader.close()
+
+
+def _record_pull_request(svc: Services, session: Session, connection: Connection,
+                         pr: MergedPullRequest | None) -> None:
     if pr is None or pr.base_ref not in ("", connection.default_branch):
         return
     commit_shas: tuple[str, ...] = ()
@@ -127,10 +184,16 @@ def _record_pull_request(svc: Services, session: Session, connection: Connection
     if reader is not None:
         try:
             commit_shas = reader.pull_commits(pr.number)
+            if pr.merge_commit_sha is None:
+                # GitLab's merge request event names no merge commit, Bitbucket's only an
+                # abbreviated one; the API says which commit it is.
+                pr = replace(pr, merge_commit_sha=reader.merged_commit(pr.number))
         except RateLimited as exc:
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-        except GitHubUnavailable as exc:
-            log.info("PR commits unavailable for %s#%s: %s", connection.repository, pr.number, exc)
+        except ProviderUnavailable as exc:
+            log.info("request commits unavailable for %s!%s: %s", connection.repository, pr.number, exc)
+        finally:
+            reader.close()
     record_pull_request(session, connection.id, pr, commit_shas)
     queue_recompute(session, connection.tenant_id)
 
@@ -147,19 +210,18 @@ def _with_tag_commit(svc: Services, connection: Connection, released: ReleaseEve
         sha = reader.tag_commit(released.release.tag)
     except RateLimited as exc:
         raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-    except GitHubUnavailable as exc:
+    except ProviderUnavailable as exc:
         log.info("tag %s of %s unavailable: %s", released.release.tag, connection.repository, exc)
         return released
     return replace(released, release=replace(released.release, sha=sha))
 
 
-def _record_push(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> bool:
-    push = _parsed(parse_push, payload)
+def _record_push(svc: Services, session: Session, connection: Connection, push: PushEvent) -> bool:
     if push.default_branch and push.default_branch != connection.default_branch:
         connection.default_branch = push.default_branch
     if not push.to_default_branch or push.deleted or not push.commits:
         return False
-    listed = list(push.commits)
+    listed = _all_pushed(svc, connection, push)
     # A merge brings in the commits listed before it in the same push (GitHub lists a merged
     # branch's commits, then the merge); with API access the real parents say it exactly.
     reader = None
@@ -179,7 +241,29 @@ def _record_push(svc: Services, session: Session, connection: Connection, payloa
     return True
 
 
-def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | None:
+def _all_pushed(svc: Services, connection: Connection, push: PushEvent) -> list[Commit]:
+    """The push's commits in order. GitLab lists only the newest 20 (Bitbucket Cloud 5): the rest
+    are read through the API; without API access the listed ones are what we know."""
+    listed = list(push.commits)
+    if push.complete or push.before == ZERO_SHA:
+        return listed
+    reader = reader_for(svc, connection)
+    if reader is None:
+        return listed
+    known = {commit.sha: commit for commit in listed}
+    try:
+        added = reader.compare(push.before, push.after).added
+        return [known.get(sha) or reader.commit(sha) for sha in added]
+    except RateLimited as exc:
+        raise queue.Retry(exc.wait_seconds, str(exc)) from exc
+    except ProviderUnavailable as exc:
+        log.info("the rest of a push to %s is unavailable: %s", connection.repository, exc)
+        return listed
+    finally:
+        reader.close()
+
+
+def _brought_in_by(reader: HistoryReader, merge: str) -> tuple[str, ...] | None:
     """What a merge brought into the default branch, from its real parents: the commits the
     merge has that its mainline parent lacks. None when the API cannot say."""
     try:
@@ -189,6 +273,6 @@ def _brought_in_by(reader: RepositoryReader, merge: str) -> tuple[str, ...] | No
         return tuple(sha for sha in reader.compare(parents[0], merge).added if sha != merge)
     except RateLimited as exc:
         raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-    except GitHubUnavailable as exc:
+    except ProviderUnavailable as exc:
         log.info("merge parents of %s unavailable, keeping the push's guess: %s", merge[:7], exc)
         return None

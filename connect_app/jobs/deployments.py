@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_recompute
-from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
+from connect_app.providers.access import reader_for
+from connect_app.providers.base import HistoryReader, ProviderUnavailable, RateLimited
 from connect_app.reality.history import difference_on_branch, order_branch
 from connect_app.reality.model import Segment
 from connect_app.services import Services
@@ -59,7 +60,7 @@ def _branch_order(session: Session, connection_id: str) -> list[str]:
     return order_branch(segments)
 
 
-def _difference(reader: RepositoryReader | None, branch: list[str], base: str | None,
+def _difference(reader: HistoryReader | None, branch: list[str], base: str | None,
                 head: str) -> tuple[list[str], list[str]] | None:
     if reader is not None:
         try:
@@ -69,6 +70,6 @@ def _difference(reader: RepositoryReader | None, branch: list[str], base: str | 
             return list(result.added), list(result.removed)
         except RateLimited as exc:
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc
-        except GitHubUnavailable as exc:
+        except ProviderUnavailable as exc:
             log.info("compare unavailable, using recorded history: %s", exc)
     return difference_on_branch(branch, base, head)

@@ -29,6 +29,7 @@ from github import Auth
 from connect_app.config import Settings
 from connect_app.connect.net import AnswerTooLarge, AnswerTooSlow, GuardedSession, Refused
 from connect_app.connect.urls import OriginPattern, url_allowed
+from connect_app.providers.base import Comparison, HistoryPage, HostileAnswer, ProviderUnavailable, RateLimited
 from connect_app.reality.model import Commit
 from connect_app.services import Services
 from connect_app.store.models import Connection, Tenant
@@ -45,25 +46,8 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
-class GitHubUnavailable(Exception):
-    """No usable API access (no token, host not allowed, or GitHub answered with an error)."""
-
-
-class RateLimited(Exception):
-    def __init__(self, reset_at: float) -> None:
-        super().__init__(f"GitHub rate limit exhausted until {datetime.fromtimestamp(reset_at, UTC):%H:%M:%S} UTC")
-        self.reset_at = reset_at
-
-    @property
-    def wait_seconds(self) -> float:
-        return max(1.0, self.reset_at - time.time())
-
-
-@dataclass(frozen=True)
-class Comparison:
-    status: str  # ahead | behind | diverged | identical
-    added: tuple[str, ...]  # in head, not in base (oldest first)
-    removed: tuple[str, ...]  # in base, not in head (oldest first)
+# The host-neutral names, under the names this module has always used.
+GitHubUnavailable = ProviderUnavailable
 
 
 @dataclass(frozen=True)
@@ -98,20 +82,6 @@ def app_for(settings: Settings, *, api_url: str, repository: str, jira_base_url:
     if app is None or not app.serves(api_url=api_url, repository=repository, jira_base_url=jira_base_url):
         return None
     return app
-
-
-class HostileAnswer(GitHubUnavailable):
-    """GitHub's answers cannot be a real repository's (a parent cycle, pagination that repeats or
-    never ends, a page far larger than asked for): retrying will not help."""
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    """One page of the default branch's listing, newest first; `next_url` is None on the last."""
-
-    url: str
-    commits: tuple[Commit, ...]
-    next_url: str | None
 
 
 class _Conditional:
@@ -345,6 +315,11 @@ class RepositoryReader:
         for _url, listed, _next in self._pages(f"{self._repo_path}/pulls/{int(number)}/commits", {}):
             shas.extend(_sha_of(item) for item in listed)
         return tuple(shas)
+
+    def merged_commit(self, number: int) -> str | None:
+        body, _ = self._get(f"{self._repo_path}/pulls/{int(number)}")
+        sha = body.get("merge_commit_sha") if isinstance(body, dict) else None
+        return sha if isinstance(sha, str) and _SHA.fullmatch(sha) else None
 
     def history_pages(self, branch: str, since: datetime | None = None, *, start_url: str | None = None,
                       max_pages: int | None = None) -> Iterator[HistoryPage]:

@@ -147,6 +147,8 @@ def changes_for_keys(
         merge = pull.merge_commit_sha
         if pull.merged_at is None or merge is None or merge not in position or merge in not_changes:
             continue
+        if pull.commit_shas and all(sha in not_changes for sha in pull.commit_shas):
+            continue  # a request that carries only reverts (a revert's own branch) re-lands nothing
         named = [*find_keys(pull.title), *find_keys(pull.body or ""), *find_keys_in_branch(pull.head_ref)]
         commit = commits[position[merge]]
         for key in filter_known(dict.fromkeys(named), known_projects):

@@ -46,6 +46,12 @@ _PR_SUFFIX = re.compile(r"\s*\(#([0-9]+)\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #([0-9]+) from [^\s/]+/(\S+)")
 _REVERT_BRANCH = re.compile(r"^(?:refs/heads/)?revert-([0-9]+)-", re.IGNORECASE)
 _REVERTS_PR_BODY = re.compile(r"Reverts\s+[\w.-]+/[\w.-]+#([0-9]+)")
+# GitLab's Revert button: the revert commit (of a merge request's merge commit) and the merge
+# request it opens (branch `revert-<short sha>`) both say `This reverts merge request !N`.
+_REVERTS_MERGE_REQUEST = re.compile(r"This\s+reverts\s+merge\s+request\s+(?:[\w./-]*)!([0-9]+)", re.IGNORECASE)
+# Which request a merge or squash commit carried, from the hosts' default messages: GitLab's
+# merge commit ends `See merge request group/project!N`.
+_SEE_MERGE_REQUEST = re.compile(r"See\s+merge\s+request\s+[\w./-]*!([0-9]+)")
 _ELLIPSES = ("…", "...")
 _PREFIX_BUCKET = 20  # characters of a subject indexed for `…`-cut lookups
 _ABBREVIATED = 7  # git's shortest abbreviation, and the key of the abbreviation index
@@ -125,7 +131,8 @@ class _Pass:
         self.by_prefix = self._abbreviation_index()
         self.by_subject, self.by_subject_start = self._subject_indexes()
         self.button_of = self._revert_button_commits()
-        self.merge_of_pr = self._merges_by_pull_request() if self.button_of else {}
+        names_request = any("merge request" in commit.message for commit in self.commits)
+        self.merge_of_pr = self._merges_by_pull_request() if self.button_of or names_request else {}
 
     # ---- indexes -------------------------------------------------------------------------
 
@@ -176,12 +183,12 @@ class _Pass:
         return index
 
     def _merges_by_pull_request(self) -> dict[int, str]:
-        """PR number -> its merge or squash commit, read from GitHub's default subjects."""
+        """PR number -> its merge or squash commit, read from the hosts' default messages."""
         merges: dict[int, str] = {}
         for commit, subject in zip(self.commits, self.subjects, strict=True):
             merge = _MERGE_PR.match(subject)
             squash = _PR_SUFFIX.search(subject) if merge is None else None
-            found = merge or squash
+            found = merge or squash or _SEE_MERGE_REQUEST.search(commit.message)
             if found is not None:
                 merges.setdefault(int(found.group(1)), commit.sha)
         return merges
@@ -215,9 +222,16 @@ class _Pass:
         return tuple(c.sha for c in self.commits[start + 1 : index])
 
     def _revert_button_commits(self) -> dict[str, int]:
-        """Commits that carry out GitHub's Revert button, mapped to the PR number they revert."""
+        """Commits that carry out a Revert button (GitHub's revert-<n>-<branch> requests, GitLab's
+        requests that say `This reverts merge request !N`), mapped to the request number they revert."""
         button_of: dict[str, int] = {}
         for pull in self.pulls:
+            named_request = _REVERTS_MERGE_REQUEST.search(pull.body or "")
+            if named_request is not None and pull.merged_at is not None:
+                for sha in (*pull.commit_shas, pull.merge_commit_sha):
+                    if sha in self.position:
+                        button_of[sha] = int(named_request.group(1))
+                continue
             branch = _REVERT_BRANCH.match(pull.head_ref or "")
             if branch is None or pull.merged_at is None:
                 continue
@@ -327,6 +341,11 @@ class _Pass:
             elif not _in_squash_listing(message, match.start()):
                 missing.append(match.group(1).lower())
         form: RevertForm = "sha"
+        for match in _REVERTS_MERGE_REQUEST.finditer(message):
+            from_request = self._pull_request_commits(int(match.group(1)), index)
+            if from_request:
+                found.extend(sorted(from_request, key=self.position.__getitem__))
+                form = "revert-button"
         if commit.sha in self.button_of:
             from_button = self._pull_request_commits(self.button_of[commit.sha], index)
             if from_button:

@@ -6,7 +6,6 @@ ADMINISTER on the caller's own site; everything read or written is scoped to tha
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -35,13 +34,13 @@ from connect_app.store.models import AuditEntry, Connection, Delivery, IssueReal
 from connect_app.store.secrets import new_token
 from connect_app.sync.plan import plan_comment, plan_fields
 from connect_app.sync.policy import project_policy, validate_settings
+from connect_app.web.providers import PROVIDERS
 
 bp = Blueprint("admin_api", __name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _ADMIN_TTL = 60.0
 _admin_cache: dict[tuple[str, int, str], tuple[float, bool]] = {}
 _admin_lock = threading.Lock()
@@ -92,8 +91,8 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
 MAX_ID = 2**63 - 1
 
 
-def webhook_url(connection_id: str) -> str:
-    return f"{services().settings.app_base_url}/github/webhook/{connection_id}"
+def webhook_url(connection_id: str, provider: str = "github") -> str:
+    return f"{services().settings.app_base_url}{PROVIDERS[provider].webhook_path}{connection_id}"
 
 
 def connection_view(connection: Connection) -> dict[str, Any]:
@@ -102,7 +101,7 @@ def connection_view(connection: Connection) -> dict[str, Any]:
         "provider": connection.provider,
         "repository": connection.repository,
         "api_url": connection.api_url,
-        "webhook_url": webhook_url(connection.id),
+        "webhook_url": webhook_url(connection.id, connection.provider),
         "created": iso(connection.created_at),
         "last_delivery": iso(connection.last_delivery_at),
         "production_environments": connection.production_environments,
@@ -136,25 +135,29 @@ def get_connection(connection_id: str) -> Response:
 
 def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     svc = services()
-    provider = data.get("provider", "github")
-    if provider != "github":
-        raise BadRequest("provider must be \"github\".")
+    name = data.get("provider", "github")
+    provider = PROVIDERS.get(name) if isinstance(name, str) else None
+    if provider is None:
+        raise BadRequest('provider must be "github", "gitlab" or "bitbucket".')
     repository = data.get("repository")
-    if not isinstance(repository, str) or not _REPOSITORY.match(repository):
-        raise BadRequest("repository must look like owner/name.")
-    api_url = data.get("api_url") or "https://api.github.com"
+    if not isinstance(repository, str) or not provider.repository.match(repository):
+        raise BadRequest(f"repository must look like {provider.repository_form} for {provider.label}.")
+    api_url = data.get("api_url") or provider.default_api_url
     if not isinstance(api_url, str) or not url_allowed(api_url.rstrip("/").removesuffix("/api/v3"),
                                                        svc.settings.allowed_github_api_urls):
-        raise BadRequest("api_url is not an allowed GitHub API address (see ALLOWED_GITHUB_API_URLS).",
+        raise BadRequest(f"api_url is not an allowed {provider.label} API address (see ALLOWED_GITHUB_API_URLS).",
                          "api_url_not_allowed")
+    if not api_url.rstrip("/").endswith(provider.api_suffix):
+        raise BadRequest(f"api_url must be the {provider.label} API address, ending in {provider.api_suffix} "
+                         f"(for example {provider.default_api_url}).", "api_url_not_allowed")
     token = data.get("token")
     if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 500):
-        raise BadRequest("token must be a GitHub token string.")
+        raise BadRequest(f"token must be a {provider.label} access token string.")
     environments = data.get("production_environments")
     if environments is not None and (not isinstance(environments, list) or not all(
             isinstance(e, str) and 0 < len(e) <= 100 for e in environments)):
         raise BadRequest("production_environments must be a list of environment names.")
-    return {"repository": repository, "api_url": api_url.rstrip("/"), "token": token,
+    return {"provider": provider.name, "repository": repository, "api_url": api_url.rstrip("/"), "token": token,
             "production_environments": environments}
 
 
@@ -168,23 +171,19 @@ def create_connection() -> tuple[Response, int]:
     connection_id = "c" + secrets.token_hex(12)
     with transaction(svc.sessions) as session:
         session.add(Connection(
-            id=connection_id, tenant_id=caller().tenant.id, provider="github", repository=fields["repository"],
+            id=connection_id, tenant_id=caller().tenant.id, provider=fields["provider"],
+            repository=fields["repository"],
             api_url=fields["api_url"], token_sealed=svc.box.seal(fields["token"]) if fields["token"] else None,
             webhook_secret_sealed=svc.box.seal(webhook_secret), deploy_token_digest=svc.box.digest(deploy_token),
             production_environments=fields["production_environments"], backfill={},
         ))
-    url = webhook_url(connection_id)
+    url = webhook_url(connection_id, fields["provider"])
     return jsonify({
         "id": connection_id,
         "webhook_url": url,
         "webhook_secret": webhook_secret,
         "deploy_token": deploy_token,
-        "github_settings": {
-            "payload_url": url,
-            "content_type": "application/json",
-            "secret": "the webhook_secret above",
-            "events": ["push", "pull_request", "deployment", "deployment_status", "release"],
-        },
+        f"{fields['provider']}_settings": PROVIDERS[fields["provider"]].webhook_settings(url),
         "deployments_url": f"{svc.settings.app_base_url}/api/deployments/{connection_id}",
         "flags_urls": {p: f"{svc.settings.app_base_url}/flags/{p}/{connection_id}"
                        for p in ("launchdarkly", "unleash", "generic")},
