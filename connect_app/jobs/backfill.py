@@ -160,9 +160,10 @@ def _record(svc: Services, connection: Connection, reader: RepositoryReader, cur
         for commit, brought in chunk:
             record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
             parents = commit.parents
+            # A merge's own date is when it brought its commits in; other dates say when written.
             record_segment(session, connection_id, Segment(
                 before=parents[0] if parents else None, after=commit.sha,
-                commits=(*brought, commit.sha), source="api"))
+                commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None))
         cursor["recorded"] = start + len(chunk)
         _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
               total=len(steps))

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -87,7 +88,7 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
            payload: dict[str, Any]) -> None:
     tenant_id = connection.tenant_id
     if delivery.source == "github" and delivery.event == "push":
-        if _record_push(svc, session, connection, payload):
+        if _record_push(svc, session, connection, payload, delivery.received_at):
             queue_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
             queue_deployment_compare(session, connection.id, tenant_id)
@@ -147,7 +148,8 @@ def _with_tag_commit(svc: Services, connection: Connection, released: ReleaseEve
     return replace(released, release=replace(released.release, sha=sha))
 
 
-def _record_push(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> bool:
+def _record_push(svc: Services, session: Session, connection: Connection, payload: dict[str, Any],
+                 received_at: datetime) -> bool:
     push = _parsed(parse_push, payload)
     if push.default_branch and push.default_branch != connection.default_branch:
         connection.default_branch = push.default_branch
@@ -168,7 +170,8 @@ def _record_push(svc: Services, session: Session, connection: Connection, payloa
             pending.append(commit.sha)
         record_commit(session, connection.id, commit)
     before = None if push.before == ZERO_SHA else push.before
-    record_segment(session, connection.id, Segment(before=before, after=push.after,
+    # The push's arrival is when these commits reached the branch (their dates say when written).
+    record_segment(session, connection.id, Segment(before=before, after=push.after, at=received_at,
                                                    commits=tuple(c.sha for c in listed), source="push"))
     return True
 

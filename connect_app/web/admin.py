@@ -42,6 +42,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 _ADMIN_TTL = 60.0
 _admin_cache: dict[tuple[str, int, str], tuple[float, bool]] = {}
 _admin_lock = threading.Lock()
@@ -320,10 +321,29 @@ def audit_log() -> Response:
 @bp.get("/api/dry-run")
 @admin_required
 def dry_run() -> Response:
-    """Per issue, the Jira calls the app would make under the current policy, without making them:
+    """Per issue, the Jira calls the app would make under the saved policy, without making them:
     sync's own plan, run against what was last applied instead of against Jira."""
+    return jsonify(_dry_run(caller().tenant.settings or {}, request.args.get("project"), preview=False))
+
+
+@bp.post("/api/dry-run")
+@admin_required
+def dry_run_preview() -> Response:
+    """The same, under a policy not saved yet (`{"settings": {...}, "project": "KEY"}`): the
+    admin page sends the form as it stands, so a switch can be judged before it is saved."""
+    data = request_json()
+    try:
+        settings = validate_settings(data.get("settings") if isinstance(data, dict) else None)
+    except ValueError as exc:
+        raise BadRequest(str(exc), "invalid_settings") from exc
+    project = data.get("project") or None
+    if project is not None and not (isinstance(project, str) and _PROJECT_KEY.match(project)):
+        raise BadRequest("project must be a Jira project key such as FEAT.", "invalid_project")
+    return jsonify(_dry_run(settings, project, preview=True))
+
+
+def _dry_run(settings: dict[str, Any], project: str | None, *, preview: bool) -> dict[str, Any]:
     tenant = caller().tenant
-    project = request.args.get("project")
     with services().sessions() as session:
         query = select(IssueReality).where(IssueReality.tenant_id == tenant.id)
         if project:
@@ -332,13 +352,14 @@ def dry_run() -> Response:
             select(PostedComment).where(PostedComment.tenant_id == tenant.id,
                                         PostedComment.jira_comment_id.is_not(None)))}
         realities = session.scalars(query.order_by(IssueReality.issue_key).limit(200)).all()
-        plans = [_dry_run_issue(tenant, reality, posted) for reality in realities]
-    return jsonify({"project": project, "issues": plans})
+        plans = [_dry_run_issue(settings, reality, posted) for reality in realities]
+    return {"project": project, "preview": preview, "issues": plans}
 
 
-def _dry_run_issue(tenant: Tenant, reality: IssueReality, posted: set[tuple[str, str | None]]) -> dict[str, Any]:
+def _dry_run_issue(settings: dict[str, Any], reality: IssueReality,
+                   posted: set[tuple[str, str | None]]) -> dict[str, Any]:
     key = reality.issue_key
-    policy = project_policy(tenant.settings, project_of(key))
+    policy = project_policy(settings, project_of(key))
     drift = drift_from_record(key, reality.desired, reality.title or key)
     applied_labels = [reality.applied_label] if reality.applied_label else []
     fields = plan_fields(reality.applied_property, applied_labels, drift, policy)

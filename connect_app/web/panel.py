@@ -32,7 +32,7 @@ from connect_app.reality.drift import (
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
 from connect_app.reality.record import drift_from_record, iso, parse_iso, property_value
 from connect_app.services import Services, services
-from connect_app.store.facts import load_releases
+from connect_app.store.facts import load_flag_events, load_releases
 from connect_app.store.history import load_tenant_history
 from connect_app.store.models import IssueReality, Tenant, utcnow
 from connect_app.sync.still_open import still_open
@@ -85,7 +85,8 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
     with svc.sessions() as session:
         history = load_tenant_history(svc, session, tenant)
         known = history.projects_with_moves(known)
-        result = TenantReality(moves=history.moves, flags=history.flags)
+        # The timeline tells every toggle, not only the state each flag is in now.
+        result = TenantReality(moves=history.moves, flags=load_flag_events(session, tenant.id, history.flags))
         for repo in history.repositories:
             result.repositories.append(RepositoryReality(
                 branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
