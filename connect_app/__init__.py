@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.intake.github import bp as github_bp
     from connect_app.intake.jira import bp as jira_webhooks_bp
     from connect_app.web.admin import bp as admin_bp
+    from connect_app.web.admin_jira import bp as admin_jira_bp
     from connect_app.web.flag_links import bp as flag_links_bp
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         deployments_bp,
         flags_bp,
         admin_bp,
+        admin_jira_bp,
         reality_bp,
         flag_links_bp,
         pages_bp,

@@ -88,8 +88,9 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
     # within its declared scope, never an anonymous rate limit.
     reader = reader_for(svc, connection)
     if reader is None:
-        raise GitHubUnavailable(f"{connection.repository} has no token, no GitHub App covers it, or its API "
-                                "address is not allowed (ALLOWED_GITHUB_API_URLS)")
+        raise GitHubUnavailable(f"System Reality cannot read {connection.repository}: connect it again with an "
+                                "access token, or install the GitHub App on it. If it has a token, its API "
+                                "address is not one System Reality may call; ask whoever runs the app.")
     try:
         cursor = dict((connection.backfill or {}).get("cursor") or {})
         if not cursor:

@@ -26,8 +26,9 @@ from connect_app.connect.urls import url_allowed
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
 from connect_app.intake.store import json_body, raw_body, request_json
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute
+from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute, queue_sync
 from connect_app.reality.keys import project_of
+from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import services
 from connect_app.store.db import transaction
@@ -43,6 +44,9 @@ R = TypeVar("R")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
+# A repository's web or clone address: https://host/path, ssh://git@host/path, git@host:path.
+_REPOSITORY_ADDRESS = re.compile(r"^(?:https?://(?:[^@/]+@)?(?P<host>[^/]+)/|ssh://git@(?P<ssh>[^/]+)/|git@(?P<scp>[^:]+):)"
+                                 r"(?P<path>[^?#]+)")
 _ADMIN_TTL = 60.0
 _admin_cache: dict[tuple[str, int, str], tuple[float, bool]] = {}
 _admin_lock = threading.Lock()
@@ -135,18 +139,38 @@ def get_connection(connection_id: str) -> Response:
         return jsonify(connection_view(_own_connection(session, connection_id)))
 
 
+def repository_path(text: str) -> str:
+    """owner/name from what an admin pastes: owner/name itself, or the repository's web or clone
+    address (github.com/owner/name, .git, GitLab's group/sub/name, Bitbucket's workspace/repo),
+    ignoring what follows it (/tree/main, /-/merge_requests, /src/main)."""
+    text = text.strip()
+    match = _REPOSITORY_ADDRESS.match(text)
+    if match is None:
+        return text.removesuffix(".git")
+    host = (match.group("host") or match.group("ssh") or match.group("scp") or "").lower()
+    path = match.group("path").split("/-/")[0].strip("/")
+    parts = [part for part in path.split("/") if part]
+    if "gitlab" not in host:
+        parts = parts[:2]  # GitHub and Bitbucket: owner/name, then pages of the repository
+    return "/".join(parts).removesuffix(".git")
+
+
 def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     provider = data.get("provider", "github")
     if provider != "github":
         raise BadRequest("provider must be \"github\".")
     repository = data.get("repository")
+    repository = repository_path(repository) if isinstance(repository, str) else repository
     if not isinstance(repository, str) or not _REPOSITORY.match(repository):
-        raise BadRequest("repository must look like owner/name.")
+        raise BadRequest("Name the repository as owner/name, or paste its address such as "
+                         "https://github.com/owner/name.")
     api_url = data.get("api_url") or "https://api.github.com"
     if not isinstance(api_url, str) or not url_allowed(api_url.rstrip("/").removesuffix("/api/v3"),
                                                        svc.settings.allowed_github_api_urls):
-        raise BadRequest("api_url is not an allowed GitHub API address (see ALLOWED_GITHUB_API_URLS).",
+        raise BadRequest(f"System Reality may not call {str(api_url)[:200]!r}. For github.com use "
+                         "https://api.github.com; for GitHub Enterprise Server use https://your-server/api/v3 "
+                         "and ask whoever runs System Reality for your company to allow it.",
                          "api_url_not_allowed")
     token = data.get("token")
     if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 500):
@@ -244,9 +268,22 @@ def put_settings() -> Response:
         tenant = session.get(Tenant, caller().tenant.id, with_for_update=True)
         assert tenant is not None
         kept = {k: v for k, v in (tenant.settings or {}).items() if k == "flag_links"}
+        before = dict(tenant.settings or {})
         tenant.settings = {**kept, **clean}
         queue_recompute(session, tenant.id)
+        _resync_where_policy_changed(session, tenant, before)
         return jsonify(tenant.settings)
+
+
+def _resync_where_policy_changed(session: Any, tenant: Tenant, before: dict[str, Any]) -> None:
+    """Issues in drift whose project's policy changed (mode, reopen target, Done statuses) are
+    synced once under the new one: what counts as Done, for one, is only known by asking Jira."""
+    rows = session.scalars(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
+                                                      IssueReality.state.not_in(NOT_DRIFT))).all()
+    for row in rows:
+        project = project_of(row.issue_key)
+        if project_policy(before, project) != project_policy(tenant.settings, project):
+            queue_sync(session, tenant.id, row.issue_key)
 
 
 @bp.get("/api/deliveries")
@@ -364,14 +401,17 @@ def _dry_run_issue(settings: dict[str, Any], reality: IssueReality,
     applied_labels = [reality.applied_label] if reality.applied_label else []
     fields = plan_fields(reality.applied_property, applied_labels, drift, policy)
     calls = []
-    if fields.edits:
-        calls.append(f"PUT /rest/api/3/issue/{key} (drift property"
-                     + (f", label {fields.label}" if fields.label else "") + ")")
+    edits = [*(["update its Drift field"] if fields.property is not None else []),
+             *(f"add the label {label}" for label in fields.add),
+             *(f"remove the label {label}" for label in fields.remove)]
+    if edits:
+        calls.append(" and ".join(edits)[0].upper() + " and ".join(edits)[1:])
     comment = plan_comment(drift, change_id=reality.change_id, restore_of=reality.restore_of,
                            drift_comment_posted=(key, reality.restore_of) in posted, policy=policy, done=True)
     if comment is not None and (key, comment.change) not in posted:
         if comment.reopen:
-            calls.append(f"POST /rest/api/3/issue/{key}/transitions (reopen, with comment) if the issue is Done")
+            calls.append("Reopen it with a comment explaining why, if it is Done")
         else:
-            calls.append(f"POST /rest/api/3/issue/{key}/comment if the issue is Done")
+            calls.append(("Comment that it is live again" if comment.kind == "restore"
+                          else "Comment explaining what happened") + ", if it is Done")
     return {"issue": key, "drift": drift.state, "policy": policy.mode, "calls": calls}

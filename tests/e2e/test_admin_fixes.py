@@ -74,9 +74,10 @@ def test_the_dry_run_previews_a_policy_before_it_is_saved(stack: Stack) -> None:
     writes_before = [c for c in stack.jira.requests_log if c.method != "GET"]
     assert _dry_run_calls(stack, "FEAT-304") == []
     preview = _dry_run_calls(stack, "FEAT-304", _settings("comment"))
-    assert any("label drift-reverted" in call for call in preview), preview
-    assert any(call.startswith("POST") and call.endswith("/comment if the issue is Done") for call in preview)
-    assert any("reopen" in call for call in _dry_run_calls(stack, "FEAT-304", _settings("reopen")))
+    assert preview == ["Add the label drift-reverted",
+                       "Comment explaining what happened, if it is Done"], preview
+    assert "Reopen it with a comment explaining why, if it is Done" in _dry_run_calls(
+        stack, "FEAT-304", _settings("reopen"))
     # Only a preview: nothing saved, nothing written to Jira.
     assert stack.admin("GET", "/api/settings").json()["projects"] == OBSERVE["projects"]
     stack.settle()
