@@ -472,16 +472,32 @@
     fill("sr-dry-run", box);
   }
 
+  var dryProject = document.getElementById("sr-dry-project");
+  var dryEpic = document.getElementById("sr-dry-epic");
+
+  /* The project's epics from Jira, to narrow the dry run to one epic's features. */
+  dryProject.addEventListener("change", function () {
+    SR.clear(dryEpic);
+    dryEpic.appendChild(option("", "All epics", true));
+    dryEpic.disabled = !dryProject.value;
+    if (!dryProject.value) { return; }
+    fromJira("/api/jira/epics?project=" + encodeURIComponent(dryProject.value)).then(function (epics) {
+      epics.forEach(function (e) { dryEpic.appendChild(option(e.key, e.summary + " (" + e.key + ")", false)); });
+    }).catch(function (error) { say("Jira's epics could not be loaded: " + error.message); });
+  });
+
   document.getElementById("sr-dry-run-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var project = document.getElementById("sr-dry-project").value;
-    SR.api("/api/dry-run" + (project ? "?project=" + encodeURIComponent(project) : "")).then(showPlan).catch(failed("sr-dry-run"));
+    var params = new URLSearchParams();
+    if (dryProject.value) { params.set("project", dryProject.value); }
+    if (dryEpic.value) { params.set("epic", dryEpic.value); }
+    var query = params.toString();
+    SR.api("/api/dry-run" + (query ? "?" + query : "")).then(showPlan).catch(failed("sr-dry-run"));
   });
 
   document.getElementById("sr-dry-preview").addEventListener("click", function () {
-    var project = document.getElementById("sr-dry-project").value;
-    SR.api("/api/dry-run", { method: "POST", body: { project: project || null, settings: formSettings() } })
-      .then(showPlan).catch(failed("sr-dry-run"));
+    SR.api("/api/dry-run", { method: "POST", body: { project: dryProject.value || null, epic: dryEpic.value || null,
+      settings: formSettings() } }).then(showPlan).catch(failed("sr-dry-run"));
   });
 
   projectOptions(document.getElementById("sr-dry-project"), "");

@@ -44,6 +44,7 @@ R = TypeVar("R")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
+_ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}-[1-9][0-9]{0,9}$")
 # A repository's web or clone address: https://host/path, ssh://git@host/path, git@host:path.
 _REPOSITORY_ADDRESS = re.compile(r"^(?:https?://(?:[^@/]+@)?(?P<host>[^/]+)/|ssh://git@(?P<ssh>[^/]+)/|git@(?P<scp>[^:]+):)"
                                  r"(?P<path>[^?#]+)")
@@ -360,7 +361,8 @@ def audit_log() -> Response:
 def dry_run() -> Response:
     """Per issue, the Jira calls the app would make under the saved policy, without making them:
     sync's own plan, run against what was last applied instead of against Jira."""
-    return jsonify(_dry_run(caller().tenant.settings or {}, request.args.get("project"), preview=False))
+    return jsonify(_dry_run(caller().tenant.settings or {}, request.args.get("project"),
+                            _epic(request.args.get("epic")), preview=False))
 
 
 @bp.post("/api/dry-run")
@@ -376,21 +378,41 @@ def dry_run_preview() -> Response:
     project = data.get("project") or None
     if project is not None and not (isinstance(project, str) and _PROJECT_KEY.match(project)):
         raise BadRequest("project must be a Jira project key such as FEAT.", "invalid_project")
-    return jsonify(_dry_run(settings, project, preview=True))
+    return jsonify(_dry_run(settings, project, _epic(data.get("epic")), preview=True))
 
 
-def _dry_run(settings: dict[str, Any], project: str | None, *, preview: bool) -> dict[str, Any]:
+def _epic(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _ISSUE_KEY.match(value):
+        raise BadRequest("epic must be an issue key such as FEAT-300.", "invalid_epic")
+    return value
+
+
+def _epic_features(epic: str) -> list[str]:
+    """The epic and its children, as Jira says now (the app keeps no parent of its own)."""
+    try:
+        children = jira_for(services(), caller().tenant).search_jql(f"parent = {epic}", fields=["summary"])
+        return [epic, *(str(issue["key"]) for issue in children if issue.get("key"))]
+    except JiraError as exc:
+        raise AppError(502, "jira_unavailable", "Jira did not answer; try again in a moment.") from exc
+
+
+def _dry_run(settings: dict[str, Any], project: str | None, epic: str | None, *, preview: bool) -> dict[str, Any]:
     tenant = caller().tenant
+    features = _epic_features(epic) if epic else None
     with services().sessions() as session:
         query = select(IssueReality).where(IssueReality.tenant_id == tenant.id)
         if project:
             query = query.where(IssueReality.issue_key.like(f"{project}-%"))
+        if features is not None:
+            query = query.where(IssueReality.issue_key.in_(features))
         posted = {(row.issue_key, row.change_id) for row in session.scalars(
             select(PostedComment).where(PostedComment.tenant_id == tenant.id,
                                         PostedComment.jira_comment_id.is_not(None)))}
         realities = session.scalars(query.order_by(IssueReality.issue_key).limit(200)).all()
         plans = [_dry_run_issue(settings, reality, posted) for reality in realities]
-    return {"project": project, "preview": preview, "issues": plans}
+    return {"project": project, "epic": epic, "preview": preview, "issues": plans}
 
 
 def _dry_run_issue(settings: dict[str, Any], reality: IssueReality,

@@ -144,3 +144,13 @@ def test_the_dry_run_previews_the_policy_on_the_form_before_it_is_saved(story_st
     expect(result).to_contain_text("Under the saved policy")
     expect(result.locator("tr", has_text="FEAT-304")).to_contain_text("Nothing: Jira is up to date")
     assert story_stack.admin("GET", "/api/settings").json()["default_policy"] == "comment"
+    # Narrowed to one epic's features, picked from Jira's epics of the project.
+    admin.get_by_label("Project", exact=True).select_option(label="Checkout features (FEAT)")
+    epic = admin.get_by_label("Epic", exact=True)
+    epic.select_option(label="Checkout reliability (FEAT-300)")
+    expect(result).to_contain_text("OPS-12")  # all projects so far
+    admin.get_by_role("button", name="Show what would change").click()
+    expect(result).not_to_contain_text("OPS-12")
+    expect(result).to_contain_text("FEAT-304")
+    for issue in result.locator("tbody tr td:first-child").all_inner_texts():
+        assert issue in ("FEAT-304", "FEAT-305", "FEAT-310"), issue

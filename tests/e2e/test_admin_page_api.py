@@ -118,3 +118,21 @@ def test_a_forged_test_delivery_is_refused(stack: Stack) -> None:
     answer = requests.post(f"{stack.app_url}/flags/generic/{connection}", data=body, timeout=30,
                            headers={"Content-Type": "application/json", "X-System-Reality-Test": "sha256=00"})
     assert answer.status_code == 401 and answer.json()["error"] == "bad_signature"
+
+
+def test_the_dry_run_narrows_to_one_epics_features(stack: Stack) -> None:
+    ship_feature(stack)  # FEAT-304, a child of the epic FEAT-300
+    stack.jira.add_issue("FEAT-20", "Gift cards", status="Done")
+    stack.github.push("FEAT-20: gift cards", {"cards.py": "ON = 1\n"})
+    stack.settle()
+
+    def issues(query: str) -> list[str]:
+        answer = stack.admin("GET", f"/api/dry-run?{query}")
+        assert answer.status_code == 200, answer.text
+        return [plan["issue"] for plan in answer.json()["issues"]]
+
+    assert issues("project=FEAT") == ["FEAT-20", "FEAT-304"]
+    assert issues("project=FEAT&epic=FEAT-300") == ["FEAT-304"]
+    preview = stack.admin("POST", "/api/dry-run", {"settings": {}, "epic": "FEAT-300"}).json()
+    assert [plan["issue"] for plan in preview["issues"]] == ["FEAT-304"]
+    assert stack.admin("GET", "/api/dry-run?epic=FEAT-300%20OR%201%3D1").status_code == 400
