@@ -62,6 +62,9 @@
       cell.appendChild(bar);
       cell.appendChild(el("div", { className: "sr-subtlest" },
         progress.state + (progress.read ? ", " + progress.read + " commits read" : "") + (total ? ", " + doneCount + " of " + total + " recorded" : "")));
+      if (progress.state === "waiting" && progress.note) {
+        cell.appendChild(el("div", { className: "sr-subtlest" }, progress.note + "; it goes on by itself."));
+      }
       watchBackfill(connection.id);
     } else {
       if (progress && progress.state) {

@@ -245,7 +245,9 @@ class RepositoryReader:
         except (AnswerTooLarge, AnswerTooSlow) as exc:
             raise HostileAnswer(str(exc)) from exc
         except requests.RequestException as exc:
-            raise GitHubUnavailable(f"GitHub could not be reached: {type(exc).__name__}") from exc
+            # Read by Jira admins on the admin page: name the address they typed, which they can fix.
+            raise GitHubUnavailable(f"GitHub did not answer at {self._api}: check the API address of this "
+                                    f"connection ({type(exc).__name__})") from exc
         if response.status_code == 304 and cached is not None:
             response.status_code = 200
             response._content = json.dumps(cached[1]).encode()

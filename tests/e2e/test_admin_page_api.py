@@ -136,3 +136,18 @@ def test_the_dry_run_narrows_to_one_epics_features(stack: Stack) -> None:
     preview = stack.admin("POST", "/api/dry-run", {"settings": {}, "epic": "FEAT-300"}).json()
     assert [plan["issue"] for plan in preview["issues"]] == ["FEAT-304"]
     assert stack.admin("GET", "/api/dry-run?epic=FEAT-300%20OR%201%3D1").status_code == 400
+
+
+def test_an_unreachable_api_address_is_named_on_the_connection(stack: Stack) -> None:
+    stack.seed_jira()
+    stack.install()
+    created = stack.admin("POST", "/api/connections", {"provider": "github", "repository": "acme/shop",
+                                                       "api_url": "http://127.0.0.1:9", "token": "ghp_example"})
+    assert created.status_code == 201, created.text
+    connection = created.json()["id"]
+    assert stack.admin("POST", f"/api/connections/{connection}/backfill", {}).status_code == 202
+    stack.settle()
+    progress = stack.admin("GET", f"/api/connections/{connection}").json()["backfill"]
+    assert progress["state"] == "failed", progress
+    assert "GitHub did not answer at http://127.0.0.1:9: check the API address" in progress["note"]
+    assert "ALLOWED_" not in progress["note"]
