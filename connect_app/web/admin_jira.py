@@ -22,7 +22,7 @@ from connect_app.connect.auth import caller
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest
 from connect_app.intake.flags import PROVIDERS, TEST_HEADER, test_signature
-from connect_app.intake.store import request_json
+from connect_app.intake.store import json_body, raw_body
 from connect_app.services import services
 from connect_app.web.admin import _own_connection, admin_required
 
@@ -106,13 +106,13 @@ def _first(issues: Any) -> list[dict[str, Any]]:
 def test_delivery(connection_id: str) -> Response:
     """Send a signed test event to the flag URL the admin gives their flag service, through the
     app's public address, and say whether it came back to this app."""
-    provider = (request_json() or {}).get("provider", "generic")
-    if provider not in PROVIDERS:
-        raise BadRequest(f"provider must be one of {', '.join(PROVIDERS)}.", "unknown_provider")
     svc = services()
-    with svc.sessions() as session:
+    with svc.sessions() as session:  # another site's connection is unknown here, whatever the body
         connection = _own_connection(session, connection_id)
         secret = svc.box.open(connection.webhook_secret_sealed)
+    provider = (json_body(raw_body() or b"{}") or {}).get("provider", "generic")
+    if provider not in PROVIDERS:
+        raise BadRequest(f"provider must be one of {', '.join(PROVIDERS)}.", "unknown_provider")
     url = f"{svc.settings.app_base_url}/flags/{provider}/{connection_id}"
     nonce = secrets.token_hex(8)
     body = json.dumps({"systemRealityTest": nonce}).encode()

@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 
 from connect_app.sandbox.stack import OWNER_FIELD, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
+
+pytestmark = pytest.mark.postgres  # also runs against PostgreSQL in CI (flag events, policy catch-up)
 
 OBSERVE = {"projects": {"FEAT": {"policy": "observe"}}}
 
