@@ -361,7 +361,7 @@ def audit_log() -> Response:
 def dry_run() -> Response:
     """Per issue, the Jira calls the app would make under the saved policy, without making them:
     sync's own plan, run against what was last applied instead of against Jira."""
-    return jsonify(_dry_run(caller().tenant.settings or {}, request.args.get("project"),
+    return jsonify(_dry_run(caller().tenant.settings or {}, _project(request.args.get("project")),
                             _epic(request.args.get("epic")), preview=False))
 
 
@@ -375,10 +375,15 @@ def dry_run_preview() -> Response:
         settings = validate_settings(data.get("settings") if isinstance(data, dict) else None)
     except ValueError as exc:
         raise BadRequest(str(exc), "invalid_settings") from exc
-    project = data.get("project") or None
-    if project is not None and not (isinstance(project, str) and _PROJECT_KEY.match(project)):
+    return jsonify(_dry_run(settings, _project(data.get("project")), _epic(data.get("epic")), preview=True))
+
+
+def _project(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _PROJECT_KEY.match(value):
         raise BadRequest("project must be a Jira project key such as FEAT.", "invalid_project")
-    return jsonify(_dry_run(settings, project, _epic(data.get("epic")), preview=True))
+    return value
 
 
 def _epic(value: Any) -> str | None:

@@ -151,3 +151,12 @@ def test_an_unreachable_api_address_is_named_on_the_connection(stack: Stack) -> 
     assert progress["state"] == "failed", progress
     assert "GitHub did not answer at http://127.0.0.1:9: check the API address" in progress["note"]
     assert "ALLOWED_" not in progress["note"]
+
+
+def test_the_dry_run_refuses_what_is_not_a_project_or_epic_key(stack: Stack) -> None:
+    stack.seed_jira()
+    stack.install()
+    for query in ("project=FE%25", "project=feat", "epic=FEAT", "epic=FEAT-0"):
+        answer = stack.admin("GET", f"/api/dry-run?{query}")
+        assert answer.status_code == 400 and set(answer.json()) == {"error", "detail"}, query
+    assert stack.admin("GET", "/api/dry-run?project=FEAT").status_code == 200
