@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.intake.gitlab import bp as gitlab_bp
     from connect_app.intake.jira import bp as jira_webhooks_bp
     from connect_app.web.admin import bp as admin_bp
+    from connect_app.web.admin_jira import bp as admin_jira_bp
     from connect_app.web.flag_links import bp as flag_links_bp
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         config_changes_bp,
         flags_bp,
         admin_bp,
+        admin_jira_bp,
         reality_bp,
         flag_links_bp,
         pages_bp,

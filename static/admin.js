@@ -74,6 +74,9 @@
       cell.appendChild(bar);
       cell.appendChild(el("div", { className: "sr-subtlest" },
         progress.state + (progress.read ? ", " + progress.read + " commits read" : "") + (total ? ", " + doneCount + " of " + total + " recorded" : "")));
+      if (progress.state === "waiting" && progress.note) {
+        cell.appendChild(el("div", { className: "sr-subtlest" }, progress.note + "; it goes on by itself."));
+      }
       watchBackfill(connection.id);
     } else {
       if (progress && progress.state) {
@@ -111,6 +114,7 @@
 
   function loadConnections() {
     return SR.api("/api/connections").then(function (connections) {
+      fillFlagConnections(connections);
       if (!connections.length) {
         fill("sr-connections", el("p", { className: "sr-subtle" },
           "No repository is connected yet. Connect one below, then add the webhook in GitHub."));
@@ -171,13 +175,34 @@
     box.focus();
   }
 
+  /* owner/name from a pasted web or clone address (GitHub, GitLab's group/sub/name, Bitbucket),
+     the same rule as the server's repository_path. */
+  function repositoryPath(text) {
+    var value = text.trim();
+    var match = /^(?:https?:\/\/(?:[^@\/]+@)?([^\/]+)\/|ssh:\/\/git@([^\/]+)\/|git@([^:]+):)([^?#]+)/.exec(value);
+    if (!match) { return value.replace(/\.git$/, ""); }
+    var host = (match[1] || match[2] || match[3] || "").toLowerCase();
+    var parts = match[4].split("/-/")[0].split("/").filter(Boolean);
+    if (host.indexOf("gitlab") < 0) { parts = parts.slice(0, 2); }
+    return parts.join("/").replace(/\.git$/, "");
+  }
+
+  var repositoryInput = document.getElementById("sr-repository");
+  repositoryInput.addEventListener("input", function () {
+    var pasted = repositoryInput.value.trim();
+    var path = repositoryPath(pasted);
+    if (path && path !== pasted) {
+      repositoryInput.value = path;
+      document.getElementById("sr-repository-filled").textContent = "Filled in " + path + " from the address you pasted.";
+    }
+  });
+
   function showHost(provider) {
     var form = document.getElementById("sr-connection-form"), host = HOSTS[provider];
     var defaults = Object.keys(HOSTS).map(function (name) { return HOSTS[name].api; });
     document.getElementById("sr-api-url-label").textContent = host.label;
     if (!form.api_url.value || defaults.indexOf(form.api_url.value.trim()) >= 0) { form.api_url.value = host.api; }
     form.repository.placeholder = host.placeholder;
-    form.repository.pattern = host.pattern;
     form.repository.title = host.title;
   }
 
@@ -188,15 +213,14 @@
   document.getElementById("sr-connection-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var form = event.currentTarget;
-    var repository = form.repository.value.trim();
+    var repository = repositoryPath(form.repository.value);
     var provider = form.provider.value;
     var body = { provider: provider, repository: repository, api_url: form.api_url.value.trim() };
     if (form.token.value) { body.token = form.token.value; }
-    var envs = form.production_environments.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
-    if (envs.length) { body.production_environments = envs; }
     say("Connecting " + repository + "…");
     SR.api("/api/connections", { method: "POST", body: body }).then(function (created) {
       form.reset();
+      document.getElementById("sr-repository-filled").textContent = "";
       showHost("github");
       showCreated(created, repository, provider);
       say(repository + " connected. The secret and deploy token are shown once, below the list.");
@@ -212,23 +236,91 @@
     return select;
   }
 
+  // Jira's own lists, asked once per page view.
+  var asked = {};
+  function fromJira(path) {
+    if (!asked[path]) { asked[path] = SR.api(path); }
+    return asked[path];
+  }
+
+  function option(value, text, selected) { return el("option", { value: value, selected: !!selected }, text); }
+
+  function projectOptions(select, chosen) {
+    return fromJira("/api/jira/projects").then(function (projects) {
+      var known = false;
+      projects.forEach(function (p) {
+        known = known || p.key === chosen;
+        select.appendChild(option(p.key, p.name + " (" + p.key + ")", p.key === chosen));
+      });
+      if (chosen && !known) { select.appendChild(option(chosen, chosen + " (not found in Jira)", true)); }
+    }).catch(function (error) {
+      if (chosen) { select.appendChild(option(chosen, chosen, true)); }
+      say("Jira's project list could not be loaded: " + error.message);
+    });
+  }
+
+  /* "Reopen to" and "Counts as Done" for one project, from its statuses in Jira. */
+  function fillStatuses(row, key, policy) {
+    var reopen = row.querySelector(".sr-reopen-to");
+    var done = row.querySelector(".sr-done-statuses");
+    SR.clear(reopen);
+    SR.clear(done);
+    reopen.appendChild(option("", "First status that is not Done", !policy.reopen_to));
+    if (!key) { return Promise.resolve(); }
+    return fromJira("/api/jira/projects/" + encodeURIComponent(key) + "/statuses").then(function (statuses) {
+      var chosen = policy.done_statuses && policy.done_statuses.length ? policy.done_statuses : null;
+      row.defaultDone = statuses.filter(function (s) { return s.done; }).map(function (s) { return s.name; });
+      statuses.forEach(function (s) {
+        var counts = chosen ? chosen.indexOf(s.name) >= 0 : s.done;
+        if (!counts) { reopen.appendChild(option(s.name, s.name, policy.reopen_to === s.name)); }
+        done.appendChild(el("label", { className: "sr-check" },
+          el("input", { type: "checkbox", value: s.name, checked: counts, "aria-label": s.name + " counts as Done in " + key }), s.name));
+      });
+      if (policy.reopen_to && !reopen.querySelector("option:checked")) {
+        reopen.appendChild(option(policy.reopen_to, policy.reopen_to, true));
+      }
+      SR.sizeToParent();
+    }).catch(function (error) { done.appendChild(el("span", { className: "sr-help" }, error.message)); });
+  }
+
   function projectRow(key, policy) {
-    var keyInput = el("input", { className: "sr-input", value: key || "", size: 8, "aria-label": "Project key",
-      pattern: "[A-Z][A-Z0-9_]*", required: true });
+    policy = policy || {};
+    var project = el("select", { className: "sr-select sr-project-key", "aria-label": "Project", required: true },
+      option("", "Choose a project", !key));
     var row = el("tr", { className: "sr-project-row" },
-      el("td", null, keyInput),
-      el("td", null, policySelect((policy || {}).policy || "comment", "Policy")),
-      el("td", null, el("input", { className: "sr-input", value: (policy || {}).reopen_to || "", size: 14,
-        placeholder: "To Do", "aria-label": "Reopen to status" })),
+      el("td", null, project),
+      el("td", null, policySelect(policy.policy || "comment", "Policy")),
+      el("td", null, el("select", { className: "sr-select sr-reopen-to", "aria-label": "Reopen to status" })),
+      el("td", null, el("div", { className: "sr-done-statuses", role: "group", "aria-label": "Statuses that count as Done" })),
       el("td", null, el("button", { type: "button", className: "sr-button sr-button--subtle", "aria-label": "Remove this project",
         onclick: function () { row.remove(); SR.sizeToParent(); } }, "Remove")));
+    projectOptions(project, key);
+    project.addEventListener("change", function () { fillStatuses(row, project.value, {}); });
+    fillStatuses(row, key, policy);
     return row;
+  }
+
+  function ownerOptions(chosen) {
+    var select = document.getElementById("sr-owner-field");
+    SR.clear(select);
+    select.appendChild(option("", "No business-owner field", !chosen));
+    return fromJira("/api/jira/people-fields").then(function (fields) {
+      var known = false;
+      fields.forEach(function (f) {
+        known = known || f.id === chosen;
+        select.appendChild(option(f.id, f.name, f.id === chosen));
+      });
+      if (chosen && !known) { select.appendChild(option(chosen, chosen + " (not found in Jira)", true)); }
+    }).catch(function (error) {
+      if (chosen) { select.appendChild(option(chosen, chosen, true)); }
+      say("Jira's field list could not be loaded: " + error.message);
+    });
   }
 
   function loadSettings() {
     return SR.api("/api/settings").then(function (settings) {
       document.getElementById("sr-default-policy").value = settings.default_policy || "comment";
-      document.getElementById("sr-owner-field").value = settings.business_owner_field || "";
+      ownerOptions(settings.business_owner_field || "");
       document.getElementById("sr-prod-envs").value = (settings.production_environments || []).join(", ");
       document.getElementById("sr-mcp-enabled").checked = settings.mcp_enabled !== false;
       var body = document.querySelector("#sr-projects tbody");
@@ -241,30 +333,127 @@
   document.getElementById("sr-add-project").addEventListener("click", function () {
     var row = projectRow("", null);
     document.querySelector("#sr-projects tbody").appendChild(row);
-    row.querySelector("input").focus();
+    row.querySelector("select").focus();
     SR.sizeToParent();
   });
 
-  document.getElementById("sr-settings-form").addEventListener("submit", function (event) {
-    event.preventDefault();
+  /* The settings as the form shows them, saved or not. */
+  function formSettings() {
     var projects = {};
     document.querySelectorAll("#sr-projects tbody tr").forEach(function (row) {
-      var inputs = row.querySelectorAll("input");
-      var key = inputs[0].value.trim().toUpperCase();
+      var key = row.querySelector(".sr-project-key").value;
       if (!key) { return; }
-      projects[key] = { policy: row.querySelector("select").value };
-      if (inputs[1].value.trim()) { projects[key].reopen_to = inputs[1].value.trim(); }
+      projects[key] = { policy: row.querySelectorAll("select")[1].value };
+      var reopen = row.querySelector(".sr-reopen-to").value;
+      if (reopen) { projects[key].reopen_to = reopen; }
+      var done = [];
+      row.querySelectorAll(".sr-done-statuses input:checked").forEach(function (box) { done.push(box.value); });
+      var byDefault = (row.defaultDone || []).slice().sort().join("\n") === done.slice().sort().join("\n");
+      if (done.length && !byDefault) { projects[key].done_statuses = done; }
     });
     var body = { default_policy: document.getElementById("sr-default-policy").value, projects: projects };
-    var owner = document.getElementById("sr-owner-field").value.trim();
+    var owner = document.getElementById("sr-owner-field").value;
     if (owner) { body.business_owner_field = owner; }
     var envs = document.getElementById("sr-prod-envs").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
     if (envs.length) { body.production_environments = envs; }
     body.mcp_enabled = document.getElementById("sr-mcp-enabled").checked;
+    return body;
+  }
+
+  document.getElementById("sr-settings-form").addEventListener("submit", function (event) {
+    event.preventDefault();
     say("Saving the policy…");
-    SR.api("/api/settings", { method: "PUT", body: body })
-      .then(function () { say("Policy saved. Issues are being rechecked under it."); return loadSettings(); })
+    SR.api("/api/settings", { method: "PUT", body: formSettings() })
+      .then(function () { say("Policy saved. Issues already in drift are being brought in line with it."); return loadSettings(); })
       .catch(function (error) { say("Not saved: " + error.message); });
+  });
+
+  // ---- feature flags -----------------------------------------------------------------------
+
+  var flagConnections = [];
+  var FLAG_DOCS = {
+    launchdarkly: "https://docs.launchdarkly.com/home/connecting/webhooks",
+    unleash: "https://docs.getunleash.io/reference/integrations/webhook",
+    generic: null
+  };
+
+  function fillFlagConnections(connections) {
+    flagConnections = connections;
+    var select = document.getElementById("sr-flag-connection");
+    var chosen = select.value;
+    SR.clear(select);
+    connections.forEach(function (c) { select.appendChild(option(c.id, c.repository, c.id === chosen)); });
+    document.getElementById("sr-flag-test").disabled = !connections.length;
+    showFlagSteps();
+  }
+
+  function flagUrl() {
+    var id = document.getElementById("sr-flag-connection").value;
+    var vendor = document.getElementById("sr-flag-vendor").value;
+    var base = document.getElementById("sr-admin").getAttribute("data-app-base-url");
+    return base + "/flags/" + vendor + "/" + id;
+  }
+
+  function showFlagSteps() {
+    var box = document.getElementById("sr-flag-steps");
+    SR.clear(box);
+    if (!flagConnections.length) {
+      box.appendChild(el("p", { className: "sr-subtle" }, "Connect a repository first: flag changes arrive through its connection."));
+      SR.sizeToParent();
+      return;
+    }
+    var vendor = document.getElementById("sr-flag-vendor").value;
+    var url = flagUrl();
+    var urlRow = secretRow("Webhook URL", url, "sr-flag-url");
+    var steps = {
+      launchdarkly: [
+        "In LaunchDarkly, open Integrations, find Webhooks and choose Add integration.",
+        urlRow,
+        "Turn on Sign this webhook and use the webhook secret shown when this repository was connected.",
+        "Under Policy, choose Add statement and limit it to flag changes (resource proj/*:env/*:flag/*), then save.",
+        "Come back here and send a test delivery."
+      ],
+      unleash: [
+        "In Unleash, open Integrations, choose Webhook and Configure.",
+        urlRow,
+        "Put the webhook secret shown when this repository was connected into Authorization.",
+        "Choose the events feature-environment-enabled and feature-environment-disabled, then save.",
+        "Come back here and send a test delivery."
+      ],
+      generic: [
+        "Send each flag change as a POST request to:",
+        urlRow,
+        el("span", null, "with the header ", el("code", null, "Authorization: Bearer <deploy token>"),
+          " (the deploy token shown when this repository was connected) and a JSON body such as ",
+          el("code", null, '{"key": "feat-304-retry", "name": "Payment retry", "environment": "production", "on": false}'), "."),
+        "Send the same X-Delivery-Id header again when you retry one change."
+      ]
+    }[vendor];
+    var list = el("ol", { className: "sr-steps" });
+    steps.forEach(function (step) { list.appendChild(el("li", null, step)); });
+    box.appendChild(list);
+    box.appendChild(el("p", { className: "sr-help" },
+      "A flag is linked to an issue when its key, name, description or tags name the issue key (feat-304-retry), or when someone links it on the issue's panel. ",
+      FLAG_DOCS[vendor] ? el("a", { href: FLAG_DOCS[vendor], target: "_blank", rel: "noopener noreferrer" },
+        (vendor === "launchdarkly" ? "LaunchDarkly" : "Unleash") + "'s guide to webhooks") : null));
+    SR.sizeToParent();
+  }
+
+  document.getElementById("sr-flag-connection").addEventListener("change", showFlagSteps);
+  document.getElementById("sr-flag-vendor").addEventListener("change", showFlagSteps);
+  document.getElementById("sr-flag-test").addEventListener("click", function () {
+    var id = document.getElementById("sr-flag-connection").value;
+    var vendor = document.getElementById("sr-flag-vendor").value;
+    var result = document.getElementById("sr-flag-test-result");
+    result.textContent = "Sending a test delivery…";
+    SR.api("/api/connections/" + encodeURIComponent(id) + "/test-delivery", { method: "POST", body: { provider: vendor } })
+      .then(function (answer) {
+        SR.clear(result);
+        result.appendChild(el("div", { className: "sr-message sr-message--" + (answer.reached ? "success" : "danger") },
+          el("p", null, answer.message)));
+        SR.sizeToParent();
+      })
+      .catch(function (error) { result.textContent = "The test could not be sent: " + error.message; });
   });
 
   // ---- deliveries, jobs, audit, dry run ------------------------------------------------------
@@ -315,19 +504,51 @@
     }).catch(failed("sr-audit"));
   }
 
-  document.getElementById("sr-dry-run-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var project = document.getElementById("sr-dry-project").value.trim().toUpperCase();
-    SR.api("/api/dry-run" + (project ? "?project=" + encodeURIComponent(project) : "")).then(function (plan) {
-      if (!plan.issues.length) { fill("sr-dry-run", el("p", { className: "sr-subtle" }, "No issue has linked code yet.")); return; }
-      fill("sr-dry-run", table("Dry run", ["Issue", "Reality", "Policy", "Jira calls it would make"],
+  function showPlan(plan) {
+    var heading = plan.preview ? "Under the policy above, not saved yet:" : "Under the saved policy:";
+    if (!plan.issues.length) {
+      fill("sr-dry-run", el("p", { className: "sr-subtle" }, "No issue has linked code yet."));
+      return;
+    }
+    var box = el("div", null, el("p", { className: "sr-help" }, heading),
+      table("Dry run", ["Issue", "Reality", "Policy", "What System Reality would do"],
         plan.issues.map(function (p) {
           var calls = el("ul", { className: "sr-events" });
-          (p.calls.length ? p.calls : ["none: Jira is up to date"]).forEach(function (c) { calls.appendChild(el("li", null, c)); });
+          (p.calls.length ? p.calls : ["Nothing: Jira is up to date"]).forEach(function (c) { calls.appendChild(el("li", null, c)); });
           return [p.issue, SR.stateLozenge(p.drift, p.drift), p.policy, calls];
         })));
-    }).catch(failed("sr-dry-run"));
+    fill("sr-dry-run", box);
+  }
+
+  var dryProject = document.getElementById("sr-dry-project");
+  var dryEpic = document.getElementById("sr-dry-epic");
+
+  /* The project's epics from Jira, to narrow the dry run to one epic's features. */
+  dryProject.addEventListener("change", function () {
+    SR.clear(dryEpic);
+    dryEpic.appendChild(option("", "All epics", true));
+    dryEpic.disabled = !dryProject.value;
+    if (!dryProject.value) { return; }
+    fromJira("/api/jira/epics?project=" + encodeURIComponent(dryProject.value)).then(function (epics) {
+      epics.forEach(function (e) { dryEpic.appendChild(option(e.key, e.summary + " (" + e.key + ")", false)); });
+    }).catch(function (error) { say("Jira's epics could not be loaded: " + error.message); });
   });
+
+  document.getElementById("sr-dry-run-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var params = new URLSearchParams();
+    if (dryProject.value) { params.set("project", dryProject.value); }
+    if (dryEpic.value) { params.set("epic", dryEpic.value); }
+    var query = params.toString();
+    SR.api("/api/dry-run" + (query ? "?" + query : "")).then(showPlan).catch(failed("sr-dry-run"));
+  });
+
+  document.getElementById("sr-dry-preview").addEventListener("click", function () {
+    SR.api("/api/dry-run", { method: "POST", body: { project: dryProject.value || null, epic: dryEpic.value || null,
+      settings: formSettings() } }).then(showPlan).catch(failed("sr-dry-run"));
+  });
+
+  projectOptions(document.getElementById("sr-dry-project"), "");
 
   SR.sizeToParent();
   Promise.all([loadConnections(), loadSettings(), loadDeliveries(), loadJobs(), loadAudit()]).then(function () {

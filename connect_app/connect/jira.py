@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,11 +32,15 @@ REPORT_ACCOUNTS_LIMIT = 90
 
 
 
-def is_done(status: Mapping[str, Any] | None) -> bool:
-    """Whether a Jira status object (an issue's, a link's or a transition's target) is in Jira's
-    Done category: the one place the app decides what "Done" means."""
+def is_done(status: Mapping[str, Any] | None, done_statuses: Collection[str] = ()) -> bool:
+    """Whether a Jira status object (an issue's, a link's or a transition's target) counts as Done:
+    one of the statuses a project's admin chose (`done_statuses`, names or ids), else Jira's Done
+    category. The one place the app decides what "Done" means."""
     if not isinstance(status, Mapping):
         return False
+    if done_statuses:
+        chosen = {str(name).casefold() for name in done_statuses}
+        return str(status.get("name", "")).casefold() in chosen or str(status.get("id", "")) in chosen
     return (status.get("statusCategory") or {}).get("key") == "done"
 
 
@@ -410,6 +414,35 @@ class JiraClient:
             start += len(values)
             if page.get("isLast", True) or not values:
                 return keys
+
+    def projects(self) -> list[dict[str, str]]:
+        """Every project the app can see, as key and name, for the admin page's pickers."""
+        found: list[dict[str, str]] = []
+        start = 0
+        while True:
+            page = self._json(self.request("GET", "/rest/api/3/project/search",
+                                           params={"startAt": start, "maxResults": 50})) or {}
+            values = page.get("values", [])
+            found.extend({"key": str(p["key"]), "name": str(p.get("name") or p["key"])} for p in values if "key" in p)
+            start += len(values)
+            if page.get("isLast", True) or not values:
+                return found
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Every field of the site, system and custom (GET /field)."""
+        answer = self._json(self.request("GET", "/rest/api/3/field"))
+        return [f for f in answer if isinstance(f, dict)] if isinstance(answer, list) else []
+
+    def project_statuses(self, project_key: str) -> list[dict[str, Any]]:
+        """The statuses a project's workflows use, each once (GET /project/{key}/statuses lists
+        them per issue type)."""
+        answer = self._json(self.request("GET", f"/rest/api/3/project/{_segment(project_key)}/statuses"))
+        seen: dict[str, dict[str, Any]] = {}
+        for issue_type in answer if isinstance(answer, list) else []:
+            for status in (issue_type.get("statuses") or []) if isinstance(issue_type, dict) else []:
+                if isinstance(status, dict) and status.get("name"):
+                    seen.setdefault(str(status["name"]), status)
+        return list(seen.values())
 
     def check_permissions(
         self,

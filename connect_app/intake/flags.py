@@ -31,6 +31,13 @@ from connect_app.store.models import utcnow
 bp = Blueprint("flag_intake", __name__)
 
 PROVIDERS = ("launchdarkly", "unleash", "generic")
+# The admin page's "send a test delivery": the app calls its own public flag URL, signed with the
+# connection's webhook secret, to prove the address a flag service is given reaches this app.
+TEST_HEADER = "X-System-Reality-Test"
+
+
+def test_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _authentic(provider: str, connection: ActiveConnection, body: bytes) -> bool:
@@ -58,6 +65,8 @@ def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
         raise NotFound(f"Unknown flag provider; use one of {', '.join(PROVIDERS)}.", "unknown_provider")
     connection = active_connection(connection_id)
     body = raw_body()
+    if request.headers.get(TEST_HEADER):
+        return _test_delivery(connection, body)
     if not _authentic(provider, connection, body):
         raise Unauthorized("The flag event is not signed for this connection.", "bad_signature")
     data = json_body(body)
@@ -71,3 +80,12 @@ def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (
         202 if created else 200
     )
+
+
+def _test_delivery(connection: ActiveConnection, body: bytes) -> tuple[Response, int]:
+    """Acknowledge a genuine test delivery without storing anything: it carries no flag change."""
+    secret = services().box.open(connection.webhook_secret_sealed)
+    if not same_secret(test_signature(secret, body), request.headers.get(TEST_HEADER, "").strip()):
+        raise Unauthorized("The test delivery is not signed for this connection.", "bad_signature")
+    nonce = json_body(body).get("systemRealityTest")
+    return jsonify({"status": "test", "connection": connection.id, "test": str(nonce or "")[:64]}), 200

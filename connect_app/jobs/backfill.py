@@ -83,8 +83,9 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
     # within its declared scope, never an anonymous rate limit.
     reader = reader_for(svc, connection)
     if reader is None:
-        raise ProviderUnavailable(f"{connection.repository} has no token, no GitHub App covers it, or its API "
-                                "address is not allowed (ALLOWED_GITHUB_API_URLS)")
+        raise ProviderUnavailable(f"System Reality cannot read {connection.repository}: connect it again with an "
+                                  "access token (on GitHub, or install the GitHub App on it). If it has one, its "
+                                  "API address is not one System Reality may call; ask whoever runs the app.")
     try:
         cursor = dict((connection.backfill or {}).get("cursor") or {})
         if not cursor:
@@ -155,9 +156,10 @@ def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor
         for commit, brought in chunk:
             record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
             parents = commit.parents
+            # A merge's own date is when it brought its commits in; other dates say when written.
             record_segment(session, connection_id, Segment(
                 before=parents[0] if parents else None, after=commit.sha,
-                commits=(*brought, commit.sha), source="api"))
+                commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None))
         cursor["recorded"] = start + len(chunk)
         _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
               total=len(steps))

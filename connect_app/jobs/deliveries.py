@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -116,13 +117,13 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
     tenant_id = connection.tenant_id
     kind = (delivery.source, delivery.event)
     if kind in _PUSHES:
-        if _record_push(svc, session, connection, _parsed(_PUSHES[kind], payload)):
+        if _record_push(svc, session, connection, _parsed(_PUSHES[kind], payload), delivery.received_at):
             queue_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
             queue_deployment_compare(session, connection.id, tenant_id)
     elif kind == ("bitbucket", "repo:push"):
         pushes = _parsed(parse_bitbucket_push, payload, _bitbucket_default_branch(svc, connection))
-        if any([_record_push(svc, session, connection, push) for push in pushes]):
+        if any([_record_push(svc, session, connection, push, delivery.received_at) for push in pushes]):
             queue_recompute(session, tenant_id)
             queue_deployment_compare(session, connection.id, tenant_id)
     elif kind in _REQUESTS:
@@ -216,7 +217,8 @@ def _with_tag_commit(svc: Services, connection: Connection, released: ReleaseEve
     return replace(released, release=replace(released.release, sha=sha))
 
 
-def _record_push(svc: Services, session: Session, connection: Connection, push: PushEvent) -> bool:
+def _record_push(svc: Services, session: Session, connection: Connection, push: PushEvent,
+                 received_at: datetime) -> bool:
     if push.default_branch and push.default_branch != connection.default_branch:
         connection.default_branch = push.default_branch
     if not push.to_default_branch or push.deleted or not push.commits:
@@ -236,7 +238,8 @@ def _record_push(svc: Services, session: Session, connection: Connection, push: 
             pending.append(commit.sha)
         record_commit(session, connection.id, commit)
     before = None if push.before == ZERO_SHA else push.before
-    record_segment(session, connection.id, Segment(before=before, after=push.after,
+    # The push's arrival is when these commits reached the branch (their dates say when written).
+    record_segment(session, connection.id, Segment(before=before, after=push.after, at=received_at,
                                                    commits=tuple(c.sha for c in listed), source="push"))
     return True
 

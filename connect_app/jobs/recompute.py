@@ -26,6 +26,7 @@ from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.history import load_tenant_history
 from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
+from connect_app.sync.catch_up import behind_policy
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
                                                reverted=0, environment=None)):
                     moved.append(key)
                     queue_sync(session, tenant_id, key)
+        # Nothing moved for these, but the project's policy changed under them (observe -> comment).
+        synced = set(moved)
+        for key in behind_policy(session, tenant, (r for k, r in realities.items() if k not in synced)):
+            queue_sync(session, tenant_id, key)
         return moved
 
 

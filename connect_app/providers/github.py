@@ -124,7 +124,9 @@ class RepositoryReader:
                  allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15, app: GitHubApp | None = None,
                  deadline: float | None = None, max_bytes: int | None = None) -> None:
         if not url_allowed(api_url, list(allowed_api_urls)):
-            raise GitHubUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
+            # Shown to Jira admins on the admin page, who cannot change the allow-list themselves.
+            raise GitHubUnavailable(f"System Reality may not call {api_url}; ask whoever runs it for your "
+                                    "company to allow this address")
         # A connection's own token wins; the app is the fallback for connections saved without one.
         self._app = None if token else app
         self.has_credentials = bool(token) or self._app is not None
@@ -213,7 +215,9 @@ class RepositoryReader:
         except (AnswerTooLarge, AnswerTooSlow) as exc:
             raise HostileAnswer(str(exc)) from exc
         except requests.RequestException as exc:
-            raise GitHubUnavailable(f"GitHub could not be reached: {type(exc).__name__}") from exc
+            # Read by Jira admins on the admin page: name the address they typed, which they can fix.
+            raise GitHubUnavailable(f"GitHub did not answer at {self._api}: check the API address of this "
+                                    f"connection ({type(exc).__name__})") from exc
         if response.status_code == 304 and cached is not None:
             response.status_code = 200
             response._content = json.dumps(cached[1]).encode()

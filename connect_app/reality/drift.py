@@ -13,10 +13,11 @@ Decisions where the contract leaves room:
   change the state; they only appear on the timeline.
 - With deployment tracking, `since` is the time of the deployment that made the state true and
   `environment` is that deployment's environment; without it, `since` is the commit's (or the
-  flag change's) time and `environment` is None.
-- A hotfix counts when it landed after the issue's last change, after `done_at`, is not
-  reverted, and (with tracking) is deployed. Without `done_at` the issue is not Done and
-  cannot be hotfixed.
+  flag change's) time and `environment` is None, except for `flag-off`: a flag is switched off
+  in a named environment, which is said either way.
+- A hotfix counts when it landed after the issue's last change, reached the default branch
+  after `done_at` (its push, not its commit date), is not reverted, and (with tracking) is
+  deployed. Without `done_at` the issue is not Done and cannot be hotfixed.
 - A configuration rollback (`reality.config`) is `rolled-back` like a deployment that took the
   code out, with the same precedence, and its environment is always the configuration's. When a
   deployment and a configuration both roll the feature back, the deployment is named as the
@@ -294,7 +295,8 @@ def _hotfix_state(
             continue
         if facts.view is not None and hotfix.sha not in facts.view.contained:
             continue
-        if hotfix.timestamp is None or _as_utc(hotfix.timestamp) <= _as_utc(done_at):
+        landed = hotfix.reached_branch
+        if landed is None or _as_utc(landed) <= _as_utc(done_at):
             continue
         if files.intersection(hotfix.files):
             return facts.caused_by_commit("hotfixed", hotfix.sha)
@@ -395,8 +397,8 @@ def compute_drift(
         summary="",
         changes=len(changes),
         reverted=sum(1 for change in counted if change.sha in reverted_by),
-        # A configuration change always says where it happened, tracked deployments or not.
-        environment=chosen.environment if view is not None or chosen.cause_kind == "config" else None,
+        # A configuration change and a flag each say where they happened, tracked deployments or not.
+        environment=chosen.environment if view is not None or chosen.cause_kind in ("config", "flag") else None,
         cause_kind=chosen.cause_kind,
         cause_ref=chosen.cause_ref,
         cause_url=chosen.cause_url,
@@ -522,7 +524,8 @@ def timeline_for_key(
         facts = _Facts(key, changes, branch, None, analysis.reverted_by)
         files = _files_of(facts)
         for hotfix in hotfixes:
-            late = hotfix.timestamp is not None and _as_utc(hotfix.timestamp) > _as_utc(done_at)
+            landed = hotfix.reached_branch
+            late = landed is not None and _as_utc(landed) > _as_utc(done_at)
             if late and files.intersection(hotfix.files):
                 commit_event("hotfix", hotfix.sha)
     last = len(branch.commits) + 1

@@ -40,6 +40,13 @@ class Commit:
     # merge but not from its mainline parent). Empty for ordinary commits.
     brought_in: tuple[str, ...] = ()
     url: str | None = None
+    # When it reached the default branch (the push, or the merge that brought it in); None while
+    # unknown. Author and commit dates say when it was written, which can be days earlier.
+    landed_at: datetime | None = None
+
+    @property
+    def reached_branch(self) -> datetime | None:
+        return self.landed_at or self.timestamp
 
     @property
     def subject(self) -> str:
@@ -71,6 +78,7 @@ class Segment:
     after: str
     commits: tuple[str, ...]
     source: Literal["push", "api"] = "push"
+    at: datetime | None = None  # when the push happened (None when the API cannot say)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from connect_app.store.models import (
     ConfigChangeFact,
     Connection,
     DeploymentFact,
+    FlagEvent,
     FlagFact,
     PullRequestFact,
     ReleaseFact,
@@ -66,7 +67,7 @@ def record_segment(session: Session, connection_id: str, segment: Segment) -> No
     ))
     if exists is None:
         session.add(SegmentFact(connection_id=connection_id, source=segment.source, before=segment.before,
-                                after=segment.after, commits=list(segment.commits)))
+                                after=segment.after, commits=list(segment.commits), landed_at=segment.at))
         session.flush()
 
 
@@ -168,7 +169,8 @@ def record_flag(session: Session, connection: Connection, provider: str, change:
                        key=change.key, environment=change.environment, on=change.on,
                        changed_at=change.changed_at, last_event_at=change.changed_at)
         session.add(row)
-    elif row.last_event_at > change.changed_at:
+    _record_flag_event(session, connection, provider, change)
+    if row.last_event_at > change.changed_at:
         return  # an older event arriving late never overrides a newer state
     # changed_at is when the flag entered its current state: drift is keyed on it, so an event
     # that leaves on/off as it was (another environment's edit, a description, a re-send) must
@@ -191,6 +193,16 @@ def record_config_change(session: Session, connection: Connection, delivery_id: 
         description=event.description, changed_at=event.changed_at, url=event.url,
     ))
     session.flush()
+def _record_flag_event(session: Session, connection: Connection, provider: str, change: FlagChange) -> None:
+    """Every toggle stays on the timeline, late ones included; a re-sent event is one event."""
+    exists = session.scalar(select(FlagEvent.id).where(
+        FlagEvent.connection_id == connection.id, FlagEvent.provider == provider, FlagEvent.key == change.key,
+        FlagEvent.environment == change.environment, FlagEvent.at == change.changed_at, FlagEvent.on == change.on,
+    ))
+    if exists is None:
+        session.add(FlagEvent(tenant_id=connection.tenant_id, connection_id=connection.id, provider=provider,
+                              key=change.key, environment=change.environment, on=change.on, at=change.changed_at))
+        session.flush()
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -213,20 +225,34 @@ def production_names(connection: Connection, default: Iterable[str]) -> frozense
     return frozenset(name.lower() for name in names)
 
 
+def landing_times(segments: Iterable[Segment]) -> dict[str, datetime]:
+    """When each commit first reached the default branch, where a segment says."""
+    landed: dict[str, datetime] = {}
+    for segment in segments:
+        if segment.at is None:
+            continue
+        for sha in segment.commits:
+            if sha not in landed or segment.at < landed[sha]:
+                landed[sha] = segment.at
+    return landed
+
+
 def load_repository(session: Session, connection: Connection, production: frozenset[str]) -> RepositoryFacts:
     cid = connection.id
     segments = tuple(
-        Segment(before=row.before, after=row.after, commits=tuple(row.commits), source=row.source)  # type: ignore[arg-type]
+        Segment(before=row.before, after=row.after, commits=tuple(row.commits), source=row.source,  # type: ignore[arg-type]
+                at=row.landed_at)
         for row in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == cid)
                                    .order_by(SegmentFact.id))
     )
+    landed = landing_times(segments)
     # Plain rows rather than ORM objects: a long history is read on every recompute, and the
     # identity map and change tracking would cost more than the reading itself.
     columns = (CommitFact.sha, CommitFact.message, CommitFact.author, CommitFact.authored_at, CommitFact.files,
                CommitFact.parents, CommitFact.brought_in, CommitFact.url)
     commits = {
         sha: Commit(sha=sha, message=message, author=author, timestamp=when, files=tuple(files),
-                    parents=tuple(parents), brought_in=tuple(brought_in), url=url)
+                    parents=tuple(parents), brought_in=tuple(brought_in), url=url, landed_at=landed.get(sha))
         for sha, message, author, when, files, parents, brought_in, url in session.execute(
             select(*columns).where(CommitFact.connection_id == cid))
     }
@@ -303,3 +329,19 @@ def load_config_changes(session: Session, tenant_id: int, default_production: It
                      production=row.environment.lower() in production_names(connection, default_production))
         for row, connection in rows
     ]
+def load_flag_events(session: Session, tenant_id: int, flags: Sequence[FlagState]) -> list[FlagState]:
+    """Every recorded on/off event of the tenant's current flags, oldest first, each as the state
+    it set (with the flag's name, links and production judgement): what the timeline shows."""
+    current = {(flag.provider, flag.key, flag.environment): flag for flag in flags}
+    rows = session.execute(
+        select(FlagEvent.provider, FlagEvent.key, FlagEvent.environment, FlagEvent.on, FlagEvent.at)
+        .join(Connection, Connection.id == FlagEvent.connection_id)
+        .where(FlagEvent.tenant_id == tenant_id, Connection.deleted_at.is_(None))
+        .order_by(FlagEvent.at, FlagEvent.id)
+    ).all()
+    events = []
+    for provider, key, environment, on, at in rows:
+        flag = current.get((provider, key, environment))
+        if flag is not None:
+            events.append(replace(flag, on=on, changed_at=at))
+    return events

@@ -165,6 +165,9 @@ class SegmentFact(Base):
     before: Mapped[str | None] = mapped_column(String(40))
     after: Mapped[str] = mapped_column(String(40))
     commits: Mapped[list[Any]] = mapped_column(default=list)
+    # When these commits reached the default branch (the push's arrival; a merge's date through
+    # the API); None when unknown. The hotfix rule compares it with when the issue went Done.
+    landed_at: Mapped[datetime | None] = mapped_column()
 
 
 class PullRequestFact(Base):
@@ -261,6 +264,25 @@ class ConfigChangeFact(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     changed_at: Mapped[datetime] = mapped_column()
     url: Mapped[str | None] = mapped_column(String(500))
+
+
+class FlagEvent(Base):
+    """Every on/off event of a flag in an environment, for the timeline: `flags` keeps only the
+    current state, and a flag toggled five times has five events to show."""
+
+    __tablename__ = "flag_events"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider", "key", "environment", "at", "on", name="uq_flag_event"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(255))
+    environment: Mapped[str] = mapped_column(String(100))
+    on: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column()
 
 
 class IssueReality(Base):

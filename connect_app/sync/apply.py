@@ -87,8 +87,8 @@ def _sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
     issue_fields = issue.get("fields") or {}
     title = issue_fields.get("summary") or issue_key
     drift = drift_from_record(issue_key, reality.desired, title)
-    done = is_done(issue_fields.get("status"))
     policy = project_policy(tenant.settings, project_of(issue_key))
+    done = is_done(issue_fields.get("status"), policy.done_statuses)
 
     _reconcile_fields(svc, jira, reality, issue, drift, policy)
     _settle_comments(svc, jira, tenant, reality, issue, drift, policy, done=done)
@@ -227,7 +227,7 @@ def _mark_transition_comment(jira: JiraClient, tenant_id: int, issue_key: str, c
 def _reopen_transition(jira: JiraClient, issue_key: str, policy: ProjectPolicy) -> str | None:
     """The transition that takes a Done issue back to a not-Done status: the one the policy names
     (by target status or transition name), else the first whose target is not Done."""
-    candidates = [t for t in jira.get_transitions(issue_key) if not is_done(t.get("to"))]
+    candidates = [t for t in jira.get_transitions(issue_key) if not is_done(t.get("to"), policy.done_statuses)]
     if policy.reopen_to:
         wanted = policy.reopen_to.casefold()
         for transition in candidates:

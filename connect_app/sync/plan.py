@@ -85,3 +85,16 @@ def plan_comment(drift: Drift, *, change_id: str | None, restore_of: str | None,
     if not drift.in_drift and restore_of and drift_comment_posted:
         return CommentPlan("restore", f"restored:{restore_of}"[:200], reopen=False)
     return None
+
+
+def falls_short(drift: Drift, policy: ProjectPolicy, *, applied_label: str | None, change_id: str | None,
+                comment_posted: bool, done: bool) -> bool:
+    """Whether what Jira was last given falls short of the project's policy as it is now: the
+    label differs, or a Done issue is owed a drift comment that was never posted. Recompute asks
+    only for issues whose drift moved, so a policy switched from observe to comment or reopen
+    reaches issues already in drift through this check (and the other way, the label goes)."""
+    if drift_label(drift, policy) != applied_label:
+        return True
+    owed = plan_comment(drift, change_id=change_id, restore_of=None, drift_comment_posted=False,
+                        policy=policy, done=done)
+    return owed is not None and not comment_posted

@@ -14,6 +14,7 @@ DEFAULT_POLICY = "comment"
 class ProjectPolicy:
     mode: str = DEFAULT_POLICY  # observe: property only; comment: + label and comment; reopen: + transition
     reopen_to: str | None = None  # target status name or transition name; None = first not-Done target
+    done_statuses: tuple[str, ...] = ()  # statuses that count as Done here; empty = Jira's Done category
 
     @property
     def labels(self) -> bool:
@@ -34,7 +35,8 @@ def project_policy(settings: Mapping[str, Any], project_key: str) -> ProjectPoli
     default_mode = settings.get("default_policy") or DEFAULT_POLICY
     if not isinstance(own, Mapping):
         return ProjectPolicy(mode=default_mode)
-    return ProjectPolicy(mode=own.get("policy") or default_mode, reopen_to=own.get("reopen_to") or None)
+    return ProjectPolicy(mode=own.get("policy") or default_mode, reopen_to=own.get("reopen_to") or None,
+                         done_statuses=tuple(own.get("done_statuses") or ()))
 
 
 def business_owner_field(settings: Mapping[str, Any]) -> str | None:
@@ -68,7 +70,12 @@ def validate_settings(data: Any) -> dict[str, Any]:
         reopen_to = value.get("reopen_to")
         if reopen_to is not None and (not isinstance(reopen_to, str) or len(reopen_to) > 100):
             raise ValueError(f"projects.{key}.reopen_to must be a status or transition name")
-        clean_projects[key] = {"policy": value["policy"], **({"reopen_to": reopen_to} if reopen_to else {})}
+        done = value.get("done_statuses") or []
+        if not isinstance(done, list) or len(done) > 50 or not all(
+                isinstance(name, str) and 0 < len(name) <= 100 for name in done):
+            raise ValueError(f"projects.{key}.done_statuses must be a list of status names")
+        clean_projects[key] = {"policy": value["policy"], **({"reopen_to": reopen_to} if reopen_to else {}),
+                               **({"done_statuses": done} if done else {})}
     clean["projects"] = clean_projects
     environments = data.get("production_environments")
     if environments is not None:

@@ -6,6 +6,7 @@ ADMINISTER on the caller's own site; everything read or written is scoped to tha
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -25,8 +26,9 @@ from connect_app.connect.urls import url_allowed
 from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
 from connect_app.intake.store import json_body, raw_body, request_json
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute
+from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute, queue_sync
 from connect_app.reality.keys import project_of
+from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import services
 from connect_app.store.db import transaction
@@ -41,6 +43,11 @@ bp = Blueprint("admin_api", __name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
+_ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}-[1-9][0-9]{0,9}$")
+# A repository's web or clone address: https://host/path, ssh://git@host/path, git@host:path.
+_REPOSITORY_ADDRESS = re.compile(r"^(?:https?://(?:[^@/]+@)?(?P<host>[^/]+)/|ssh://git@(?P<ssh>[^/]+)/|git@(?P<scp>[^:]+):)"
+                                 r"(?P<path>[^?#]+)")
 _ADMIN_TTL = 60.0
 _admin_cache: dict[tuple[str, int, str], tuple[float, bool]] = {}
 _admin_lock = threading.Lock()
@@ -133,6 +140,22 @@ def get_connection(connection_id: str) -> Response:
         return jsonify(connection_view(_own_connection(session, connection_id)))
 
 
+def repository_path(text: str) -> str:
+    """owner/name from what an admin pastes: owner/name itself, or the repository's web or clone
+    address (github.com/owner/name, .git, GitLab's group/sub/name, Bitbucket's workspace/repo),
+    ignoring what follows it (/tree/main, /-/merge_requests, /src/main)."""
+    text = text.strip()
+    match = _REPOSITORY_ADDRESS.match(text)
+    if match is None:
+        return text.removesuffix(".git")
+    host = (match.group("host") or match.group("ssh") or match.group("scp") or "").lower()
+    path = match.group("path").split("/-/")[0].strip("/")
+    parts = [part for part in path.split("/") if part]
+    if "gitlab" not in host:
+        parts = parts[:2]  # GitHub and Bitbucket: owner/name, then pages of the repository
+    return "/".join(parts).removesuffix(".git")
+
+
 def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     name = data.get("provider", "github")
@@ -140,12 +163,16 @@ def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     if provider is None:
         raise BadRequest('provider must be "github", "gitlab" or "bitbucket".')
     repository = data.get("repository")
+    repository = repository_path(repository) if isinstance(repository, str) else repository
     if not isinstance(repository, str) or not provider.repository.match(repository):
-        raise BadRequest(f"repository must look like {provider.repository_form} for {provider.label}.")
+        raise BadRequest(f"Name the repository as {provider.repository_form}, or paste its address such as "
+                         f"{provider.web_example}.")
     api_url = data.get("api_url") or provider.default_api_url
     if not isinstance(api_url, str) or not url_allowed(api_url.rstrip("/").removesuffix("/api/v3"),
                                                        svc.settings.allowed_github_api_urls):
-        raise BadRequest(f"api_url is not an allowed {provider.label} API address (see ALLOWED_GITHUB_API_URLS).",
+        raise BadRequest(f"System Reality may not call {str(api_url)[:200]!r}. For {provider.label}'s cloud service "
+                         f"use {provider.default_api_url}; for a server your company runs, ask whoever runs "
+                         "System Reality for your company to allow its address.",
                          "api_url_not_allowed")
     if not api_url.rstrip("/").endswith(provider.api_suffix):
         raise BadRequest(f"api_url must be the {provider.label} API address, ending in {provider.api_suffix} "
@@ -242,9 +269,22 @@ def put_settings() -> Response:
         tenant = session.get(Tenant, caller().tenant.id, with_for_update=True)
         assert tenant is not None
         kept = {k: v for k, v in (tenant.settings or {}).items() if k == "flag_links"}
+        before = dict(tenant.settings or {})
         tenant.settings = {**kept, **clean}
         queue_recompute(session, tenant.id)
+        _resync_where_policy_changed(session, tenant, before)
         return jsonify(tenant.settings)
+
+
+def _resync_where_policy_changed(session: Any, tenant: Tenant, before: dict[str, Any]) -> None:
+    """Issues in drift whose project's policy changed (mode, reopen target, Done statuses) are
+    synced once under the new one: what counts as Done, for one, is only known by asking Jira."""
+    rows = session.scalars(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
+                                                      IssueReality.state.not_in(NOT_DRIFT))).all()
+    for row in rows:
+        project = project_of(row.issue_key)
+        if project_policy(before, project) != project_policy(tenant.settings, project):
+            queue_sync(session, tenant.id, row.issue_key)
 
 
 @bp.get("/api/deliveries")
@@ -319,37 +359,86 @@ def audit_log() -> Response:
 @bp.get("/api/dry-run")
 @admin_required
 def dry_run() -> Response:
-    """Per issue, the Jira calls the app would make under the current policy, without making them:
+    """Per issue, the Jira calls the app would make under the saved policy, without making them:
     sync's own plan, run against what was last applied instead of against Jira."""
+    return jsonify(_dry_run(caller().tenant.settings or {}, _project(request.args.get("project")),
+                            _epic(request.args.get("epic")), preview=False))
+
+
+@bp.post("/api/dry-run")
+@admin_required
+def dry_run_preview() -> Response:
+    """The same, under a policy not saved yet (`{"settings": {...}, "project": "KEY"}`): the
+    admin page sends the form as it stands, so a switch can be judged before it is saved."""
+    data = request_json()
+    try:
+        settings = validate_settings(data.get("settings") if isinstance(data, dict) else None)
+    except ValueError as exc:
+        raise BadRequest(str(exc), "invalid_settings") from exc
+    return jsonify(_dry_run(settings, _project(data.get("project")), _epic(data.get("epic")), preview=True))
+
+
+def _project(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _PROJECT_KEY.match(value):
+        raise BadRequest("project must be a Jira project key such as FEAT.", "invalid_project")
+    return value
+
+
+def _epic(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _ISSUE_KEY.match(value):
+        raise BadRequest("epic must be an issue key such as FEAT-300.", "invalid_epic")
+    return value
+
+
+def _epic_features(epic: str) -> list[str]:
+    """The epic and its children, as Jira says now (the app keeps no parent of its own)."""
+    try:
+        children = jira_for(services(), caller().tenant).search_jql(f"parent = {epic}", fields=["summary"])
+        return [epic, *(str(issue["key"]) for issue in children if issue.get("key"))]
+    except JiraError as exc:
+        raise AppError(502, "jira_unavailable", "Jira did not answer; try again in a moment.") from exc
+
+
+def _dry_run(settings: dict[str, Any], project: str | None, epic: str | None, *, preview: bool) -> dict[str, Any]:
     tenant = caller().tenant
-    project = request.args.get("project")
+    features = _epic_features(epic) if epic else None
     with services().sessions() as session:
         query = select(IssueReality).where(IssueReality.tenant_id == tenant.id)
         if project:
             query = query.where(IssueReality.issue_key.like(f"{project}-%"))
+        if features is not None:
+            query = query.where(IssueReality.issue_key.in_(features))
         posted = {(row.issue_key, row.change_id) for row in session.scalars(
             select(PostedComment).where(PostedComment.tenant_id == tenant.id,
                                         PostedComment.jira_comment_id.is_not(None)))}
         realities = session.scalars(query.order_by(IssueReality.issue_key).limit(200)).all()
-        plans = [_dry_run_issue(tenant, reality, posted) for reality in realities]
-    return jsonify({"project": project, "issues": plans})
+        plans = [_dry_run_issue(settings, reality, posted) for reality in realities]
+    return {"project": project, "epic": epic, "preview": preview, "issues": plans}
 
 
-def _dry_run_issue(tenant: Tenant, reality: IssueReality, posted: set[tuple[str, str | None]]) -> dict[str, Any]:
+def _dry_run_issue(settings: dict[str, Any], reality: IssueReality,
+                   posted: set[tuple[str, str | None]]) -> dict[str, Any]:
     key = reality.issue_key
-    policy = project_policy(tenant.settings, project_of(key))
+    policy = project_policy(settings, project_of(key))
     drift = drift_from_record(key, reality.desired, reality.title or key)
     applied_labels = [reality.applied_label] if reality.applied_label else []
     fields = plan_fields(reality.applied_property, applied_labels, drift, policy)
     calls = []
-    if fields.edits:
-        calls.append(f"PUT /rest/api/3/issue/{key} (drift property"
-                     + (f", label {fields.label}" if fields.label else "") + ")")
+    edits = [*(["update its Drift field"] if fields.property is not None else []),
+             *(f"add the label {label}" for label in fields.add),
+             *(f"remove the label {label}" for label in fields.remove)]
+    if edits:
+        calls.append(" and ".join(edits)[0].upper() + " and ".join(edits)[1:])
     comment = plan_comment(drift, change_id=reality.change_id, restore_of=reality.restore_of,
                            drift_comment_posted=(key, reality.restore_of) in posted, policy=policy, done=True)
     if comment is not None and (key, comment.change) not in posted:
         if comment.reopen:
-            calls.append(f"POST /rest/api/3/issue/{key}/transitions (reopen, with comment) if the issue is Done")
+            calls.append("Reopen it with a comment explaining why, if it is Done")
         else:
-            calls.append(f"POST /rest/api/3/issue/{key}/comment if the issue is Done")
+            calls.append(("Comment that it is live again" if comment.kind == "restore"
+                          else "Comment explaining what happened") + ", if it is Done")
     return {"issue": key, "drift": drift.state, "policy": policy.mode, "calls": calls}

@@ -29,12 +29,14 @@ from connect_app.reality.drift import (
     find_hotfixes,
     timeline_for_key,
 )
+from connect_app.reality.keys import project_of
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
 from connect_app.reality.record import drift_from_record, iso, parse_iso, property_value
 from connect_app.services import Services, services
-from connect_app.store.facts import load_releases
+from connect_app.store.facts import load_flag_events, load_releases
 from connect_app.store.history import load_tenant_history
 from connect_app.store.models import IssueReality, Tenant, utcnow
+from connect_app.sync.policy import project_policy
 from connect_app.sync.still_open import still_open
 
 bp = Blueprint("reality_api", __name__)
@@ -87,7 +89,9 @@ def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
     with svc.sessions() as session:
         history = load_tenant_history(svc, session, tenant)
         known = history.projects_with_moves(known)
-        result = TenantReality(moves=history.moves, flags=history.flags, configs=history.config_changes)
+        # The timeline tells every toggle, not only the state each flag is in now.
+        result = TenantReality(moves=history.moves, flags=load_flag_events(session, tenant.id, history.flags),
+                               configs=history.config_changes)
         for repo in history.repositories:
             result.repositories.append(RepositoryReality(
                 branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
@@ -161,7 +165,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     key = str(issue.get("key") or issue_key)
     title = fields.get("summary") or key
     status = fields.get("status") or {}
-    done = is_done(status)
+    done = is_done(status, project_policy(tenant.settings or {}, project_of(key)).done_statuses)
     with svc.sessions() as session:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))

@@ -18,6 +18,7 @@ class Provider:
     default_api_url: str
     webhook_path: str
     api_suffix: str = ""  # what a self-managed API address must end with
+    web_example: str = ""  # a repository's address as people copy it from the host
 
     def webhook_settings(self, url: str) -> dict[str, Any]:
         """What to enter on the host's webhook page (README "Connecting a repository")."""
@@ -27,14 +28,17 @@ class Provider:
 _SEGMENT = r"[A-Za-z0-9_.-]{1,100}"
 PROVIDERS: dict[str, Provider] = {
     "github": Provider("github", "GitHub", "owner/name", re.compile(rf"^{_SEGMENT}/{_SEGMENT}$"),
-                       "https://api.github.com", "/github/webhook/"),
+                       "https://api.github.com", "/github/webhook/",
+                       web_example="https://github.com/owner/name"),
     # GitLab projects live in nested groups: group/subgroup/.../project (at most 20 levels).
     "gitlab": Provider("gitlab", "GitLab", "group/subgroup/project",
                        re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT}){{1,20}}$"), "https://gitlab.com/api/v4",
-                       "/gitlab/webhook/", api_suffix="/api/v4"),
+                       "/gitlab/webhook/", api_suffix="/api/v4",
+                       web_example="https://gitlab.com/group/subgroup/project"),
     "bitbucket": Provider("bitbucket", "Bitbucket Cloud", "workspace/repo_slug",
                           re.compile(rf"^{_SEGMENT}/{_SEGMENT}$"), "https://api.bitbucket.org/2.0",
-                          "/bitbucket/webhook/", api_suffix="/2.0"),
+                          "/bitbucket/webhook/", api_suffix="/2.0",
+                          web_example="https://bitbucket.org/workspace/repo_slug"),
 }
 
 

@@ -94,7 +94,7 @@ def test_site_b_admin_cannot_list_read_or_change_site_a(stack: Stack, site_a: Si
     assert _as_b(stack, site_b, "GET", "/api/jobs?status=done").json() == []
 
     refused = [("GET", f"/api/connections/{cid}"), ("DELETE", f"/api/connections/{cid}"),
-               ("POST", f"/api/connections/{cid}/backfill"),
+               ("POST", f"/api/connections/{cid}/backfill"), ("POST", f"/api/connections/{cid}/test-delivery"),
                *[("POST", f"/api/deliveries/{i}/retry") for i in delivery_ids],
                *[("POST", f"/api/jobs/{i}/retry") for i in job_ids]]
     for method, path in refused:

@@ -233,6 +233,12 @@ def test_flag_alone_makes_an_issue_without_changes_flag_off():
     assert (result.state, result.changes) == ("flag-off", 0)
 
 
+def test_flag_off_names_its_environment_without_deployment_tracking():
+    a = commit("a", "FEAT-304 payment retry")
+    result = drift([a], flags=[flag(False, issue_keys=(KEY,))])
+    assert (result.state, result.environment) == ("flag-off", "production")
+
+
 def test_reverted_outranks_flag_off():
     a = commit("a", "FEAT-304 payment retry")
     r = revert_of("r", a)
@@ -248,6 +254,17 @@ def test_hotfix_on_the_same_files_after_done_is_hotfixed():
     assert (result.state, result.cause_ref) == ("hotfixed", fix.sha)
     assert drift([a, fix], done_at={KEY: at(28)}).state == "live"  # before Done: not a hotfix
     assert drift([a, fix]).state == "live"  # not Done at all
+
+
+def test_hotfix_after_done_is_judged_by_when_it_reached_the_branch():
+    # Written on the 23rd (before Done on the 25th), pushed on the 27th: a hotfix after Done.
+    a = commit("a", "FEAT-304 payment retry", day=22)
+    late_push = commit("fix", "Hotfix: stop double charging", day=23, landed_at=at(27))
+    result = drift([a, late_push], done_at={KEY: at(25)})
+    assert (result.state, result.cause_ref) == ("hotfixed", late_push.sha)
+    # Dated after Done (a rebase rewrote the date) but pushed before it: not after Done.
+    early_push = commit("fix2", "Hotfix: stop double charging", day=27, landed_at=at(24))
+    assert drift([a, early_push], done_at={KEY: at(25)}).state == "live"
 
 
 def test_hotfix_marked_by_branch_and_naming_a_key_is_not_a_hotfix():

@@ -48,6 +48,21 @@ LINK_TYPES: dict[str, tuple[str, str, str]] = {  # name -> (id, inward, outward)
     "Duplicate": ("10002", "is duplicated by", "duplicates"),
     "Relates": ("10003", "relates to", "relates to"),
 }
+# Custom fields of every simulated site: id -> (name, schema type, items type, custom type key).
+CUSTOM_FIELDS: dict[str, tuple[str, str, str | None, str]] = {
+    "customfield_10050": ("Business owner", "user", None,
+                          "com.atlassian.jira.plugin.system.customfieldtypes:userpicker"),
+    "customfield_10051": ("Product owners", "array", "user",
+                          "com.atlassian.jira.plugin.system.customfieldtypes:multiuserpicker"),
+    "customfield_10016": ("Story point estimate", "number", None,
+                          "com.pyxis.greenhopper.jira:jsw-story-points"),
+    "customfield_10020": ("Sprint", "array", "json", "com.pyxis.greenhopper.jira:gh-sprint"),
+}
+# System fields listed by GET /rest/api/3/field: id -> (name, schema type).
+SYSTEM_FIELDS: dict[str, tuple[str, str]] = {
+    "summary": ("Summary", "string"), "status": ("Status", "status"), "assignee": ("Assignee", "user"),
+    "reporter": ("Reporter", "user"), "labels": ("Labels", "array"), "parent": ("Parent", "issuelink"),
+}
 # Fields an app may set through the edit endpoint (plus any custom field seeded on the issue).
 EDITABLE_FIELDS = frozenset({"summary", "labels", "assignee", "reporter", "description", "priority", "duedate"})
 
