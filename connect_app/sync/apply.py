@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connect_app.connect.audited import jira_for
-from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY, PROJECT_PROPERTY_KEY
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_recompute
@@ -106,12 +106,21 @@ def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, is
     if plan.edits:
         jira.edit_issue(reality.issue_key, labels_add=list(plan.add), labels_remove=list(plan.remove),
                         properties=properties or None)
+    if current is None and plan.property is not None:
+        _mark_project(jira, project_of(reality.issue_key))
     with transaction(svc.sessions) as session:
         row = session.get(IssueReality, reality.id)
         if row is not None:
             row.applied_property = properties.get(ISSUE_PROPERTY_KEY, current if plan.property is None else None)
             row.applied_label = plan.label
             row.applied_at = utcnow()
+
+
+def _mark_project(jira: JiraClient, project: str) -> None:
+    """The first issue of a project with linked changes marks the project, so Jira shows the
+    panel (with its empty state) on the project's other issues, and nowhere else."""
+    if jira.get_project_property(project, PROJECT_PROPERTY_KEY) is None:
+        jira.set_project_property(project, PROJECT_PROPERTY_KEY, {"linkedChanges": True})
 
 
 def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,

@@ -148,7 +148,7 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     jira = jira or jira_for(svc, tenant)
     try:
         issue = jira.get_issue(issue_key, fields=["summary", "status", "project", "issuetype", "parent",
-                                                  "issuelinks", "statuscategorychangedate"])
+                                                  "issuelinks", "statuscategorychangedate", "assignee"])
     except JiraError as exc:
         if exc.status == 404:
             raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
@@ -175,12 +175,13 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         visible = browsable_issues(jira, account_id, [item.issue_id for item in open_items])
         open_items = [item for item in open_items if item.issue_id in visible]
     return {
-        "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done},
+        "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done,
+                  "assignee": (fields.get("assignee") or {}).get("displayName")},
         "drift": drift.state,
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
         "has_changes": bool(timeline) and drift.changes > 0,
-        "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
+        "headline": story.headline(drift) if timeline else f"Nothing to report on {key} yet",
         "summary": drift.summary,
         "since": iso(drift.since),
         "environment": drift.environment,

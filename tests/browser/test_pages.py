@@ -11,6 +11,8 @@ from artifacts import screenshot
 from feat304_story import HOSTILE_TITLE
 from playwright.sync_api import expect
 
+from connect_app.sandbox.stack import STAKEHOLDERS
+
 pytestmark = pytest.mark.browser
 
 APP_KEY = "system-reality-for-jira"
@@ -69,13 +71,29 @@ def test_hostile_commit_message_is_shown_as_text(story_stack, page) -> None:
     screenshot(page, "panel-hostile-commit")
 
 
-def test_panel_for_an_issue_without_code_teaches_how_to_link_it(story_stack, page) -> None:
-    story_stack.jira.add_issue("FEAT-320", "Saved cards", status="To Do")
+def test_panel_for_an_issue_without_code_says_who_to_ask(story_stack, page) -> None:
+    # FEAT has linked changes (FEAT-304), so Jira shows the panel on its other issues too.
+    story_stack.jira.add_issue("FEAT-320", "Saved cards", status="To Do", assignee=STAKEHOLDERS["assignee"][0])
     page.goto(f"{story_stack.jira.base_url}/browse/FEAT-320")
     panel = page.frame_locator("#system-reality-panel")
-    expect(panel.locator("h1")).to_have_text("No code mentions FEAT-320 yet")
-    expect(panel.locator("main")).to_contain_text("Put the key in a commit message, branch or pull request title")
-    expect(page.frame_locator("#issue-context").locator(".sr-lozenge")).to_have_text("No code yet")
+    expect(panel.locator("h1")).to_have_text("Nothing to report on FEAT-320 yet")
+    expect(panel.locator("#sr-empty-ask")).to_contain_text(f"ask {STAKEHOLDERS['assignee'][1]}, who is assigned to it")
+    tip = panel.locator("details.sr-dev-tip")
+    expect(tip.get_by_text("git commit")).to_be_hidden()
+    tip.locator("summary").click()
+    expect(tip.get_by_text("git commit")).to_be_visible()
+    expect(page.frame_locator("#issue-context").locator(".sr-lozenge")).to_have_text("Nothing yet")
+
+
+def test_no_panel_where_nothing_links_code(story_stack, page) -> None:
+    # An HR task in a project no code mentions: the conditions hide the panel and the context.
+    story_stack.jira.add_issue("HR-7", "Plan the team offsite", status="To Do")
+    page.goto(f"{story_stack.jira.base_url}/browse/HR-7")
+    expect(page.locator("h1")).to_have_text("Plan the team offsite")
+    expect(page.locator("#system-reality-panel")).to_have_count(0)
+    expect(page.locator("#issue-context")).to_have_count(0)
+    page.goto(f"{story_stack.jira.base_url}/browse/FEAT-304")
+    expect(page.locator("#system-reality-panel")).to_have_count(1)
 
 
 def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -> None:

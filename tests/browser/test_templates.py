@@ -90,13 +90,20 @@ def test_long_histories_offer_older_events(app) -> None:  # type: ignore[no-unty
     assert "Show older events" not in last_page
 
 
-def test_empty_state_teaches_how_to_link_code(app) -> None:  # type: ignore[no-untyped-def]
+def test_empty_state_says_who_to_ask_and_folds_the_developer_tip_away(app) -> None:  # type: ignore[no-untyped-def]
     html = render(app, "panel.html", view(has_changes=False, drift="live", label="Live", callout=None, meaning=None,
                                           issue={"key": "FEAT-9", "summary": "Saved cards", "status": "To Do",
-                                                 "done": False}))
-    assert "No code mentions FEAT-9 yet" in html
-    assert "Put the key in a commit message, branch or pull request title" in html
+                                                 "done": False, "assignee": "Alana Grant"}))
+    assert "Nothing to report on FEAT-9 yet" in html
+    assert "ask Alana Grant, who is assigned to it," in html
+    tip = html[html.index("<details"):html.index("</details>")]
+    assert "Put the key in a commit message, branch name or pull request title" in tip
+    assert "git commit" in tip and "git commit" not in html.replace(tip, "")
     assert "What happened" not in html
+    unassigned = render(app, "panel.html", view(has_changes=False, drift="live", label="Live", callout=None,
+                                                meaning=None, issue={"key": "FEAT-9", "summary": "Saved cards",
+                                                                     "status": "To Do", "done": False}))
+    assert "ask the team working on it" in unassigned
 
 
 def test_context_shows_the_state_lozenge(app) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ Who is signed in: `?as=<accountId>`, defaulting to the first site admin.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -129,6 +130,34 @@ def _nav_pages(app: InstalledApp | None, user: SignedIn) -> list[dict[str, str]]
             pages.append({"key": module["key"], "name": (module.get("name") or {}).get("value") or module["key"],
                           "href": f"/plugins/servlet/ac/{app.key}/{module['key']}?as={user.account_id}"})
     return pages
+
+
+def condition_holds(condition: dict[str, Any], entities: dict[str, dict[str, Any]], user: SignedIn) -> bool:
+    """A Connect condition as Jira evaluates it on a page: composite `or`/`and`, `invert`,
+    `entity_property_exists` / `entity_property_equal_to` on the entities in view, and the
+    admin conditions. A condition the sandbox does not know is false, as Jira hides a module
+    whose condition it cannot evaluate."""
+    for operator, combine in (("or", any), ("and", all)):
+        for spelling in (operator, operator.upper()):
+            if spelling in condition:
+                return combine(condition_holds(c, entities, user) for c in condition[spelling])
+    name = condition.get("condition")
+    params = condition.get("params") or {}
+    properties = entities.get(str(params.get("entity")), {})
+    if name == "entity_property_exists":
+        result = params.get("propertyKey") in properties
+    elif name == "entity_property_equal_to":
+        value = properties.get(str(params.get("propertyKey")))
+        for part in str(params.get("objectName") or "").split("."):
+            value = value.get(part) if part and isinstance(value, dict) else value
+        result = value is not None and json.dumps(value) in (params.get("value"), json.dumps(params.get("value")))
+    elif name in ("user_is_admin", "user_is_sysadmin"):
+        result = user.admin
+    elif name == "user_is_logged_in":
+        result = True
+    else:
+        result = False
+    return result != bool(condition.get("invert"))
 
 
 def _needs_admin(module: dict[str, Any]) -> bool:
@@ -250,7 +279,7 @@ def browse(issue_key: str) -> Response:
         users = dict(state.users)
         project = dict(state.projects[issue["project"]])
     app = installed_app(simulator)
-    context = _issue_iframes(simulator, app, user, issue["key"])
+    context = _issue_iframes(simulator, app, user, issue, project)
     drift = (issue["properties"].get("system-reality") or {}).get("drift")
 
     def name_of(account_id: str | None) -> str | None:
@@ -273,11 +302,20 @@ def browse(issue_key: str) -> Response:
         custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)
 
 
-def _issue_iframes(simulator: JiraSimulator, app: InstalledApp | None, user: SignedIn, key: str) -> dict[str, Any]:
-    """The issue view's iframes of the app: its first web panel and its first issue context."""
+def _issue_iframes(simulator: JiraSimulator, app: InstalledApp | None, user: SignedIn,
+                   issue: dict[str, Any], project: dict[str, Any]) -> dict[str, Any]:
+    """The issue view's iframes of the app: its first web panel and its first issue context
+    whose conditions hold on this issue, as Jira shows them."""
+    key = issue["key"]
     context: dict[str, Any] = {"issue_key": key}
-    panels = [m for m in (app.modules("webPanels") if app else [])]
-    contexts = [m for m in (app.modules("jiraIssueContexts") if app else [])]
+    entities = {"issue": issue.get("properties") or {}, "project": project.get("properties") or {}}
+
+    def shown(kind: str) -> list[dict[str, Any]]:
+        return [m for m in (app.modules(kind) if app else [])
+                if all(condition_holds(c, entities, user) for c in m.get("conditions") or [])]
+
+    panels = shown("webPanels")
+    contexts = shown("jiraIssueContexts")
     if app is not None and panels:
         context.update(panel_url=simulator.iframe_url(app.url, panels[0]["url"], account_id=user.account_id,
                                                       context={"issue.key": key}),

@@ -120,7 +120,8 @@ class JiraState:
 
     def add_project(self, key: str, name: str, *, id: str | None = None) -> None:
         with self.lock:
-            self.projects[key] = {"id": id or str(next(self._project_ids)), "key": key, "name": name}
+            self.projects[key] = {"id": id or str(next(self._project_ids)), "key": key, "name": name,
+                                  "properties": {}}
 
     def add_issue(
         self,
