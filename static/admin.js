@@ -13,9 +13,7 @@
 
   function when(iso) {
     if (!iso) { return el("span", { className: "sr-subtlest" }, "never"); }
-    var date = new Date(iso);
-    var text = isNaN(date.getTime()) ? iso : date.toISOString().replace("T", " ").slice(0, 16) + " UTC";
-    return el("time", { datetime: iso }, text);
+    return SR.timeNode(iso);
   }
 
   function table(caption, headers, rows) {

@@ -4,7 +4,9 @@ FEAT-304 story replayed through real webhooks."""
 
 from __future__ import annotations
 
+import csv
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from artifacts import screenshot
@@ -28,15 +30,20 @@ def test_panel_tells_stakeholders_the_feature_is_no_longer_live(story_stack, pag
     initial = int(re.search(r'id="system-reality-panel"[^>]*style="height: (\d+)px"', served).group(1))
 
     panel = page.frame_locator("#system-reality-panel")
-    expect(panel.locator("h1")).to_have_text(re.compile(r"^No longer live: reverted in production on \w{3} \d+ \w{3}, "
-                                                        r"\d\d:\d\d UTC$"))
-    expect(panel.locator("#sr-callout")).to_contain_text("Jira says Done, but this feature is not fully live.")
+    expect(panel.locator("h1")).to_have_text("No longer live in production")
+    expect(panel.locator("#sr-since")).to_have_text("20 hours ago")
+    expect(panel.locator("#sr-callout")).to_contain_text(
+        "Jira says Done, but this feature is no longer live in production.")
+    expect(panel.locator("#sr-callout").get_by_role("link", name="Open the drift report")).to_have_attribute(
+        "href", re.compile(r"/plugins/servlet/ac/system-reality-for-jira/drift-report$"))
+    expect(panel.locator("#sr-owner")).to_contain_text("Check with Olivia Operations, the business owner")
+    expect(panel.locator("main")).not_to_contain_text("UTC")
     expect(panel.get_by_role("heading", name="What this means")).to_be_visible()
     expect(panel.locator("section", has=panel.get_by_role("heading", name="Still open"))).to_contain_text("FEAT-305")
 
     events = panel.locator("#sr-timeline > li")
     expect(events).to_have_count(5)
-    expect(events.nth(0)).to_contain_text("Deployed to production")
+    expect(events.nth(0)).to_contain_text("The revert went live in production")
     expect(events.nth(1)).to_contain_text("Reverted")
     revert_link = events.nth(1).get_by_role("link", name=re.compile(story.revert_sha[:7]))
     expect(revert_link).to_have_attribute("href", re.compile(f"/commit/{story.revert_sha}$"))
@@ -187,3 +194,35 @@ def test_sandbox_urls_open_the_pages_a_person_clicks_through(story_stack, page) 
     expect(page.frame_locator("#app-page").locator("h1")).to_have_text("Drift report")
     page.goto(urls["admin"])
     expect(page.frame_locator("#app-page").locator("h1")).to_have_text("System Reality")
+
+
+def test_times_are_in_the_viewers_jira_time_zone_and_locale(story_stack, page) -> None:
+    # Jira tells the iframe the signed-in user's zone and locale (AP.user); UTC appears nowhere.
+    story_stack.jira.add_user("557058:tokyo-taro", "Taro Tanaka", time_zone="Asia/Tokyo", locale="en_GB")
+    redeployed = story_stack.story.redeployed_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    page.goto(f"{story_stack.jira.base_url}/browse/FEAT-304?as=557058:tokyo-taro")
+    panel = page.frame_locator("#system-reality-panel")
+    since = panel.locator("#sr-since")
+    expect(since).to_have_text("20 hours ago")
+    # en-GB puts the day before the month; the zone is Tokyo's, the hour Tokyo's.
+    expect(since).to_have_attribute("title", re.compile(
+        rf"{redeployed.day} {redeployed:%b} {redeployed.year}.* {redeployed:%H}:{redeployed:%M} GMT\+9$"))
+    expect(panel.locator("#sr-timeline time").first).to_have_attribute("title", re.compile(r"GMT\+9$"))
+    expect(page.locator(".comment time").first).to_contain_text("JST")
+
+    # The report's custom range is typed in the viewer's zone: 09:00 in Tokyo is 00:00 UTC.
+    page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report?as=557058:tokyo-taro")
+    report = page.frame_locator("#app-page")
+    expect(report.locator(".sr-viewer-zone").first).to_have_text("Asia/Tokyo")
+    with page.expect_request(re.compile(r"/api/report\?.*since=2026-12-01T09%3A00%3A00%2B09%3A00")):
+        report.locator("#sr-window").select_option("custom")
+        report.locator("#sr-from").fill("2026-12-01T09:00")
+        report.locator("#sr-report-form button[type=submit]").first.click()
+
+    # The CSV gives each time as ISO-8601 with the viewer's offset.
+    report.locator("#sr-window").select_option("7d")
+    with page.expect_download() as download:
+        report.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
+    assert rows and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00", row["when"]) for row in rows)
+    assert story_stack.admin("GET", "/api/report?format=csv&tz=Mars/Olympus").status_code == 400

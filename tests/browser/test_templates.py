@@ -33,9 +33,10 @@ def view(**overrides: object) -> dict[str, object]:
     base: dict[str, object] = {
         "issue": {"key": "FEAT-304", "summary": HOSTILE, "status": "Done", "done": True},
         "drift": "reverted", "label": "Reverted", "in_drift": True, "has_changes": True,
-        "headline": "No longer live: reverted in production on Wed 25 Nov, 23:31 UTC",
+        "headline": "No longer live in production", "since_text": "Wed 25 Nov at 23:31 UTC",
         "summary": f"{HOSTILE} was reverted.", "since": "2026-11-25T23:31:00Z", "environment": "production",
-        "changes": 1, "reverted": 1, "cause": {}, "callout": "Jira says Done, but this feature is not fully live.",
+        "changes": 1, "reverted": 1, "cause": {},
+        "callout": "Jira says Done, but this feature is no longer live in production.",
         "meaning": "Customer commitments made on this feature cannot be delivered until it is restored.",
         "timeline": [], "timeline_total": 0, "timeline_page": 1, "timeline_pages": 1,
         "unconfirmed_reverts": [], "still_open": [{"key": "FEAT-305", "summary": HOSTILE, "status": "To Do"}],
@@ -67,7 +68,7 @@ def test_every_event_kind_is_told_in_words(app) -> None:  # type: ignore[no-unty
                   "Possibly reverted, not confirmed", "Deployed to production", "Reverted", "Pull request merged",
                   "Code change", "Jira and reality disagree", "What this means", "Still open"):
         assert words in html
-    assert '<time class="sr-event__when" datetime="2026-11-25T23:31:00Z">' in html
+    assert '<time class="sr-event__when" datetime="2026-11-25T23:31:00Z" data-sr-time="relative">' in html
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # A deployment without a link shows its SHA as code, not as a dead link.

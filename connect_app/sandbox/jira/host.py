@@ -16,10 +16,11 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, Response, abort, current_app, jsonify, request, send_from_directory
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -55,6 +56,8 @@ class SignedIn:
     account_id: str
     name: str
     admin: bool
+    time_zone: str = "Etc/UTC"
+    locale: str = "en_US"
 
 
 def is_host_path(path: str) -> bool:
@@ -102,7 +105,8 @@ def sandbox_urls(simulator: JiraSimulator, issue_key: str = "FEAT-304") -> dict[
 
 def _users(simulator: JiraSimulator) -> list[SignedIn]:
     with simulator.state.lock:
-        return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")))
+        return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")),
+                         user.get("timeZone") or "Etc/UTC", user.get("locale") or "en_US")
                 for account_id, user in simulator.state.users.items() if user.get("accountType") != "app"]
 
 
@@ -180,7 +184,7 @@ def _message(simulator: JiraSimulator, status: int, title: str, message: str) ->
 # ---- Atlassian Document Format as text blocks ---------------------------------------------
 
 
-def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]], zone: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for node in nodes:
         if not isinstance(node, dict):
@@ -198,13 +202,31 @@ def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]]) -> lis
             parts.append({"text": "@" + str(name or attrs.get("text", "")).lstrip("@"), "mention": True})
         elif kind == "hardBreak":
             parts.append({"text": " "})
+        elif kind == "date":
+            parts.append(_date_part(str((node.get("attrs") or {}).get("timestamp", "")), zone))
         elif node.get("content"):
-            parts += _inline_parts(node["content"], users)
+            parts += _inline_parts(node["content"], users, zone)
     return parts
 
 
-def adf_blocks(doc: Any, users: dict[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """A document as paragraphs of text parts (links, bold, mentions), list items bulleted."""
+def _date_part(timestamp: str, zone: str) -> dict[str, Any]:
+    """A date node as Jira shows it: the day in the reader's own time zone."""
+    if not timestamp.isdigit():
+        return {"text": timestamp}
+    moment = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC).astimezone(_zone(zone))
+    return {"text": f"{moment:%d %b %Y}", "time": moment.isoformat(), "date": True}
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def adf_blocks(doc: Any, users: dict[str, dict[str, Any]], zone: str = "Etc/UTC") -> list[list[dict[str, Any]]]:
+    """A document as paragraphs of text parts (links, bold, mentions, dates in `zone`), list
+    items bulleted."""
     blocks: list[list[dict[str, Any]]] = []
     for node in (doc or {}).get("content") or [] if isinstance(doc, dict) else []:
         if not isinstance(node, dict):
@@ -212,20 +234,21 @@ def adf_blocks(doc: Any, users: dict[str, dict[str, Any]]) -> list[list[dict[str
         if node.get("type") in ("bulletList", "orderedList"):
             for number, item in enumerate(node.get("content") or [], start=1):
                 bullet = "• " if node["type"] == "bulletList" else f"{number}. "
-                blocks.append([{"text": bullet}, *_inline_parts((item or {}).get("content") or [], users)])
+                blocks.append([{"text": bullet}, *_inline_parts((item or {}).get("content") or [], users, zone)])
         elif node.get("type") == "heading":
-            blocks.append([{**p, "strong": True} for p in _inline_parts(node.get("content") or [], users)])
+            blocks.append([{**p, "strong": True} for p in _inline_parts(node.get("content") or [], users, zone)])
         else:
-            blocks.append(_inline_parts(node.get("content") or [], users))
+            blocks.append(_inline_parts(node.get("content") or [], users, zone))
     return [b for b in blocks if b]
 
 
-def _when_text(stamp: str) -> str:
+def _when_text(stamp: str, zone: str) -> str:
+    """A comment's time as Jira shows it: in the signed-in user's own time zone."""
     try:
-        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(_zone(zone))
     except ValueError:
         return stamp
-    return f"{moment:%d %b %Y at %H:%M} UTC"
+    return f"{moment:%d %b %Y at %H:%M} {moment.tzname()}"
 
 
 # ---- the pages ----------------------------------------------------------------------------
@@ -292,8 +315,8 @@ def browse(issue_key: str) -> Response:
     comments = [{
         "author": name_of(c["author"]) or "Unknown",
         "initials": "".join(w[0] for w in str(name_of(c["author"]) or "?").split()[:2]).upper(),
-        "created": c["created"], "created_text": _when_text(c["created"]),
-        "blocks": adf_blocks(c["body"], users),
+        "created": c["created"], "created_text": _when_text(c["created"], user.time_zone),
+        "blocks": adf_blocks(c["body"], users, user.time_zone),
     } for c in issue["comments"]]
     return _render(
         "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
