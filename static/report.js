@@ -54,7 +54,8 @@
       item.appendChild(url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", className: "sr-sha" }, event.short)
         : el("code", { className: "sr-sha" }, event.short));
     }
-    if (event.kind !== "deployment" && event.title) {
+    // What the event meant for the feature ("The revert went live in production").
+    if (event.title) {
       item.appendChild(el("div", { className: "sr-subtlest" }, event.title));
     }
     return item;

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from artifacts import screenshot
-from feat304_story import HOSTILE_TITLE
 from playwright.sync_api import expect
 
 from connect_app.sandbox.stack import STAKEHOLDERS
+from connect_app.sandbox.story import HOSTILE_TITLE
 
 pytestmark = pytest.mark.browser
 
@@ -109,8 +109,9 @@ def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -
     status = report.locator("#sr-report-status")
 
     report.locator("#sr-window").select_option("48h")
-    expect(status).to_have_text("2 features touched in the last 48 hours.")
-    expect(report.locator("tr[data-issue]")).to_have_count(2)
+    expect(status).to_have_text("3 features touched in the last 48 hours.")
+    expect(report.locator("tr[data-issue]")).to_have_count(3)
+    expect(report.locator("tr[data-issue='FEAT-307'] .sr-lozenge[data-state]")).to_have_text("Flag off")
     row = report.locator("tr[data-issue='FEAT-304']")
     expect(row.get_by_role("link", name="FEAT-304")).to_have_attribute(
         "href", f"{story_stack.jira.base_url}/browse/FEAT-304")
@@ -122,7 +123,7 @@ def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -
     expect(epics.first.locator(".sr-epic__head .sr-lozenge")).to_have_text("In Progress")
 
     report.locator("#sr-window").select_option("7d")
-    expect(status).to_have_text("3 features touched in the last 7 days.")
+    expect(status).to_have_text("5 features touched in the last 7 days.")
     expect(report.locator("tr[data-issue='FEAT-310'] .sr-lozenge[data-state]")).to_have_text("Live")
 
     report.get_by_label("Project").fill("FEAT")
@@ -173,9 +174,10 @@ def test_a_stakeholder_sees_only_what_jira_lets_them_browse(story_stack, page) -
     story_stack.jira.restrict_browse(priya, "OPS")
     page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report?as={priya}")
     report = page.frame_locator("#app-page")
-    expect(report.locator("#sr-report-status")).to_have_text("1 feature touched in the last 48 hours.")
-    expect(report.locator("tr[data-issue]")).to_have_count(1)
+    expect(report.locator("#sr-report-status")).to_have_text("2 features touched in the last 48 hours.")
+    expect(report.locator("tr[data-issue]")).to_have_count(2)
     expect(report.locator("tr[data-issue='FEAT-304']")).to_be_visible()
+    expect(report.locator("tr[data-issue='OPS-12']")).to_have_count(0)
     # The admin page is not offered to her, and opening it directly is refused.
     expect(page.get_by_role("navigation", name="Jira").get_by_role("link", name="System Reality")).to_have_count(0)
     page.goto(f"{story_stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/system-reality-admin?as={priya}")

@@ -1,0 +1,31 @@
+"""The story `connect-app demo`, the browser tests and the README screenshots tell: relative to
+now, so the 48-hour report and `driftSince >= -2d` show it on any day, and whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from connect_app.sandbox.story import build_story
+
+
+def test_the_whole_story_is_recent_whatever_the_day(stack) -> None:  # type: ignore[no-untyped-def]
+    story = build_story(stack)
+    ago = datetime.now(UTC) - story.redeployed_at
+    assert timedelta(hours=19, minutes=30) <= ago <= timedelta(hours=20, minutes=30)
+
+    drifts = {key: issue["properties"].get("system-reality", {}).get("drift")
+              for key, issue in stack.jira.issues.items()}
+    assert {k: drifts[k] for k in ("FEAT-304", "OPS-12", "FEAT-306", "FEAT-307", "FEAT-310")} == {
+        "FEAT-304": "reverted", "OPS-12": "rolled-back", "FEAT-306": "hotfixed", "FEAT-307": "flag-off",
+        "FEAT-310": "live"}
+    assert sorted(stack.search("driftSince >= -2d")) == ["FEAT-304", "FEAT-306", "FEAT-307", "OPS-12"]
+
+    report = stack.admin("GET", "/api/report?since=48h").json()
+    touched = {f["key"] for g in report["groups"] for f in g["features"]}
+    assert {"FEAT-304", "OPS-12", "FEAT-307"} <= touched
+
+    panel = stack.admin("GET", "/api/issues/FEAT-304/reality").json()
+    assert sorted(i["key"] for i in panel["still_open"]) == ["BUG-901", "FEAT-305"]
+    assert panel["reverted_by"] == "Sam Oncall"
+    assert panel["revert_reason"].startswith("Card retries charged some customers twice")
+    assert panel["timeline"][0]["title"] == "The revert went live in production"
