@@ -225,7 +225,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "drift": drift.state,
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
-        "has_changes": bool(timeline) and drift.changes > 0,
+        # A flag can switch off a feature no commit names yet: that is still something to tell.
+        "has_changes": bool(timeline) and (drift.changes > 0 or drift.in_drift),
         "headline": story.headline(drift) if timeline else f"Nothing to report on {key} yet",
         "summary": drift.summary,
         "what_happened": story.what_happened(drift, reverted_by=reverted_by, reason=reason),

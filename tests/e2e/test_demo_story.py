@@ -29,3 +29,9 @@ def test_the_whole_story_is_recent_whatever_the_day(stack) -> None:  # type: ign
     assert panel["reverted_by"] == "Sam Oncall"
     assert panel["revert_reason"].startswith("Card retries charged some customers twice")
     assert panel["timeline"][0]["title"] == "The revert went live in production"
+
+    # The pay-later flag names FEAT-307 though no commit does: its panel tells it, not an empty state.
+    flagged = stack.admin("GET", "/api/issues/FEAT-307/reality").json()
+    assert flagged["has_changes"] is True
+    assert flagged["headline"] == "Switched off in production"
+    assert flagged["what_happened"] == "The feature flag “pay-later” was switched off in production."
