@@ -35,3 +35,17 @@ def test_the_whole_story_is_recent_whatever_the_day(stack) -> None:  # type: ign
     assert flagged["has_changes"] is True
     assert flagged["headline"] == "Switched off in production"
     assert flagged["what_happened"] == "The feature flag “pay-later” was switched off in production."
+
+    # The projects whose issues have linked changes are marked once, for the panel's conditions.
+    marked = {key for key, project in stack.jira.state.projects.items() if "system-reality" in project["properties"]}
+    assert marked == {"FEAT", "OPS"}
+    def project_writes() -> int:
+        return len([c for c in stack.jira.writes() if "/project/" in c.path])
+
+    assert project_writes() == 2
+    # Another FEAT issue gets its first linked change: the project is already marked, no write.
+    stack.jira.add_issue("FEAT-311", "Receipts by email", status="In Progress", parent="FEAT-300")
+    stack.github.push("FEAT-311: email receipts", {"checkout/receipts.py": "EMAIL = True\n"})
+    stack.settle()
+    assert "system-reality" in stack.jira.issues["FEAT-311"]["properties"]
+    assert project_writes() == 2
