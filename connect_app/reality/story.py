@@ -277,6 +277,8 @@ def drift_comment_adf(
     stakeholders: Sequence[tuple[str, str]],
     still_open: Sequence[tuple[str, str, str]] = (),
     what_it_means: str | None = None,
+    reverted_by: str = "",
+    reason: str = "",
 ) -> Node:
     """The comment posted when a Done issue drifts: what happened, when, what did it, that Jira
     still says Done, what it means for commitments, what is still open, and who should know.
@@ -286,6 +288,9 @@ def drift_comment_adf(
     content: list[Node] = []
     content += _when_line(headline(drift), drift)
     content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title, when=False)))
+    if reverted_by or reason:
+        content += _paragraph(_strong("Who and why: "),
+                              _text(what_happened(drift, reverted_by=reverted_by, reason=reason)))
     content += _cause_line(drift, cause_url or drift.cause_url)
     content += _paragraph(
         _text(f"Jira still says “{jira_status}”, but what runs in {where} no longer matches it.")

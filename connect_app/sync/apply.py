@@ -33,6 +33,7 @@ from connect_app.reality.model import Drift
 from connect_app.reality.record import drift_from_record, iso, parse_iso
 from connect_app.services import Services
 from connect_app.store.db import transaction
+from connect_app.store.facts import commit_author_and_message
 from connect_app.store.models import IssueReality, PostedComment, Tenant, utcnow
 from connect_app.sync.plan import CommentPlan, context_status, plan_comment, plan_fields
 from connect_app.sync.policy import ProjectPolicy, business_owner_field, project_policy
@@ -131,7 +132,7 @@ def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: I
     if plan is None:
         return
     if plan.kind == "drift":
-        _post_once(svc, jira, tenant, reality, plan, lambda: _drift_comment(jira, tenant, issue, drift), policy)
+        _post_once(svc, jira, tenant, reality, plan, lambda: _drift_comment(svc, jira, tenant, issue, drift), policy)
     else:
         _post_once(svc, jira, tenant, reality, plan, lambda: _restore_comment(tenant, issue, drift), policy)
 
@@ -261,14 +262,20 @@ def stakeholders(issue: Mapping[str, Any], owner_field: str | None) -> list[tupl
     return list(people.items())
 
 
-def _drift_comment(jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> dict[str, Any]:
+def _drift_comment(svc: Services, jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any],
+                   drift: Drift) -> dict[str, Any]:
     fields = issue.get("fields") or {}
+    author, message = "", ""
+    if drift.cause_kind == "commit" and drift.cause_ref and drift.state in ("reverted", "partially-reverted"):
+        with svc.sessions() as session:
+            author, message = commit_author_and_message(session, tenant.id, drift.cause_ref) or ("", "")
     return story.drift_comment_adf(
         drift, feature_title=fields.get("summary") or drift.key,
         jira_status=(fields.get("status") or {}).get("name") or "Done", cause_url=drift.cause_url,
         stakeholders=stakeholders(issue, business_owner_field(tenant.settings)),
         # Everyone who can see this issue reads the comment, so issues behind a security level stay out.
         still_open=[item.row for item in still_open(jira, issue, drift.since) if not item.secured],
+        reverted_by=author, reason=story.revert_reason(message),
     )
 
 

@@ -49,3 +49,12 @@ def test_the_whole_story_is_recent_whatever_the_day(stack) -> None:  # type: ign
     stack.settle()
     assert "system-reality" in stack.jira.issues["FEAT-311"]["properties"]
     assert project_writes() == 2
+
+
+def test_the_comment_says_who_reverted_and_why(stack) -> None:  # type: ignore[no-untyped-def]
+    build_story(stack)
+    comments = stack.jira.issues["FEAT-304"]["comments"]
+    assert len(comments) == 1
+    words = str(comments[0]["body"])
+    assert "Sam Oncall reverted it: “Card retries charged some customers twice" in words
+    assert "github:" not in words and "UTC" not in words
