@@ -41,7 +41,7 @@ def take(out: Path) -> list[Path]:
             panel = out / "panel.png"
             page.screenshot(path=str(panel), full_page=True)
 
-            page.set_viewport_size({"width": 1280, "height": 960})
+            page.set_viewport_size({"width": 1280, "height": 1180})  # the whole 7-day story, OPS-12 included
             page.goto(f"{stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report")
             report_frame = page.frame_locator("#app-page")
             report_frame.locator("#sr-window").select_option("7d")

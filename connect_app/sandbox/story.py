@@ -114,8 +114,9 @@ def _seed_the_rest(stack: Stack, shipped_at: datetime) -> None:
     reporter = STAKEHOLDERS["reporter"][0]
     done_then = {"created": shipped_at.isoformat()}  # Done since it shipped: "after Done" is judged from then
     jira = stack.jira
-    jira.add_issue("FEAT-306", "Saved cards", status="Done", parent="FEAT-300", reporter=reporter, fields=done_then)
-    jira.add_issue("FEAT-307", "Pay later at checkout", status="Done", parent="FEAT-300", reporter=reporter,
+    jira.add_issue("FEAT-302", "Payment options", status="In Progress", issuetype="Epic")
+    jira.add_issue("FEAT-306", "Saved cards", status="Done", parent="FEAT-302", reporter=reporter, fields=done_then)
+    jira.add_issue("FEAT-307", "Pay later at checkout", status="Done", parent="FEAT-302", reporter=reporter,
                    fields=done_then)
     jira.add_issue("FEAT-310", "Checkout copy tweaks", status="Done", parent="FEAT-300", fields=done_then)
     jira.add_issue("OPS-1", "Platform hardening", status="In Progress", issuetype="Epic")

@@ -119,7 +119,8 @@ def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -
     expect(row.locator(".sr-lozenge[data-state]")).to_have_text("Reverted")
     expect(report.locator("tr[data-issue='OPS-12'] .sr-lozenge[data-state]")).to_have_text("Rolled back")
     epics = report.locator("section.sr-epic")
-    expect(epics.locator("h2")).to_have_text(["FEAT-300 Checkout reliability", "OPS-1 Platform hardening"])
+    expect(epics.locator("h2")).to_have_text(["FEAT-300 Checkout reliability", "FEAT-302 Payment options",
+                                              "OPS-1 Platform hardening"])
     expect(epics.first.locator(".sr-epic__head .sr-lozenge")).to_have_text("In Progress")
 
     report.locator("#sr-window").select_option("7d")
