@@ -1,6 +1,6 @@
-"""Screenshots for the README, from the real app: the FEAT-304 story replayed on the loopback
-stack (signed install, GitHub webhooks, the worker), shown in the sandbox's Jira pages by
-Debian's Chromium.
+"""Screenshots for the README, from the real app: the story `connect-app demo` tells
+(`connect_app.sandbox.story.build_story`) replayed on the loopback stack (signed install, GitHub
+webhooks, the worker), shown in the sandbox's Jira pages by Debian's Chromium.
 
     .venv/bin/python scripts/screenshots.py            # writes docs/panel.png and docs/report.png
     .venv/bin/python scripts/screenshots.py --out /tmp
@@ -13,12 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.story import build_story
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-from feat304_story import build_story  # noqa: E402
-
-from connect_app.sandbox.stack import Stack  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -43,7 +41,7 @@ def take(out: Path) -> list[Path]:
             panel = out / "panel.png"
             page.screenshot(path=str(panel), full_page=True)
 
-            page.set_viewport_size({"width": 1280, "height": 960})
+            page.set_viewport_size({"width": 1280, "height": 1180})  # the whole 7-day story, OPS-12 included
             page.goto(f"{stack.jira.base_url}/plugins/servlet/ac/{APP_KEY}/drift-report")
             report_frame = page.frame_locator("#app-page")
             report_frame.locator("#sr-window").select_option("7d")

@@ -25,14 +25,15 @@
 
   function when(iso) {
     if (!iso) { return el("span", { className: "sr-subtlest" }, "never"); }
-    var date = new Date(iso);
-    var text = isNaN(date.getTime()) ? iso : date.toISOString().replace("T", " ").slice(0, 16) + " UTC";
-    return el("time", { datetime: iso }, text);
+    return SR.timeNode(iso);
   }
 
   function table(caption, headers, rows) {
     var head = el("tr");
-    headers.forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
+    // A column of buttons still names itself to screen readers (axe: empty-table-header).
+    headers.forEach(function (h) {
+      head.appendChild(el("th", { scope: "col" }, h || el("span", { className: "sr-visually-hidden" }, "Actions")));
+    });
     var body = el("tbody");
     rows.forEach(function (cells) {
       var tr = el("tr");

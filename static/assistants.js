@@ -11,9 +11,7 @@
   function say(text) { status.textContent = text; }
 
   function when(iso) {
-    if (!iso) { return "never"; }
-    var date = new Date(iso);
-    return isNaN(date.getTime()) ? iso : date.toUTCString().replace(":00 GMT", " UTC");
+    return iso ? SR.timeNode(iso) : "never";
   }
 
   function copyButton(label, text) { return SR.copyButton(label, text, say); }

@@ -17,8 +17,11 @@
     if (event.environment) { kind += (event.kind === "deployment" ? " to " : " in ") + event.environment; }
     item.querySelector(".sr-event__kind").textContent = kind;
     var when = item.querySelector(".sr-event__when");
-    if (event.when) { when.setAttribute("datetime", event.when); }
-    when.textContent = event.when_text || "time unknown";
+    if (event.when) {
+      var time = SR.timeNode(event.when, event.when_text);
+      time.className = "sr-event__when";
+      when.replaceWith(time);
+    }
     item.querySelector(".sr-event__title").textContent = event.title;
     var meta = item.querySelector(".sr-event__meta");
     if (event.short) {

@@ -16,16 +16,12 @@
 
   function value(id) { return document.getElementById(id).value.trim(); }
 
-  function utcIso(local) {
-    // datetime-local has no zone; the form says UTC, so read it as UTC.
-    return local ? local + (local.length === 16 ? ":00" : "") + "Z" : "";
-  }
-
   function query() {
     var params = new URLSearchParams();
     if (windowSelect.value === "custom") {
-      var from = utcIso(value("sr-from"));
-      var to = utcIso(value("sr-to"));
+      // datetime-local has no zone: the viewer typed it in their own Jira time zone.
+      var from = SR.wallTimeToIso(value("sr-from"));
+      var to = SR.wallTimeToIso(value("sr-to"));
       if (!from) { throw new Error("Choose when the custom range starts."); }
       params.set("since", from);
       if (to) { params.set("until", to); }
@@ -50,7 +46,7 @@
     var kind = KIND_WORDS[event.kind] || event.kind;
     if (event.environment) { kind += (event.kind === "deployment" ? " to " : " in ") + event.environment; }
     var item = el("li", null,
-      event.when ? el("time", { datetime: event.when }, event.when_text) : "time unknown",
+      SR.timeNode(event.when, event.when_text),
       " · ", kind);
     if (event.short) {
       var url = SR.safeUrl(event.url);
@@ -63,7 +59,8 @@
       item.appendChild(document.createTextNode(" · "));
       item.appendChild(el("a", { href: record, target: "_blank", rel: "noopener noreferrer" }, "Change record"));
     }
-    if (event.kind !== "deployment" && event.title) {
+    // What the event meant for the feature ("The revert went live in production").
+    if (event.title) {
       item.appendChild(el("div", { className: "sr-subtlest" }, event.title));
     }
     return item;
@@ -150,6 +147,7 @@
     var params;
     try { params = query(); } catch (error) { status.textContent = error.message; return; }
     params.set("format", "csv");
+    params.set("tz", SR.viewer.zone);
     status.textContent = "Preparing the CSV…";
     SR.api("/api/report?" + params.toString(), { raw: true, accept: "text/csv" }).then(function (response) {
       return response.blob();
@@ -173,5 +171,9 @@
   form.addEventListener("submit", function (event) { event.preventDefault(); load(); });
   document.getElementById("sr-csv").addEventListener("click", exportCsv);
   SR.sizeToParent();
-  load();
+  SR.viewerReady.then(function (viewer) {
+    var zones = document.querySelectorAll(".sr-viewer-zone");
+    for (var i = 0; i < zones.length; i++) { zones[i].textContent = viewer.zone; }
+    load();
+  });
 })();

@@ -140,11 +140,121 @@
         copyButton(label, text, say)));
   }
 
+  /* ---- Times, in the viewer's Jira time zone and locale (each rule once, here) ----
+     Jira's Connect JS API gives the signed-in user's zone and locale (AP.user.getTimeZone /
+     getLocale; the old `tz` / `loc` iframe parameters went with the GDPR migration, so they are
+     read only when a host still sends them). The browser's own zone is the last resort. */
+  var query = new URLSearchParams(global.location.search);
+  var viewer = {
+    zone: query.get("tz") || (global.Intl ? Intl.DateTimeFormat().resolvedOptions().timeZone : "UTC"),
+    locale: query.get("loc") ? query.get("loc").replace("_", "-") : (navigator.language || "en")
+  };
+
+  function askHost(method) {
+    return new Promise(function (resolve) {
+      if (!AP || !AP.user || typeof AP.user[method] !== "function") { resolve(null); return; }
+      var settled = false;
+      var finish = function (value) { if (!settled) { settled = true; resolve(value || null); } };
+      AP.user[method](finish);
+      setTimeout(function () { finish(null); }, 1500);
+    });
+  }
+
+  function validZone(zone) {
+    try { new Intl.DateTimeFormat("en", { timeZone: zone }); return true; } catch (e) { return false; }
+  }
+
+  function validLocale(locale) {
+    try { return Intl.DateTimeFormat.supportedLocalesOf([locale]).length > 0; } catch (e) { return false; }
+  }
+
+  var viewerReady = Promise.all([askHost("getTimeZone"), askHost("getLocale")]).then(function (answers) {
+    if (answers[0] && validZone(answers[0])) { viewer.zone = answers[0]; }
+    var locale = answers[1] && String(answers[1]).replace("_", "-");
+    if (locale && validLocale(locale)) { viewer.locale = locale; }
+    document.documentElement.setAttribute("data-sr-zone", viewer.zone);
+    return viewer;
+  });
+
+  // "Tue, 1 Dec 2026, 09:31 GMT+9" in the viewer's locale and zone.
+  function exactTime(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) { return String(iso || ""); }
+    return new Intl.DateTimeFormat(viewer.locale, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      timeZone: viewer.zone, timeZoneName: "short"
+    }).format(date);
+  }
+
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+
+  // "20 hours ago", "in 5 minutes", "yesterday" in the viewer's locale.
+  function relativeTime(iso, now) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) { return String(iso || ""); }
+    var seconds = (date.getTime() - (now || Date.now())) / 1000;
+    var words = new Intl.RelativeTimeFormat(viewer.locale, { numeric: "auto" });
+    for (var i = 0; i < UNITS.length; i++) {
+      // Hours up to two days: "20 hours ago" says more than "yesterday" about a late revert.
+      var limit = UNITS[i][0] === "day" ? 2 * 86400 : UNITS[i][1];
+      if (Math.abs(seconds) >= limit) { return words.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]); }
+    }
+    return words.format(Math.round(seconds / 60), "minute");
+  }
+
+  // A <time> that says how long ago, with the exact time in the viewer's zone on hover.
+  function timeNode(iso, fallback) {
+    if (!iso) { return document.createTextNode(fallback || "time unknown"); }
+    var node = el("time", { datetime: iso, "data-sr-time": "relative" }, fallback || iso);
+    localizeTime(node);
+    return node;
+  }
+
+  function localizeTime(node) {
+    var iso = node.getAttribute("datetime");
+    if (!iso || isNaN(new Date(iso).getTime())) { return; }
+    var exact = exactTime(iso);
+    node.textContent = node.getAttribute("data-sr-time") === "exact" ? exact : relativeTime(iso);
+    node.setAttribute("title", exact);
+  }
+
+  function localizeTimes(root) {
+    var nodes = (root || document).querySelectorAll("time[data-sr-time]");
+    for (var i = 0; i < nodes.length; i++) { localizeTime(nodes[i]); }
+  }
+
+  /* A wall-clock time typed in the viewer's zone ("2026-12-01T09:30", from datetime-local) as
+     ISO-8601 with that zone's offset at that moment ("2026-12-01T09:30:00+09:00"). */
+  function zoneOffsetMinutes(instant) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: viewer.zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    }).formatToParts(new Date(instant)).forEach(function (p) { parts[p.type] = p.value; });
+    var wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+    return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60000);
+  }
+
+  function wallTimeToIso(local) {
+    if (!local) { return ""; }
+    var wall = local + (local.length === 16 ? ":00" : "");
+    var asUtc = Date.parse(wall + "Z");
+    if (isNaN(asUtc)) { return ""; }
+    var offset = zoneOffsetMinutes(asUtc);
+    offset = zoneOffsetMinutes(asUtc - offset * 60000);
+    var sign = offset < 0 ? "-" : "+";
+    var abs = Math.abs(offset);
+    return wall + sign + String(Math.floor(abs / 60)).padStart(2, "0") + ":" + String(abs % 60).padStart(2, "0");
+  }
+
   initTheme();
+  viewerReady.then(function () { localizeTimes(document); resize(); });
 
   global.SR = {
     api: api, el: el, clear: clear, resize: resize, sizeToParent: sizeToParent, safeUrl: safeUrl,
     stateLozenge: stateLozenge, statusLozenge: statusLozenge, hostBaseUrl: hostBaseUrl,
-    copyButton: copyButton, secretRow: secretRow
+    copyButton: copyButton, secretRow: secretRow,
+    viewer: viewer, viewerReady: viewerReady, exactTime: exactTime, relativeTime: relativeTime,
+    timeNode: timeNode, localizeTimes: localizeTimes, wallTimeToIso: wallTimeToIso
   };
 })(window);

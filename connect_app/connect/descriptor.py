@@ -20,6 +20,9 @@ from connect_app.connect.jwt import normalise_base_url
 APP_KEY = "system-reality-for-jira"
 DESCRIPTOR_FILE = "atlassian-connect.json"
 ISSUE_PROPERTY_KEY = "system-reality"
+# Set on a project once one of its issues has linked changes: the panel's and issue context's
+# `entity_property_exists` conditions show them there (and on issues with the issue property) only.
+PROJECT_PROPERTY_KEY = "system-reality"
 ISSUE_CONTEXT_KEY = "drift-context"
 # Jira shows the status of an issue context from this issue property (Atlassian's Issue Context
 # module docs: `com.atlassian.jira.issue:[addonKey]:[moduleKey]:status`).

@@ -382,6 +382,17 @@ class JiraClient:
             expect=(200, 201),
         )
 
+    def get_project_property(self, project: str, prop: str) -> Any:
+        """The project property's value, or None when the project has no such property."""
+        response = self.request("GET", f"/rest/api/3/project/{_segment(project)}/properties/{_segment(prop)}",
+                                missing_ok=True)
+        body = self._json(response)
+        return None if body is None else body.get("value")
+
+    def set_project_property(self, project: str, prop: str, value: object) -> None:
+        self.request("PUT", f"/rest/api/3/project/{_segment(project)}/properties/{_segment(prop)}",
+                     json=value, expect=(200, 201))
+
     # --- search, projects, users, permissions ---------------------------------------------------
 
     def search_jql(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from connect_app.reality import story
@@ -23,6 +23,13 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_in_zone(text: str | None, zone: tzinfo) -> str:
+    """A stored instant (`iso` text) as ISO-8601 with the offset of `zone` at that moment, for
+    people reading it in their own zone (the report's CSV): `2026-12-01T08:31:00+09:00`."""
+    moment = parse_iso(text)
+    return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
 
 
 def parse_iso(value: str | None) -> datetime | None:

@@ -1,7 +1,12 @@
 """The words: what happened to a feature, for a Head of Operations rather than an engineer.
 
-Every date is shown in UTC as `Wed 26 Nov at 23:31 UTC`; naive datetimes are taken to be UTC.
-Comments are Atlassian Document Format (ADF); Jira rejects empty text nodes, so none is built.
+One statement of each state (`headline`, the panel's callout and the comment say the same), no
+internal ids (deployment ids, delivery ids): events are told by what they meant. Times reach
+people in their own zone: the pages format `<time>` elements in the viewer's Jira time zone and
+comments carry ADF `date` nodes, which Jira shows in each reader's zone. The one text form with a
+fixed zone is the property's summary sentence (`Wed 26 Nov at 23:31 UTC`; naive datetimes are
+taken to be UTC), which JQL users and scripts read. Comments are Atlassian Document Format (ADF);
+Jira rejects empty text nodes, so none is built.
 """
 
 from __future__ import annotations
@@ -57,23 +62,18 @@ def format_when(moment: datetime) -> str:
     return f"{at:%a} {at.day} {at:%b} at {at:%H:%M} UTC"
 
 
-def _format_headline_when(moment: datetime) -> str:
-    at = _utc(moment)
-    return f"{at:%a} {at.day} {at:%b}, {at:%H:%M} UTC"
-
-
 def _place(drift: Drift) -> str:
     return f" in {drift.environment}" if drift.environment else ""
 
 
 def _cause(drift: Drift) -> str:
-    """`commit a1b2c3d`, `deployment 42`, `feature flag new-checkout`, or empty."""
+    """`commit a1b2c3d`, `feature flag new-checkout`, or empty. A deployment's id is the
+    delivery system's bookkeeping (`github:145988749`), never shown: the sentence says what
+    the deployment did instead."""
     if drift.cause_ref is None:
         return ""
     if drift.cause_kind == "commit":
         return f"commit {drift.cause_ref[:7]}"
-    if drift.cause_kind == "deployment":
-        return f"deployment {drift.cause_ref}"
     if drift.cause_kind == "flag":
         return f"feature flag {drift.cause_ref}"
     if drift.cause_kind == "config":
@@ -86,11 +86,12 @@ def _described(drift: Drift) -> str:
     return f" (“{drift.cause_text}”)" if drift.cause_text else ""
 
 
-def summary(drift: Drift, feature_title: str) -> str:
+def summary(drift: Drift, feature_title: str, *, when: bool = True) -> str:
     """One plain sentence: `Payment retry logic v2 was reverted in production on Wed 26 Nov at
-    23:31 UTC by commit a1b2c3d.`"""
+    23:31 UTC by commit a1b2c3d.` Without `when`, the time is left out (a comment or page shows
+    it beside the sentence, in the reader's zone)."""
     title = feature_title.strip() or drift.key
-    on = f" on {format_when(drift.since)}" if drift.since else ""
+    on = f" on {format_when(drift.since)}" if drift.since and when else ""
     cause = _cause(drift)
     by = f" by {cause}" if cause else ""
     place = _place(drift)
@@ -105,7 +106,8 @@ def summary(drift: Drift, feature_title: str) -> str:
     if state == "rolled-back" and drift.cause_kind == "config":
         return f"{title} was rolled back{place}{on}: its configuration was reverted{_described(drift)}."
     if state == "rolled-back":
-        return f"{title} was rolled back{place}{on}{by}."
+        back = f"{drift.environment or 'production'} went back to an earlier version without it"
+        return f"{title} was rolled back{place}{on}{by}: {back}."
     if state == "flag-off":
         flag = f" by {cause}" if cause else " by a feature flag"
         return f"{title} is switched off{place}{flag}, turned off{on}."
@@ -116,35 +118,109 @@ def summary(drift: Drift, feature_title: str) -> str:
         target = drift.environment or "production"
         return f"{title} is merged but not yet deployed to {target}."
     if drift.cause_kind == "config" and drift.since:
-        return (f"{title} is live{place} again since {format_when(drift.since)}: "
-                f"its configuration was applied again{_described(drift)}.")
+        again = f" again since {format_when(drift.since)}" if when else " again"
+        return f"{title} is live{place}{again}: its configuration was applied again{_described(drift)}."
     if drift.changes == 0:
         return f"No code change has been linked to {title} yet."
-    since = f" since {format_when(drift.since)}" if drift.since else ""
+    since = f" since {format_when(drift.since)}" if drift.since and when else ""
     return f"{title} is live{place}{since}."
 
 
-_HEADLINE_WORDS = {
-    "reverted": ("No longer live", "reverted"),
-    "rolled-back": ("No longer live", "rolled back"),
-    "flag-off": ("No longer live", "switched off by a feature flag"),
-    "partially-reverted": ("Partly live", "partly reverted"),
-    "hotfixed": ("Changed after Done", "hotfixed"),
+# The one statement of each state: (headline, what the callout says of the feature).
+_STATEMENTS = {
+    "reverted": ("No longer live", "is no longer live"),
+    "rolled-back": ("No longer live", "is no longer live"),
+    "flag-off": ("Switched off", "is switched off"),
+    "partially-reverted": ("Only partly live", "is only partly live"),
+    "hotfixed": ("Changed after Done", "was changed after it was marked Done"),
+    "pending-deploy": ("Merged, not yet live", "is merged but not yet live"),
+    "live": ("Live", "is live"),
 }
 
 
+def _where(drift: Drift) -> str:
+    return f" in {drift.environment or 'production'}" if drift.state != "live" or drift.environment else ""
+
+
 def headline(drift: Drift) -> str:
-    """`No longer live: reverted in production on Wed 26 Nov, 23:31 UTC`."""
-    on = f" on {_format_headline_when(drift.since)}" if drift.since else ""
+    """`No longer live in production`. When it happened is shown beside it, in the reader's zone."""
+    if drift.state == "live" and drift.changes == 0:
+        return "No code linked yet"
+    lead, _ = _STATEMENTS.get(drift.state, (state_label(drift.state), ""))
+    return f"{lead}{_where(drift)}"
+
+
+def when_lead(drift: Drift) -> str:
+    """The words before how long ago it happened: `Reverted` (20 hours ago), `Went live` (3 days ago)."""
+    return {"live": "Went live", "pending-deploy": "Merged"}.get(drift.state, state_label(drift.state))
+
+
+def callout(drift: Drift, jira_status: str) -> str:
+    """`Jira says Done, but this feature is no longer live in production.` (the headline's words)."""
+    _, predicate = _STATEMENTS.get(drift.state, ("", f"is {state_label(drift.state).lower()}"))
+    return f"Jira says {jira_status or 'Done'}, but this feature {predicate}{_where(drift)}."
+
+
+def revert_reason(message: str) -> str:
+    """The first line of a revert's own reason: the body line after git's and GitHub's
+    boilerplate (`This reverts commit ...`, `Reverts owner/repo#12`, the reverted subject)."""
+    for line in message.splitlines()[1:]:
+        text = line.strip()
+        # git -m 1 goes on: "This reverts commit X, reversing" / "changes made to Y."
+        boilerplate = text.startswith(("This reverts commit", "Reverts ", "Revert \"", "Reapply \"", "changes made to ",
+                                       "Merge pull request", "Signed-off-by:", "Co-authored-by:"))
+        if text and not boilerplate:
+            return text
+    return ""
+
+
+def what_happened(drift: Drift, *, reverted_by: str = "", reason: str = "") -> str:
+    """What did it, for the panel: who reverted and why, which flag, what went back."""
+    place = drift.environment or "production"
+    because = f": “{reason}”" if reason else "."
+    if drift.state in ("reverted", "partially-reverted"):
+        part = "it" if drift.state == "reverted" else f"{drift.reverted} of its {drift.changes} changes"
+        who = reverted_by or "Someone on the team"
+        return f"{who} reverted {part}{because}"
     if drift.state == "rolled-back" and drift.cause_kind == "config":
-        return f"No longer live: configuration rolled back{_place(drift)}{on}"
-    if drift.state in _HEADLINE_WORDS:
-        lead, what = _HEADLINE_WORDS[drift.state]
-        return f"{lead}: {what}{_place(drift)}{on}"
+        return f"Its configuration was rolled back in {place}{_described(drift)}."
+    if drift.state == "rolled-back":
+        return f"{place.capitalize()} went back to an earlier version that does not have it."
+    if drift.state == "flag-off":
+        flag = f" “{drift.cause_ref}”" if drift.cause_kind == "flag" and drift.cause_ref else ""
+        return f"The feature flag{flag} was switched off in {place}."
+    if drift.state == "hotfixed":
+        return f"A hotfix changed its code in {place} after it was marked Done."
     if drift.state == "pending-deploy":
-        return f"Merged, not yet deployed to {drift.environment or 'production'}"
-    since = f" since {_format_headline_when(drift.since)}" if drift.since else ""
-    return f"Live{_place(drift)}{since}"
+        return f"It is merged and waits for the next deployment to {place}."
+    return f"It runs in {place} as Jira says." if drift.changes else ""
+
+
+def deployment_title(environment: str | None, brought: str) -> str:
+    """A deployment told by what it meant for the feature: `The revert went live in production`.
+    `brought` is `revert`, `feature` or anything else (a deployment that carried it along)."""
+    where = environment or "production"
+    if brought == "revert":
+        return f"The revert went live in {where}"
+    if brought == "feature":
+        return f"The feature went live in {where}"
+    return f"Deployed to {where}"
+
+
+def rollback_title(environment: str | None) -> str:
+    where = environment or "production"
+    return f"{where.capitalize()} went back to an earlier version, without this feature"
+
+
+def revert_title(author: str, reason: str, subject: str) -> str:
+    """`Reverted by Dan Developer: “Card retries double-charged customers”`."""
+    who = f" by {author}" if author else ""
+    return f"Reverted{who}: “{reason}”" if reason else f"Reverted{who}: {subject}"
+
+
+def flag_title(name: str, on: bool, environment: str | None) -> str:
+    where = f" in {environment}" if environment else ""
+    return f"Feature flag “{name}” switched {'on' if on else 'off'}{where}"
 
 
 # ---- ADF ----------------------------------------------------------------------------------
@@ -172,6 +248,12 @@ def _paragraph(*parts: list[Node]) -> list[Node]:
     return [{"type": "paragraph", "content": content}] if content else []
 
 
+def _date(moment: datetime) -> list[Node]:
+    """ADF's date node: Jira shows it in each reader's own time zone (attrs.timestamp is
+    milliseconds since the epoch, as a string; @atlaskit/adf-schema `date`)."""
+    return [{"type": "date", "attrs": {"timestamp": str(int(_utc(moment).timestamp() * 1000))}}]
+
+
 def _mention(account_id: str, name: str) -> Node:
     attrs = {"id": account_id}
     if name:
@@ -194,7 +276,9 @@ def _mentions(lead: str, stakeholders: Sequence[tuple[str, str]]) -> list[Node]:
 def _cause_line(drift: Drift, cause_url: str | None) -> list[Node]:
     cause = _cause(drift)
     if not cause:
-        return []
+        # A deployment has no name worth showing; its link is where a reader clicks through.
+        return _paragraph(_text("See "), _link("the deployment", cause_url), _text(" for the details.")) \
+            if cause_url and drift.cause_kind == "deployment" else []
     # The summary already names the cause; this line is where a reader clicks through to it.
     if drift.cause_kind == "config":
         # Its ref names our record of the report, nothing a reader knows: the link is the point.
@@ -202,6 +286,13 @@ def _cause_line(drift: Drift, cause_url: str | None) -> list[Node]:
                           _text(" for the details.")) if cause_url else []
     kind, _, ref = cause.rpartition(" ")
     return _paragraph(_text(f"See {kind} "), _link(ref, cause_url), _text(" for the details."))
+
+
+def _when_line(lead: str, drift: Drift) -> list[Node]:
+    """The headline in bold, then since when, as a date each reader sees in their own zone."""
+    if drift.since is None:
+        return _paragraph(_strong(lead))
+    return _paragraph(_strong(lead), _text(" since "), _date(drift.since))
 
 
 def _document(content: list[Node]) -> Node:
@@ -217,6 +308,8 @@ def drift_comment_adf(
     stakeholders: Sequence[tuple[str, str]],
     still_open: Sequence[tuple[str, str, str]] = (),
     what_it_means: str | None = None,
+    reverted_by: str = "",
+    reason: str = "",
 ) -> Node:
     """The comment posted when a Done issue drifts: what happened, when, what did it, that Jira
     still says Done, what it means for commitments, what is still open, and who should know.
@@ -224,8 +317,11 @@ def drift_comment_adf(
     what = what_it_means or meaning(drift)
     where = drift.environment or "production"
     content: list[Node] = []
-    content += _paragraph(_strong(headline(drift)))
-    content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title)))
+    content += _when_line(headline(drift), drift)
+    content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title, when=False)))
+    if reverted_by or reason:
+        content += _paragraph(_strong("Who and why: "),
+                              _text(what_happened(drift, reverted_by=reverted_by, reason=reason)))
     content += _cause_line(drift, cause_url or drift.cause_url)
     content += _paragraph(
         _text(f"Jira still says “{jira_status}”, but what runs in {where} no longer matches it.")
@@ -255,9 +351,8 @@ def restore_comment_adf(
     """The comment posted when a drifted feature is live again."""
     where = drift.environment or "production"
     content: list[Node] = []
-    since = f" since {_format_headline_when(drift.since)}" if drift.since else ""
-    content += _paragraph(_strong(f"Live again{_place(drift)}{since}"))
-    content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title)))
+    content += _when_line(f"Live again{_place(drift)}", drift)
+    content += _paragraph(_strong("What happened: "), _text(summary(drift, feature_title, when=False)))
     content += _cause_line(drift, cause_url or drift.cause_url)
     content += _paragraph(_text(f"Jira says “{jira_status}” and {where} matches it again."))
     content += _paragraph(

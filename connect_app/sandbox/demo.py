@@ -12,12 +12,11 @@ import shutil
 import signal
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 from connect_app.sandbox.jira.host import sandbox_urls
 from connect_app.sandbox.stack import Stack
-from connect_app.sandbox.story import StoryWeek, revert_and_deploy, ship_feature
+from connect_app.sandbox.story import REVERT_REASON, build_story
 
 
 def run_demo(*, port: int = 0, wait: bool = True) -> int:
@@ -32,18 +31,19 @@ def run_demo(*, port: int = 0, wait: bool = True) -> int:
         stack.start()
         stack.seed_jira()
         print("Installing the app into the Jira sandbox (signed install)...", flush=True)
-        # The latest real week, so the report's "last 48 hours" finds the revert when it is recent.
-        week = StoryWeek.latest_before(datetime.now(UTC))
-        story = ship_feature(stack, week=week)
-        print(f"Monday {week.monday:%d %b}: FEAT-304 'Payment retry logic v2' merged and deployed; "
-              "the ticket is Done.", flush=True)
-        revert = revert_and_deploy(stack, story)
-        print(f"Wednesday {week.revert_at:%d %b} 23:04: commit {revert[:7]} reverts it; deployed to production "
-              "at 23:31.", flush=True)
-        issue = stack.jira.issues["FEAT-304"]
-        prop = issue["properties"].get("system-reality", {})
-        print(f"Jira now says: drift = {prop.get('drift')}, labels = {issue['labels']}, "
-              f"{len(issue['comments'])} comment(s) on the ticket.\n", flush=True)
+        # Relative to now, so the report's "last 48 hours" and `driftSince >= -2d` find it any day.
+        story = build_story(stack)
+        print("3 days ago: FEAT-304 'Payment retry logic v2' merged and deployed; the ticket is Done.")
+        print(f"20 hours ago: the on-call engineer's revert {story.revert_sha[:7]} went live in production "
+              f"(\"{REVERT_REASON}\").")
+        print("Since then: a hotfix changed saved cards (FEAT-306) after Done, production was rolled back "
+              "past OPS-12, the pay-later flag (FEAT-307) was switched off, and BUG-901 was opened.")
+        for key in ("FEAT-304", "OPS-12", "FEAT-306", "FEAT-307"):
+            issue = stack.jira.issues[key]
+            prop = issue["properties"].get("system-reality", {})
+            print(f"  Jira now says {key}: drift = {prop.get('drift')}, labels = {issue['labels']}, "
+                  f"{len(issue['comments'])} comment(s).")
+        print(flush=True)
         urls = sandbox_urls(stack.jira, "FEAT-304")
         print("Open these in a browser:")
         print(f"  Issue page with the System reality panel: {urls['issue']}")

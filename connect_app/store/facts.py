@@ -60,6 +60,14 @@ def record_commit(session: Session, connection_id: str, commit: Commit) -> None:
         row.authored_at = commit.timestamp
 
 
+def commit_author_and_message(session: Session, tenant_id: int, sha: str) -> tuple[str, str] | None:
+    """Who made a commit of this tenant's repositories, and its message (a revert's reason)."""
+    row = session.execute(select(CommitFact.author, CommitFact.message).join(
+        Connection, Connection.id == CommitFact.connection_id).where(
+        Connection.tenant_id == tenant_id, CommitFact.sha == sha).limit(1)).first()
+    return (row[0] or "", row[1] or "") if row else None
+
+
 def record_segment(session: Session, connection_id: str, segment: Segment) -> None:
     exists = session.scalar(select(SegmentFact.id).where(
         SegmentFact.connection_id == connection_id, SegmentFact.source == segment.source,

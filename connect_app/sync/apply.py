@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connect_app.connect.audited import jira_for
-from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY, PROJECT_PROPERTY_KEY
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_recompute
@@ -33,6 +33,7 @@ from connect_app.reality.model import Drift
 from connect_app.reality.record import drift_from_record, iso, parse_iso
 from connect_app.services import Services
 from connect_app.store.db import transaction
+from connect_app.store.facts import commit_author_and_message
 from connect_app.store.models import IssueReality, PostedComment, Tenant, utcnow
 from connect_app.sync.plan import CommentPlan, context_status, plan_comment, plan_fields
 from connect_app.sync.policy import ProjectPolicy, business_owner_field, project_policy
@@ -106,12 +107,21 @@ def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, is
     if plan.edits:
         jira.edit_issue(reality.issue_key, labels_add=list(plan.add), labels_remove=list(plan.remove),
                         properties=properties or None)
+    if current is None and plan.property is not None:
+        _mark_project(jira, project_of(reality.issue_key))
     with transaction(svc.sessions) as session:
         row = session.get(IssueReality, reality.id)
         if row is not None:
             row.applied_property = properties.get(ISSUE_PROPERTY_KEY, current if plan.property is None else None)
             row.applied_label = plan.label
             row.applied_at = utcnow()
+
+
+def _mark_project(jira: JiraClient, project: str) -> None:
+    """The first issue of a project with linked changes marks the project, so Jira shows the
+    panel (with its empty state) on the project's other issues, and nowhere else."""
+    if jira.get_project_property(project, PROJECT_PROPERTY_KEY) is None:
+        jira.set_project_property(project, PROJECT_PROPERTY_KEY, {"linkedChanges": True})
 
 
 def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: IssueReality,
@@ -122,7 +132,7 @@ def _settle_comments(svc: Services, jira: JiraClient, tenant: Tenant, reality: I
     if plan is None:
         return
     if plan.kind == "drift":
-        _post_once(svc, jira, tenant, reality, plan, lambda: _drift_comment(jira, tenant, issue, drift), policy)
+        _post_once(svc, jira, tenant, reality, plan, lambda: _drift_comment(svc, jira, tenant, issue, drift), policy)
     else:
         _post_once(svc, jira, tenant, reality, plan, lambda: _restore_comment(tenant, issue, drift), policy)
 
@@ -252,14 +262,20 @@ def stakeholders(issue: Mapping[str, Any], owner_field: str | None) -> list[tupl
     return list(people.items())
 
 
-def _drift_comment(jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> dict[str, Any]:
+def _drift_comment(svc: Services, jira: JiraClient, tenant: Tenant, issue: Mapping[str, Any],
+                   drift: Drift) -> dict[str, Any]:
     fields = issue.get("fields") or {}
+    author, message = "", ""
+    if drift.cause_kind == "commit" and drift.cause_ref and drift.state in ("reverted", "partially-reverted"):
+        with svc.sessions() as session:
+            author, message = commit_author_and_message(session, tenant.id, drift.cause_ref) or ("", "")
     return story.drift_comment_adf(
         drift, feature_title=fields.get("summary") or drift.key,
         jira_status=(fields.get("status") or {}).get("name") or "Done", cause_url=drift.cause_url,
         stakeholders=stakeholders(issue, business_owner_field(tenant.settings)),
         # Everyone who can see this issue reads the comment, so issues behind a security level stay out.
         still_open=[item.row for item in still_open(jira, issue, drift.since) if not item.secured],
+        reverted_by=author, reason=story.revert_reason(message),
     )
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 
 from connect_app.connect.auth import caller, iframe_jwt_required
+from connect_app.connect.descriptor import APP_KEY
 from connect_app.errors import BadRequest
 from connect_app.mcp.tokens import RATE_LIMIT, mcp_enabled
 from connect_app.services import services
 from connect_app.web.panel import ISSUE_KEY, WINDOWS, issue_view
 
 bp = Blueprint("pages", __name__)
+REPORT_PAGE_KEY = "drift-report"
 
 
 def _page(template: str, **context: object) -> Response:
@@ -51,7 +53,9 @@ def panel() -> Response:
     except ValueError:
         page = 1
     view = issue_view(services(), who.tenant, who.account_id, _issue_key(), page=page)
-    return _page("panel.html", view=view)
+    # Jira's URL of the app's report page (a general page: /plugins/servlet/ac/<app>/<module>).
+    report_url = f"{who.tenant.base_url}/plugins/servlet/ac/{APP_KEY}/{REPORT_PAGE_KEY}"
+    return _page("panel.html", view=view, report_url=report_url)
 
 
 @bp.get("/panel/context")

@@ -10,9 +10,10 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
@@ -31,12 +32,12 @@ from connect_app.reality.drift import (
 )
 from connect_app.reality.keys import project_of
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
-from connect_app.reality.record import drift_from_record, iso, parse_iso, property_value
+from connect_app.reality.record import drift_from_record, iso, iso_in_zone, parse_iso, property_value
 from connect_app.services import Services, services
 from connect_app.store.facts import load_flag_events, load_releases
 from connect_app.store.history import load_tenant_history
 from connect_app.store.models import IssueReality, Tenant, utcnow
-from connect_app.sync.policy import project_policy
+from connect_app.sync.policy import business_owner_field, project_policy
 from connect_app.sync.still_open import still_open
 
 bp = Blueprint("reality_api", __name__)
@@ -73,14 +74,52 @@ class TenantReality:
         events: list[TimelineEvent] = []
         for index, repo in enumerate(self.repositories):
             changes = [c for name in names for c in repo.changes.get(name, [])]
-            events += timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
-                                       deployments=repo.deployments, flags=self.flags if index == 0 else (),
-                                       hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases,
-                                       configs=self.configs if index == 0 else ())
+            found = timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
+                                     deployments=repo.deployments, flags=self.flags if index == 0 else (),
+                                     hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases,
+                                     configs=self.configs if index == 0 else ())
+            events += told_by_meaning(found, repo, self.flags)
         if not self.repositories and (self.flags or self.configs):
             events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
                                        flags=self.flags, configs=self.configs)
         return sorted(events, key=lambda e: (e.when is None, e.when or datetime.min.replace(tzinfo=UTC)))
+
+
+def told_by_meaning(events: list[TimelineEvent], repo: RepositoryReality,
+                    flags: Sequence[Any]) -> list[TimelineEvent]:
+    """The timeline in stakeholder words (reality.story): a deployment says whether it took the
+    revert or the feature live, a revert says who and why, a rollback and a flag say what they did."""
+    reverts = {e.sha for e in events if e.kind == "revert"}
+    changes = {e.sha for e in events if e.kind in ("commit", "pull-request")}
+    told = []
+    for event in events:
+        title = event.title
+        if event.kind == "deployment":
+            shipped = next((set(d.added) for d in repo.deployments
+                            if d.sha == event.sha and d.deployed_at == event.when), set())
+            brought = "revert" if shipped & reverts else "feature" if shipped & changes else ""
+            title = story.deployment_title(event.environment, brought)
+        elif event.kind == "rollback":
+            title = story.rollback_title(event.environment)
+        elif event.kind == "revert" and event.sha:
+            commit = repo.branch.commit(event.sha)
+            if commit is not None:
+                title = story.revert_title(commit.author, story.revert_reason(commit.message), commit.subject)
+        elif event.kind == "flag":
+            flag = next((f for f in flags if f.changed_at == event.when and f.environment == event.environment), None)
+            if flag is not None:
+                title = story.flag_title(flag.name or flag.key, flag.on, flag.environment)
+        told.append(replace(event, title=title))
+    return told
+
+
+def revert_of(snapshot: TenantReality, sha: str | None) -> tuple[str, str]:
+    """Who made this revert commit and the first line of its reason, when a repository knows it."""
+    for repo in snapshot.repositories:
+        commit = repo.branch.commit(sha) if sha else None
+        if commit is not None:
+            return commit.author, story.revert_reason(commit.message)
+    return "", ""
 
 
 def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
@@ -152,14 +191,17 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     if not ISSUE_KEY.match(issue_key):
         raise NotFound("That is not an issue key.", "unknown_issue")
     jira = jira or jira_for(svc, tenant)
+    owner_field = business_owner_field(tenant.settings)
     try:
         issue = jira.get_issue(issue_key, fields=["summary", "status", "project", "issuetype", "parent",
-                                                  "issuelinks", "statuscategorychangedate"])
+                                                  "issuelinks", "statuscategorychangedate", "assignee",
+                                                  *([owner_field] if owner_field else [])])
     except JiraError as exc:
         if exc.status == 404:
             raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue") from exc
         raise jira_unavailable(exc) from exc
     fields = issue.get("fields") or {}
+    owner = (fields.get(owner_field) or {}).get("displayName") if owner_field else None
     if str(issue.get("id") or "") not in browsable_issues(jira, account_id, [issue.get("id")]):
         raise NotFound(f"{issue_key} does not exist or you cannot see it.", "unknown_issue")
     key = str(issue.get("key") or issue_key)
@@ -170,7 +212,9 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))
     drift = drift_from_record(key, reality.desired if reality else {"state": "live"}, title)
-    timeline = tenant_reality(svc, tenant).timeline(key, reality.done_at if reality else None)
+    snapshot = tenant_reality(svc, tenant)
+    timeline = snapshot.timeline(key, reality.done_at if reality else None)
+    reverted_by, reason = revert_of(snapshot, drift.cause_ref) if drift.cause_kind == "commit" else ("", "")
     newest_first = list(reversed(timeline))
     page = max(1, page)
     shown = newest_first[(page - 1) * TIMELINE_PAGE: page * TIMELINE_PAGE]
@@ -181,21 +225,27 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         visible = browsable_issues(jira, account_id, [item.issue_id for item in open_items])
         open_items = [item for item in open_items if item.issue_id in visible]
     return {
-        "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done},
+        "issue": {"key": key, "summary": title, "status": status.get("name"), "done": done,
+                  "assignee": (fields.get("assignee") or {}).get("displayName")},
         "drift": drift.state,
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
-        # Drift without code (a configuration rolled back) is still something to show.
+        # Drift without code (a flag switched off, a configuration rolled back) is still something to tell.
         "has_changes": bool(timeline) and (drift.changes > 0 or drift.in_drift),
-        "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
+        "headline": story.headline(drift) if timeline else f"Nothing to report on {key} yet",
         "summary": drift.summary,
+        "what_happened": story.what_happened(drift, reverted_by=reverted_by, reason=reason),
+        "reverted_by": reverted_by or None,
+        "revert_reason": reason or None,
         "since": iso(drift.since),
+        "since_text": story.format_when(drift.since) if drift.since else None,
+        "since_lead": story.when_lead(drift),
         "environment": drift.environment,
         "changes": drift.changes,
         "reverted": drift.reverted,
         "cause": {"kind": drift.cause_kind, "ref": drift.cause_ref, "url": drift.cause_url},
-        "callout": (f"Jira says {status.get('name') or 'Done'}, but this feature is not fully live."
-                    if done and drift.in_drift else None),
+        "callout": story.callout(drift, status.get("name") or "Done") if done and drift.in_drift else None,
+        "business_owner": owner,
         "meaning": story.meaning(drift) if drift.in_drift else None,
         "timeline": [event_view(e) for e in shown],
         "timeline_total": len(timeline),
@@ -397,7 +447,17 @@ def _fetch(jira: JiraClient, keys: Sequence[str], fields: Sequence[str]) -> dict
     return found
 
 
-def report_csv(report: Mapping[str, Any]) -> str:
+def viewer_zone(name: str | None) -> tzinfo:
+    """The IANA time zone the viewer's Jira profile names (the report page sends it); UTC when none."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadRequest("tz must be an IANA time zone such as Europe/Berlin.") from exc
+
+
+def report_csv(report: Mapping[str, Any], zone: tzinfo = UTC) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["epic", "epic status", "issue", "summary", "jira status", "reality", "when", "what",
@@ -408,7 +468,7 @@ def report_csv(report: Mapping[str, Any]) -> str:
             for event in feature["events"]:
                 writer.writerow([_cell(epic.get("key")), _cell(epic.get("status")), feature["key"],
                                  _cell(feature["summary"]), _cell(feature["status"]), feature["label"],
-                                 event["when"], _cell(event["title"]), event.get("short") or "",
+                                 iso_in_zone(event["when"], zone), _cell(event["title"]), event.get("short") or "",
                                  _cell(event.get("environment")), _cell(event.get("url"))])
     return out.getvalue()
 
@@ -423,8 +483,9 @@ def _cell(value: Any) -> str:
 @context_jwt_required
 def report() -> Response:
     who = caller()
+    zone = viewer_zone(request.args.get("tz"))
     data = report_view(services(), who.tenant, who.account_id, report_query(request.args))
     if request.args.get("format") == "csv":
-        return Response(report_csv(data), mimetype="text/csv",
+        return Response(report_csv(data, zone), mimetype="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="system-reality-report.csv"'})
     return jsonify(data)

@@ -43,9 +43,8 @@ def page(browser):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def story_stack(tmp_path_factory: pytest.TempPathFactory, browser):  # type: ignore[no-untyped-def]
-    from feat304_story import build_story
-
     from connect_app.sandbox.stack import Stack
+    from connect_app.sandbox.story import build_story
 
     with Stack(tmp_path_factory.mktemp("browser-stack")) as running:
         running.seed_jira()

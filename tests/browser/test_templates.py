@@ -33,9 +33,10 @@ def view(**overrides: object) -> dict[str, object]:
     base: dict[str, object] = {
         "issue": {"key": "FEAT-304", "summary": HOSTILE, "status": "Done", "done": True},
         "drift": "reverted", "label": "Reverted", "in_drift": True, "has_changes": True,
-        "headline": "No longer live: reverted in production on Wed 25 Nov, 23:31 UTC",
+        "headline": "No longer live in production", "since_text": "Wed 25 Nov at 23:31 UTC",
         "summary": f"{HOSTILE} was reverted.", "since": "2026-11-25T23:31:00Z", "environment": "production",
-        "changes": 1, "reverted": 1, "cause": {}, "callout": "Jira says Done, but this feature is not fully live.",
+        "changes": 1, "reverted": 1, "cause": {},
+        "callout": "Jira says Done, but this feature is no longer live in production.",
         "meaning": "Customer commitments made on this feature cannot be delivered until it is restored.",
         "timeline": [], "timeline_total": 0, "timeline_page": 1, "timeline_pages": 1,
         "unconfirmed_reverts": [], "still_open": [{"key": "FEAT-305", "summary": HOSTILE, "status": "To Do"}],
@@ -67,7 +68,7 @@ def test_every_event_kind_is_told_in_words(app) -> None:  # type: ignore[no-unty
                   "Possibly reverted, not confirmed", "Deployed to production", "Reverted", "Pull request merged",
                   "Code change", "Jira and reality disagree", "What this means", "Still open"):
         assert words in html
-    assert '<time class="sr-event__when" datetime="2026-11-25T23:31:00Z">' in html
+    assert '<time class="sr-event__when" datetime="2026-11-25T23:31:00Z" data-sr-time="relative">' in html
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # A deployment without a link shows its SHA as code, not as a dead link.
@@ -90,13 +91,20 @@ def test_long_histories_offer_older_events(app) -> None:  # type: ignore[no-unty
     assert "Show older events" not in last_page
 
 
-def test_empty_state_teaches_how_to_link_code(app) -> None:  # type: ignore[no-untyped-def]
+def test_empty_state_says_who_to_ask_and_folds_the_developer_tip_away(app) -> None:  # type: ignore[no-untyped-def]
     html = render(app, "panel.html", view(has_changes=False, drift="live", label="Live", callout=None, meaning=None,
                                           issue={"key": "FEAT-9", "summary": "Saved cards", "status": "To Do",
-                                                 "done": False}))
-    assert "No code mentions FEAT-9 yet" in html
-    assert "Put the key in a commit message, branch or pull request title" in html
+                                                 "done": False, "assignee": "Alana Grant"}))
+    assert "Nothing to report on FEAT-9 yet" in html
+    assert "ask Alana Grant, who is assigned to it," in html
+    tip = html[html.index("<details"):html.index("</details>")]
+    assert "Put the key in a commit message, branch name or pull request title" in tip
+    assert "git commit" in tip and "git commit" not in html.replace(tip, "")
     assert "What happened" not in html
+    unassigned = render(app, "panel.html", view(has_changes=False, drift="live", label="Live", callout=None,
+                                                meaning=None, issue={"key": "FEAT-9", "summary": "Saved cards",
+                                                                     "status": "To Do", "done": False}))
+    assert "ask the team working on it" in unassigned
 
 
 def test_context_shows_the_state_lozenge(app) -> None:  # type: ignore[no-untyped-def]

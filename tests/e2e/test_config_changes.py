@@ -76,7 +76,7 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     comments = issue(stack)["comments"][comments_before:]
     assert len(comments) == 1
     text = str(comments[0]["body"])
-    for expected in ("configuration rolled back in production", "payment retries back to revision 41", ARGO,
+    for expected in ("was rolled back in production: its configuration was reverted", "payment retries back to revision 41", ARGO,
                      "Jira still says “Done”", words.CONFIG_MEANING):
         assert expected in text, expected
 
@@ -234,6 +234,7 @@ def test_an_issue_named_only_by_configuration_is_rolled_back_and_its_panel_says_
     value = stack.jira.issues["FEAT-390"]["properties"]["system-reality"]
     assert (value["drift"], value["changes"]) == ("rolled-back", 0)
     panel = stack.admin("GET", "/api/issues/FEAT-390/reality").json()
-    assert panel["has_changes"] and panel["headline"].startswith("No longer live: configuration rolled back")
+    assert panel["has_changes"] and panel["headline"] == "No longer live in production"
+    assert panel["what_happened"].startswith("Its configuration was rolled back in production")
     page = requests.get(stack.panel_url("FEAT-390"), timeout=30).text
     assert "No code mentions" not in page and "gift-card limits back to v3" in page

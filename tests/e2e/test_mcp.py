@@ -137,7 +137,7 @@ def test_issue_reality_matches_the_panel(stack: Stack, story) -> None:
     assert [i["key"] for i in mcp["still_open"]] == [i["key"] for i in panel["still_open"]] == ["FEAT-305"]
     assert mcp["still_open"][0]["why"]
     text = text_of(result)
-    assert "Jira says Done, but this feature is not fully live." in text
+    assert "Jira says Done, but this feature is no longer live in production." in text
     assert "FEAT-305" in text and story.revert[:7] in text and "commitments" in text
 
 

@@ -132,7 +132,7 @@ def test_the_comment_says_configuration_description_link_done_and_commitments():
     adf = story.drift_comment_adf(result, feature_title="Retry", jira_status="Done", cause_url=None,
                                   stakeholders=[("acc-1", "Ann")])
     text = str(adf)
-    assert "No longer live: configuration rolled back in production" in text
+    assert "No longer live in production" in text
     assert "its configuration was reverted (“retry settings c1”)" in text
     assert "https://argocd.example.com/applications/shop?rev=c1" in text
     assert "Jira still says “Done”" in text

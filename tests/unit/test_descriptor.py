@@ -156,3 +156,14 @@ def test_packaged_copy_is_identical_to_the_top_level_descriptor() -> None:
     top = (ROOT / "atlassian-connect.json").read_bytes()
     packaged = (ROOT / "connect_app" / "atlassian-connect.json").read_bytes()
     assert top == packaged, "connect_app/atlassian-connect.json must be a copy of atlassian-connect.json"
+
+
+def test_panel_and_context_show_only_where_code_is_linked(descriptor: dict) -> None:
+    # Jira evaluates these: the issue has the app's property, or its project has one.
+    wanted = [{"or": [
+        {"condition": "entity_property_exists", "params": {"entity": "issue", "propertyKey": "system-reality"}},
+        {"condition": "entity_property_exists", "params": {"entity": "project", "propertyKey": "system-reality"}},
+    ]}]
+    modules = descriptor["modules"]
+    assert modules["webPanels"][0]["conditions"] == wanted
+    assert modules["jiraIssueContexts"][0]["conditions"] == wanted

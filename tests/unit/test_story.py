@@ -6,12 +6,18 @@ import pytest
 
 from connect_app.reality.model import DRIFT_STATES, Drift
 from connect_app.reality.story import (
+    callout,
+    deployment_title,
     drift_comment_adf,
     format_when,
     headline,
     restore_comment_adf,
+    revert_reason,
+    revert_title,
+    rollback_title,
     state_label,
     summary,
+    what_happened,
 )
 
 SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
@@ -20,7 +26,7 @@ WHEN = datetime(2025, 11, 26, 23, 31, tzinfo=UTC)
 # Which ADF node may hold which children (the subset of the ADF schema we emit).
 ALLOWED = {
     "doc": {"paragraph", "bulletList"},
-    "paragraph": {"text", "mention"},
+    "paragraph": {"text", "mention", "date"},
     "bulletList": {"listItem"},
     "listItem": {"paragraph", "bulletList"},
 }
@@ -40,6 +46,9 @@ def check_adf(node, parent="root"):
             if mark["type"] == "link":
                 assert mark["attrs"]["href"].startswith("https://")
         assert "content" not in node
+        return
+    if kind == "date":
+        assert node["attrs"]["timestamp"].isdigit()
         return
     if kind == "mention":
         assert node["attrs"]["id"]
@@ -77,15 +86,50 @@ def test_summary_of_a_revert_in_production():
     )
 
 
-def test_headline_of_a_revert():
-    assert headline(drift()) == "No longer live: reverted in production on Wed 26 Nov, 23:31 UTC"
+def test_headline_of_a_revert_leaves_the_time_to_the_readers_zone():
+    assert headline(drift()) == "No longer live in production"
+
+
+@pytest.mark.parametrize("state", sorted(DRIFT_STATES))
+def test_headline_and_callout_make_one_statement_of_the_state(state):
+    # The callout repeats the headline's words under it, never a second, different verdict.
+    said = headline(drift(state)).lower()
+    told = callout(drift(state), "Done")
+    assert told.startswith("Jira says Done, but this feature ")
+    lead = said.removesuffix(" in production")
+    assert lead.split(" ")[-1] in told.lower() and told.endswith(" in production.")
+    assert "not fully live" not in told
+
+
+def test_revert_reason_is_the_first_line_of_the_reverts_own_message():
+    message = ('Revert "FEAT-304 Payment retry logic v2 (#12)"\n\nThis reverts commit 0123abc.\n\n'
+               "Card retries charged some customers twice.\nSee INC-88.")
+    assert revert_reason(message) == "Card retries charged some customers twice."
+    assert revert_reason('Revert "x"\n\nThis reverts commit 0123abc.') == ""
+    assert revert_reason('Revert "x"\n\nThis reverts commit 0123abc, reversing\nchanges made to 9f8e7d6.') == ""
+    assert revert_reason("Merge pull request #13 from acme/revert-12-feat\n\nReverts acme/shop#12\n\nDouble charges") \
+        == "Double charges"
+
+
+def test_what_happened_names_who_reverted_and_why():
+    assert what_happened(drift(), reverted_by="Dan Developer", reason="Double charges") == \
+        "Dan Developer reverted it: “Double charges”"
+    assert what_happened(drift("flag-off", cause_kind="flag", cause_ref="new-checkout")) == \
+        "The feature flag “new-checkout” was switched off in production."
+
+
+def test_events_are_told_by_what_they_meant():
+    assert deployment_title("production", "revert") == "The revert went live in production"
+    assert deployment_title("production", "feature") == "The feature went live in production"
+    assert rollback_title("production") == "Production went back to an earlier version, without this feature"
+    assert revert_title("Dan Developer", "Double charges", "Revert x") == "Reverted by Dan Developer: “Double charges”"
 
 
 @pytest.mark.parametrize(
     ("state", "cause_kind", "cause_ref", "words"),
     [
-        ("rolled-back", "deployment", "deploy-88",
-         "was rolled back in production on Wed 26 Nov at 23:31 UTC by deployment deploy-88"),
+        ("rolled-back", "deployment", "github:145988749",
+         "was rolled back in production on Wed 26 Nov at 23:31 UTC: production went back to an earlier version"),
         ("partially-reverted", "commit", SHA, "Part of Checkout was reverted"),
         ("flag-off", "flag", "new-checkout", "switched off in production by feature flag new-checkout"),
         ("hotfixed", "commit", SHA, "changed by a hotfix in production on Wed 26 Nov at 23:31 UTC (commit a1b2c3d)"),
@@ -117,8 +161,11 @@ def test_drift_comment_is_valid_adf_and_says_everything():
     )
     check_adf(doc)
     words = texts(doc)
-    assert "reverted in production on Wed 26 Nov at 23:31 UTC" in words
-    assert "a1b2c3d" in words
+    # When: a date node, which Jira shows in each reader's own time zone; no UTC clock in the text.
+    assert "UTC" not in words and words.startswith("No longer live in production since ")
+    dates = [n for p in doc["content"] for n in p.get("content", []) if n["type"] == "date"]
+    assert dates == [{"type": "date", "attrs": {"timestamp": str(int(WHEN.timestamp() * 1000))}}]
+    assert "Payment retry logic v2 was reverted in production by commit a1b2c3d." in words
     assert "Jira still says “Done”" in words
     assert "cannot be delivered until it is restored" in words
     assert "FEAT-310" in words and "Retry dashboard (In Progress)" in words
@@ -149,6 +196,6 @@ def test_restore_comment_is_valid_adf():
                               cause_url="https://ci.example.com/d9", stakeholders=[("acc-1", "Ana")])
     check_adf(doc)
     words = texts(doc)
-    assert "Checkout is live in production since Wed 26 Nov at 23:31 UTC" in words
+    assert "Checkout is live in production." in words
     assert "@Ana" in words
-    assert words.startswith("Live again in production since Wed 26 Nov, 23:31 UTC")
+    assert words.startswith("Live again in production since ") and "UTC" not in words

@@ -140,6 +140,9 @@ def _check_node(node: Any, parent: str, where: str, problems: list[str]) -> None
         _check_marks(node.get("marks", []), where, problems)
     elif kind == "mention" and not isinstance(attrs.get("id"), str):
         problems.append(f"{where}: a mention needs attrs.id (the accountId).")
+    elif kind == "date" and not (isinstance(attrs.get("timestamp"), str) and attrs["timestamp"].isdigit()):
+        # @atlaskit/adf-schema: date.attrs.timestamp is a non-empty string (milliseconds since the epoch).
+        problems.append(f"{where}: a date needs attrs.timestamp, milliseconds since the epoch as a string.")
     elif kind == "heading" and attrs.get("level") not in (1, 2, 3, 4, 5, 6):
         problems.append(f"{where}: a heading needs attrs.level between 1 and 6.")
     elif kind in ("inlineCard", "blockCard") and not (attrs.get("url") or attrs.get("data")):

@@ -12,13 +12,15 @@ Who is signed in: `?as=<accountId>`, defaulting to the first site admin.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, Response, abort, current_app, jsonify, request, send_from_directory
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -54,6 +56,8 @@ class SignedIn:
     account_id: str
     name: str
     admin: bool
+    time_zone: str = "Etc/UTC"
+    locale: str = "en_US"
 
 
 def is_host_path(path: str) -> bool:
@@ -101,7 +105,8 @@ def sandbox_urls(simulator: JiraSimulator, issue_key: str = "FEAT-304") -> dict[
 
 def _users(simulator: JiraSimulator) -> list[SignedIn]:
     with simulator.state.lock:
-        return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")))
+        return [SignedIn(account_id, user.get("displayName") or account_id, bool(user.get("admin")),
+                         user.get("timeZone") or "Etc/UTC", user.get("locale") or "en_US")
                 for account_id, user in simulator.state.users.items() if user.get("accountType") != "app"]
 
 
@@ -131,6 +136,34 @@ def _nav_pages(app: InstalledApp | None, user: SignedIn) -> list[dict[str, str]]
     return pages
 
 
+def condition_holds(condition: dict[str, Any], entities: dict[str, dict[str, Any]], user: SignedIn) -> bool:
+    """A Connect condition as Jira evaluates it on a page: composite `or`/`and`, `invert`,
+    `entity_property_exists` / `entity_property_equal_to` on the entities in view, and the
+    admin conditions. A condition the sandbox does not know is false, as Jira hides a module
+    whose condition it cannot evaluate."""
+    for operator, combine in (("or", any), ("and", all)):
+        for spelling in (operator, operator.upper()):
+            if spelling in condition:
+                return combine(condition_holds(c, entities, user) for c in condition[spelling])
+    name = condition.get("condition")
+    params = condition.get("params") or {}
+    properties = entities.get(str(params.get("entity")), {})
+    if name == "entity_property_exists":
+        result = params.get("propertyKey") in properties
+    elif name == "entity_property_equal_to":
+        value = properties.get(str(params.get("propertyKey")))
+        for part in str(params.get("objectName") or "").split("."):
+            value = value.get(part) if part and isinstance(value, dict) else value
+        result = value is not None and json.dumps(value) in (params.get("value"), json.dumps(params.get("value")))
+    elif name in ("user_is_admin", "user_is_sysadmin"):
+        result = user.admin
+    elif name == "user_is_logged_in":
+        result = True
+    else:
+        result = False
+    return result != bool(condition.get("invert"))
+
+
 def _needs_admin(module: dict[str, Any]) -> bool:
     return any(c.get("condition") in ("user_is_admin", "user_is_sysadmin") for c in module.get("conditions") or [])
 
@@ -151,7 +184,7 @@ def _message(simulator: JiraSimulator, status: int, title: str, message: str) ->
 # ---- Atlassian Document Format as text blocks ---------------------------------------------
 
 
-def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]], zone: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for node in nodes:
         if not isinstance(node, dict):
@@ -169,13 +202,31 @@ def _inline_parts(nodes: Iterable[Any], users: dict[str, dict[str, Any]]) -> lis
             parts.append({"text": "@" + str(name or attrs.get("text", "")).lstrip("@"), "mention": True})
         elif kind == "hardBreak":
             parts.append({"text": " "})
+        elif kind == "date":
+            parts.append(_date_part(str((node.get("attrs") or {}).get("timestamp", "")), zone))
         elif node.get("content"):
-            parts += _inline_parts(node["content"], users)
+            parts += _inline_parts(node["content"], users, zone)
     return parts
 
 
-def adf_blocks(doc: Any, users: dict[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """A document as paragraphs of text parts (links, bold, mentions), list items bulleted."""
+def _date_part(timestamp: str, zone: str) -> dict[str, Any]:
+    """A date node as Jira shows it: the day in the reader's own time zone."""
+    if not timestamp.isdigit():
+        return {"text": timestamp}
+    moment = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC).astimezone(_zone(zone))
+    return {"text": f"{moment:%d %b %Y}", "time": moment.isoformat(), "date": True}
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def adf_blocks(doc: Any, users: dict[str, dict[str, Any]], zone: str = "Etc/UTC") -> list[list[dict[str, Any]]]:
+    """A document as paragraphs of text parts (links, bold, mentions, dates in `zone`), list
+    items bulleted."""
     blocks: list[list[dict[str, Any]]] = []
     for node in (doc or {}).get("content") or [] if isinstance(doc, dict) else []:
         if not isinstance(node, dict):
@@ -183,20 +234,21 @@ def adf_blocks(doc: Any, users: dict[str, dict[str, Any]]) -> list[list[dict[str
         if node.get("type") in ("bulletList", "orderedList"):
             for number, item in enumerate(node.get("content") or [], start=1):
                 bullet = "• " if node["type"] == "bulletList" else f"{number}. "
-                blocks.append([{"text": bullet}, *_inline_parts((item or {}).get("content") or [], users)])
+                blocks.append([{"text": bullet}, *_inline_parts((item or {}).get("content") or [], users, zone)])
         elif node.get("type") == "heading":
-            blocks.append([{**p, "strong": True} for p in _inline_parts(node.get("content") or [], users)])
+            blocks.append([{**p, "strong": True} for p in _inline_parts(node.get("content") or [], users, zone)])
         else:
-            blocks.append(_inline_parts(node.get("content") or [], users))
+            blocks.append(_inline_parts(node.get("content") or [], users, zone))
     return [b for b in blocks if b]
 
 
-def _when_text(stamp: str) -> str:
+def _when_text(stamp: str, zone: str) -> str:
+    """A comment's time as Jira shows it: in the signed-in user's own time zone."""
     try:
-        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(_zone(zone))
     except ValueError:
         return stamp
-    return f"{moment:%d %b %Y at %H:%M} UTC"
+    return f"{moment:%d %b %Y at %H:%M} {moment.tzname()}"
 
 
 # ---- the pages ----------------------------------------------------------------------------
@@ -250,7 +302,7 @@ def browse(issue_key: str) -> Response:
         users = dict(state.users)
         project = dict(state.projects[issue["project"]])
     app = installed_app(simulator)
-    context = _issue_iframes(simulator, app, user, issue["key"])
+    context = _issue_iframes(simulator, app, user, issue, project)
     drift = (issue["properties"].get("system-reality") or {}).get("drift")
 
     def name_of(account_id: str | None) -> str | None:
@@ -263,8 +315,8 @@ def browse(issue_key: str) -> Response:
     comments = [{
         "author": name_of(c["author"]) or "Unknown",
         "initials": "".join(w[0] for w in str(name_of(c["author"]) or "?").split()[:2]).upper(),
-        "created": c["created"], "created_text": _when_text(c["created"]),
-        "blocks": adf_blocks(c["body"], users),
+        "created": c["created"], "created_text": _when_text(c["created"], user.time_zone),
+        "blocks": adf_blocks(c["body"], users, user.time_zone),
     } for c in issue["comments"]]
     return _render(
         "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
@@ -273,11 +325,20 @@ def browse(issue_key: str) -> Response:
         custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)
 
 
-def _issue_iframes(simulator: JiraSimulator, app: InstalledApp | None, user: SignedIn, key: str) -> dict[str, Any]:
-    """The issue view's iframes of the app: its first web panel and its first issue context."""
+def _issue_iframes(simulator: JiraSimulator, app: InstalledApp | None, user: SignedIn,
+                   issue: dict[str, Any], project: dict[str, Any]) -> dict[str, Any]:
+    """The issue view's iframes of the app: its first web panel and its first issue context
+    whose conditions hold on this issue, as Jira shows them."""
+    key = issue["key"]
     context: dict[str, Any] = {"issue_key": key}
-    panels = [m for m in (app.modules("webPanels") if app else [])]
-    contexts = [m for m in (app.modules("jiraIssueContexts") if app else [])]
+    entities = {"issue": issue.get("properties") or {}, "project": project.get("properties") or {}}
+
+    def shown(kind: str) -> list[dict[str, Any]]:
+        return [m for m in (app.modules(kind) if app else [])
+                if all(condition_holds(c, entities, user) for c in m.get("conditions") or [])]
+
+    panels = shown("webPanels")
+    contexts = shown("jiraIssueContexts")
     if app is not None and panels:
         context.update(panel_url=simulator.iframe_url(app.url, panels[0]["url"], account_id=user.account_id,
                                                       context={"issue.key": key}),

@@ -175,8 +175,11 @@ class JiraSimulator:
     def issues(self) -> dict[str, dict[str, Any]]:
         return self.state.issues
 
-    def add_user(self, account_id: str, display_name: str, *, admin: bool = False) -> None:
-        self.state.add_user(account_id, display_name, admin=admin)
+    def add_user(self, account_id: str, display_name: str, *, admin: bool = False,
+                 time_zone: str = "Etc/UTC", locale: str = "en_US") -> None:
+        """A person of the site; their Jira profile's time zone and locale are what
+        `AP.user.getTimeZone` / `getLocale` answer in the app's iframes."""
+        self.state.add_user(account_id, display_name, admin=admin, time_zone=time_zone, locale=locale)
 
     def add_project(self, key: str, name: str, *, id: str | None = None) -> None:
         self.state.add_project(key, name, id=id)

@@ -124,18 +124,22 @@ class JiraState:
 
     # ---- seeding -------------------------------------------------------------------------
 
-    def add_user(self, account_id: str, display_name: str, *, admin: bool = False, app: bool = False) -> None:
+    def add_user(self, account_id: str, display_name: str, *, admin: bool = False, app: bool = False,
+                 time_zone: str = "Etc/UTC", locale: str = "en_US") -> None:
         with self.lock:
             self.users[account_id] = {
                 "accountId": account_id,
                 "displayName": display_name,
                 "admin": admin,
                 "accountType": "app" if app else "atlassian",
+                "timeZone": time_zone,
+                "locale": locale,
             }
 
     def add_project(self, key: str, name: str, *, id: str | None = None) -> None:
         with self.lock:
-            self.projects[key] = {"id": id or str(next(self._project_ids)), "key": key, "name": name}
+            self.projects[key] = {"id": id or str(next(self._project_ids)), "key": key, "name": name,
+                                  "properties": {}}
 
     def add_issue(
         self,
@@ -352,7 +356,7 @@ class JiraState:
             "avatarUrls": {size: avatar for size in ("48x48", "24x24", "16x16", "32x32")},
             "displayName": user["displayName"],
             "active": True,
-            "timeZone": "Etc/UTC",
+            "timeZone": user.get("timeZone", "Etc/UTC"),
         }
 
     def status_json(self, status: str) -> dict[str, Any]:
@@ -498,7 +502,10 @@ class JiraState:
         }
         if parent is not None:
             fields["parent"] = self.issue_ref_json(parent)
-        fields.update(issue["fields"])
+        # A user-picker custom field comes back as Jira's full user object, as reporter does.
+        fields.update({name: self.user_json(value["accountId"])
+                       if isinstance(value, dict) and set(value) == {"accountId"} else value
+                       for name, value in issue["fields"].items()})
         return fields
 
     def issue_json(

@@ -6,6 +6,8 @@
    AP.context.getToken(callback)    a fresh context JWT for the signed-in user
    AP.navigator.go(target, context) "issue" ({issueKey}) or "site" ({absoluteUrl})
    AP.theming.initializeTheming()   copy the host's colour mode onto this document
+   AP.user.getTimeZone(callback)    the signed-in user's time zone from their Jira profile
+   AP.user.getLocale(callback)      the signed-in user's locale ("en_US")
    The iframe is resized automatically when its content changes size. */
 (function (global) {
   "use strict";
@@ -79,6 +81,10 @@
       getContext: function (callback) {
         send("getContext", {}, callback);
       }
+    },
+    user: {
+      getTimeZone: function (callback) { send("timeZone", {}, function (data) { callback(data && data.value); }); },
+      getLocale: function (callback) { send("locale", {}, function (data) { callback(data && data.value); }); }
     },
     navigator: {
       go: function (target, context) { send("navigate", { target: target, context: context || {} }); }

@@ -60,6 +60,12 @@
       case "getContext":
         reply(event, message.id, { jira: issueKey ? { issue: { key: issueKey } } : {} });
         break;
+      case "timeZone":
+        reply(event, message.id, { value: body.getAttribute("data-time-zone") || "Etc/UTC" });
+        break;
+      case "locale":
+        reply(event, message.id, { value: body.getAttribute("data-locale") || "en_US" });
+        break;
       case "theme":
         reply(event, message.id, { colorMode: colorMode });
         break;

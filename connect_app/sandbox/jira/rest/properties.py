@@ -1,5 +1,5 @@
-"""Entity properties of issues (`/rest/api/3/issue/{idOrKey}/properties`) and comments
-(`/rest/api/3/comment/{commentId}/properties`)."""
+"""Entity properties of issues (`/rest/api/3/issue/{idOrKey}/properties`), comments
+(`/rest/api/3/comment/{commentId}/properties`) and projects (`/rest/api/3/project/{projectIdOrKey}/properties`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from connect_app.sandbox.jira.state import JiraState
 
 ISSUE_PROPERTY = "/rest/api/3/issue/<id_or_key>/properties/<property_key>"
 COMMENT_PROPERTY = "/rest/api/3/comment/<comment_id>/properties/<property_key>"
+PROJECT_PROPERTY = "/rest/api/3/project/<id_or_key>/properties/<property_key>"
 
 
 def register(app: Flask) -> None:
@@ -29,6 +30,9 @@ def register(app: Flask) -> None:
     app.add_url_rule(COMMENT_PROPERTY, view_func=get_comment_property, methods=["GET"])
     app.add_url_rule(COMMENT_PROPERTY, view_func=put_comment_property, methods=["PUT"])
     app.add_url_rule(COMMENT_PROPERTY, view_func=delete_comment_property, methods=["DELETE"])
+    app.add_url_rule(PROJECT_PROPERTY, view_func=get_project_property, methods=["GET"])
+    app.add_url_rule(PROJECT_PROPERTY, view_func=put_project_property, methods=["PUT"])
+    app.add_url_rule(PROJECT_PROPERTY, view_func=delete_project_property, methods=["DELETE"])
 
 
 # ---- shared by both entities ----------------------------------------------------------------
@@ -121,3 +125,32 @@ def delete_comment_property(comment_id: str, property_key: str) -> Response:
     state = site_state()
     with state.lock:
         return _delete(_comment_or_404(state, comment_id), property_key)
+
+
+# ---- project properties ---------------------------------------------------------------------
+
+
+def _project_or_404(state: JiraState, id_or_key: str) -> dict[str, Any]:
+    project = state.find_project(id_or_key)
+    if project is None:
+        raise JiraError(404, [f"No project could be found with key '{id_or_key}'."])
+    return project
+
+
+def get_project_property(id_or_key: str, property_key: str) -> Response:
+    state = site_state()
+    with state.lock:
+        return _get(_project_or_404(state, id_or_key), property_key)
+
+
+def put_project_property(id_or_key: str, property_key: str) -> Response:
+    value = _value()
+    state = site_state()
+    with state.lock:
+        return _put(_project_or_404(state, id_or_key), property_key, value)
+
+
+def delete_project_property(id_or_key: str, property_key: str) -> Response:
+    state = site_state()
+    with state.lock:
+        return _delete(_project_or_404(state, id_or_key), property_key)
