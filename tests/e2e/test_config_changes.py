@@ -95,7 +95,7 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     assert config_events[0]["title"].startswith("Configuration reverted: checkout-config")
     page = requests.get(stack.panel_url(KEY), timeout=30)
     assert page.status_code == 200
-    for shown in ("its configuration was reverted", "Configuration changed in production", f'href="{ARGO}"',
+    for shown in ("Its configuration was rolled back in production", "Configuration changed in production", f'href="{ARGO}"',
                   "Change record"):
         assert shown in page.text.replace("&amp;", "&"), shown
     report = stack.admin("GET", "/api/report?since=48h&epics=all").json()
