@@ -14,6 +14,7 @@ from flask import Flask, Response, request
 
 from connect_app.sandbox.jira.rest import (
     comments,
+    devops,
     issues,
     permissions,
     privacy,
@@ -26,7 +27,7 @@ from connect_app.sandbox.jira.rest import (
 from connect_app.sandbox.jira.rest.common import STATE_CONFIG_KEY, JiraError
 from connect_app.sandbox.jira.state import JiraState
 
-RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions, privacy)
+RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions, privacy, devops)
 
 
 def build_rest_app(

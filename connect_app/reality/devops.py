@@ -1,0 +1,233 @@
+"""What Jira's own DevOps surfaces (the issue's Releases field, the Deployments page) should say.
+
+Pure functions from the facts the app knows to the records Jira Software's bulk APIs take
+(`POST /rest/deployments/0.1/bulk`, `POST /rest/featureflags/0.1/bulk`; schemas transcribed in
+tests/fixtures/jira-software-openapi/). The sequence numbers are not decided here: sync keeps
+them, so that a record whose content did not move is never sent again.
+
+A deployment of ours can be two Jira deployments: the issues it carried (state `successful`, or
+`failed`) and the issues it took out (a rollback, or a revert it shipped: `rolled_back`). Jira
+keys a deployment by pipeline, environment and `deploymentSequenceNumber`, so the two take the
+numbers 2n and 2n+1 for our deployment number n: both stay unique and increase with n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connect_app.reality.drift import changes_for_keys
+from connect_app.reality.history import difference_on_branch
+from connect_app.reality.model import Commit, FlagState, PullRequest, RevertAnalysis
+from connect_app.reality.record import iso
+from connect_app.reality.reverts import reverted_in
+
+SUCCESS = "success"
+FAILED = frozenset({"failure", "error"})
+# Jira's environment types; a name that says none of these is `unmapped`.
+_ENVIRONMENT_WORDS = (("staging", ("stag", "preprod", "pre-prod", "uat")), ("testing", ("test", "qa")),
+                      ("development", ("dev", "local", "sandbox")))
+
+
+@dataclass(frozen=True)
+class DeploymentRun:
+    """One deployment the app knows of, in any environment and state.
+
+    `number` increases as deployments are recorded (the stored row's id). `added`/`removed` are
+    what it changed against the environment's previous successful deployment when a comparison
+    was made (production); None lets the recorded branch order decide."""
+
+    number: int
+    environment: str
+    production: bool
+    sha: str
+    status: str
+    at: datetime
+    url: str | None = None
+    added: tuple[str, ...] | None = None
+    removed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A repository as Jira's Deployments page lists it."""
+
+    id: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RepositoryRuns:
+    pipeline: Pipeline
+    commits: Sequence[Commit]  # the default branch, in order
+    pulls: Sequence[PullRequest]
+    analysis: RevertAnalysis
+    runs: Sequence[DeploymentRun]
+
+
+def environment_type(name: str, production: bool) -> str:
+    if production:
+        return "production"
+    lowered = name.lower()
+    for kind, words in _ENVIRONMENT_WORDS:
+        if any(word in lowered for word in words):
+            return kind
+    return "unmapped"
+
+
+def _keys_by_sha(repo: RepositoryRuns, known: Collection[str] | None,
+                 moves: Mapping[str, str]) -> dict[str, set[str]]:
+    by_sha: dict[str, set[str]] = {}
+    for key, changes in changes_for_keys(repo.commits, repo.pulls, repo.analysis, known).items():
+        for change in changes:
+            by_sha.setdefault(change.sha, set()).add(moves.get(key, key))
+    return by_sha
+
+
+def _live_keys(contained: set[str], keys_by_sha: Mapping[str, set[str]], analysis: RevertAnalysis) -> set[str]:
+    """Issues with at least one change in the environment that no revert there undoes."""
+    reverted = reverted_in(analysis, contained)
+    return {key for sha in contained if sha not in reverted for key in keys_by_sha.get(sha, ())}
+
+
+def _touched(shas: Iterable[str], keys_by_sha: Mapping[str, set[str]], analysis: RevertAnalysis) -> set[str]:
+    """Issues whose changes these commits are, or whose changes they revert (or re-apply)."""
+    targets = {revert.sha: (*revert.targets, *revert.undoes) for revert in analysis.reverts}
+    undone = {revert.sha: revert.targets for revert in analysis.reverts}
+    keys: set[str] = set()
+    for sha in shas:
+        keys |= keys_by_sha.get(sha, set())
+        for target in targets.get(sha, ()):
+            keys |= keys_by_sha.get(target, set())
+            for again in undone.get(target, ()):
+                keys |= keys_by_sha.get(again, set())
+    return keys
+
+
+def _difference(run: DeploymentRun, branch: list[str], base: str | None) -> tuple[list[str], list[str]]:
+    if run.added is not None and run.removed is not None:
+        return list(run.added), list(run.removed)
+    return difference_on_branch(branch, base, run.sha) or ([], [])
+
+
+def deployment_outcomes(repo: RepositoryRuns, known: Collection[str] | None,
+                        moves: Mapping[str, str]) -> list[tuple[DeploymentRun, str, list[str]]]:
+    """(run, Jira state, issue keys) for every deployment that concerns at least one issue:
+    `successful` for the issues a successful deployment carried, `rolled_back` for those it took
+    out of the environment, `failed` for those a failed deployment tried to ship."""
+    keys_by_sha = _keys_by_sha(repo, known, moves)
+    branch = [commit.sha for commit in repo.commits]
+    contained: dict[str, set[str]] = {}
+    last_sha: dict[str, str] = {}
+    outcomes: list[tuple[DeploymentRun, str, list[str]]] = []
+    for run in sorted(repo.runs, key=lambda r: (r.at, r.number)):
+        env = run.environment.lower()
+        here = contained.setdefault(env, set())
+        if run.status in FAILED:
+            tried = difference_on_branch(branch, last_sha.get(env), run.sha) or ([], [])
+            keys = _touched(tried[0], keys_by_sha, repo.analysis)
+            if keys:
+                outcomes.append((run, "failed", sorted(keys)))
+            continue
+        if run.status != SUCCESS:
+            continue
+        added, removed = _difference(run, branch, last_sha.get(env))
+        before = _live_keys(here, keys_by_sha, repo.analysis)
+        here.difference_update(removed)
+        here.update(added)
+        last_sha[env] = run.sha
+        after = _live_keys(here, keys_by_sha, repo.analysis)
+        touched = _touched([*added, *removed], keys_by_sha, repo.analysis)
+        carried = sorted(touched & after)
+        taken_out = sorted(before - after)
+        if carried:
+            outcomes.append((run, "successful", carried))
+        if taken_out:
+            outcomes.append((run, "rolled_back", taken_out))
+    return outcomes
+
+
+def deployment_records(repo: RepositoryRuns, known: Collection[str] | None,
+                       moves: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Jira deployment records (all but `updateSequenceNumber`) by a stable identity."""
+    records: dict[str, dict[str, Any]] = {}
+    for run, state, keys in deployment_outcomes(repo, known, moves):
+        env_id = run.environment.lower()
+        sequence = run.number * 2 + (1 if state == "rolled_back" else 0)
+        words = {"successful": "Deployed", "failed": "Failed to deploy", "rolled_back": "Rolled back"}[state]
+        record = {
+            "deploymentSequenceNumber": sequence,
+            "displayName": f"{words} {run.sha[:7]} to {run.environment}"[:255],
+            "url": run.url or f"{repo.pipeline.url}/commit/{run.sha}",
+            "description": _description(state, run, keys)[:255],
+            "lastUpdated": iso(run.at),
+            "label": run.sha[:7],
+            "state": state,
+            "pipeline": {"id": repo.pipeline.id, "displayName": repo.pipeline.name[:255], "url": repo.pipeline.url},
+            "environment": {"id": env_id[:255], "displayName": run.environment[:255],
+                            "type": environment_type(run.environment, run.production)},
+            "associations": [{"associationType": "issueIdOrKeys", "values": keys[:500]}],
+            "schemaVersion": "1.0",
+        }
+        records[f"deployment:{repo.pipeline.id}:{env_id}:{sequence}"] = record
+    return records
+
+
+def _description(state: str, run: DeploymentRun, keys: Sequence[str]) -> str:
+    named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    if state == "rolled_back":
+        return f"{named} no longer live in {run.environment}: this deployment took it out."
+    if state == "failed":
+        return f"The deployment of {named} to {run.environment} failed."
+    return f"{named} live in {run.environment}."
+
+
+def flag_records(flags: Sequence[FlagState], fallback_url: str, known: Collection[str] | None,
+                 moves: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Jira feature flag records (all but `updateSequenceId`), one per provider and flag key,
+    with a detail per environment; flags that name no issue are not Jira's business."""
+    grouped: dict[str, list[FlagState]] = {}
+    for flag in flags:
+        grouped.setdefault(f"{flag.provider}:{flag.key}", []).append(flag)
+    records: dict[str, dict[str, Any]] = {}
+    for flag_id, states in sorted(grouped.items()):
+        keys = sorted({moves.get(k, k) for state in states for k in state.issue_keys
+                       if known is None or k.rsplit("-", 1)[0] in known})
+        if not keys:
+            continue
+        latest = _latest_per_environment(states)
+        production = [s for s in latest if s.production] or latest
+        newest = max(latest, key=lambda s: s.changed_at)
+        first = states[0]
+        records[f"flag:{flag_id}"] = {
+            "id": flag_id[:255],
+            "key": first.key[:255],
+            "displayName": (first.name or first.key)[:255],
+            "issueKeys": keys[:100],
+            "summary": {"url": newest.url or fallback_url, "lastUpdated": iso(newest.changed_at),
+                        "status": {"enabled": all(s.on for s in production)}},
+            "details": [{"url": s.url or fallback_url, "lastUpdated": iso(s.changed_at),
+                         "environment": {"name": s.environment[:255],
+                                         **_flag_environment_type(s)},
+                         "status": {"enabled": s.on}} for s in latest],
+            "schemaVersion": "1.0",
+        }
+    return records
+
+
+def _latest_per_environment(states: Sequence[FlagState]) -> list[FlagState]:
+    latest: dict[str, FlagState] = {}
+    for state in states:
+        seen = latest.get(state.environment.lower())
+        if seen is None or state.changed_at > seen.changed_at:
+            latest[state.environment.lower()] = state
+    return [latest[name] for name in sorted(latest)]
+
+
+def _flag_environment_type(state: FlagState) -> dict[str, str]:
+    # Feature flag environments have no `unmapped` type: leave the type out instead.
+    kind = environment_type(state.environment, state.production)
+    return {} if kind == "unmapped" else {"type": kind}

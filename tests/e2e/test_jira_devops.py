@@ -1,0 +1,69 @@
+"""Jira's own DevOps surfaces: every deployment and flag state the app knows reaches Jira
+Software's bulk APIs (checked by the simulator against Jira Software's schema), a rollback shows
+as `rolled_back` for the issues it took out, and replays send nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from connect_app.sandbox.jira.rest.devops import DEPLOYMENTS, FLAGS, releases_for
+from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.story import revert_and_deploy, ship_feature
+
+
+def _bulk_calls(stack: Stack, path: str) -> list[Any]:
+    return [call for call in stack.jira.requests_log if call.path == path]
+
+
+def _states(stack: Stack, key: str) -> list[tuple[str, str]]:
+    return [(d["state"], d["environment"]) for d in releases_for(stack.jira.state, key)["deployments"]]
+
+
+def test_the_revert_deployment_shows_as_rolled_back_in_jira_releases(stack: Stack) -> None:
+    story = ship_feature(stack)
+    assert _states(stack, "FEAT-304") == [("successful", "production")]
+    revert_and_deploy(stack, story)
+    assert _states(stack, "FEAT-304") == [("rolled_back", "production")]
+    stored = [d for d in stack.jira.state.deployments.values() if "FEAT-304" in d["issues"]]
+    assert sorted(d["state"] for d in stored) == ["rolled_back", "successful"]
+    rollback = next(d for d in stored if d["state"] == "rolled_back")
+    assert rollback["environment"] == {"id": "production", "displayName": "production", "type": "production"}
+    assert rollback["associations"] == [{"associationType": "issueIdOrKeys", "values": ["FEAT-304"]}]
+    assert rollback["lastUpdated"].startswith("2026-11-25T23:31")
+    assert stack.jira.violations == []
+
+
+def test_replays_and_redeliveries_resubmit_nothing(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    sent = {key: d["updateSequenceNumber"] for key, d in stack.jira.state.deployments.items()}
+    stack.jira.reset_log()
+    for delivery in list(stack.github.deliveries):
+        stack.github.redeliver(delivery.guid)
+    stack.settle()
+    assert _bulk_calls(stack, DEPLOYMENTS) == [] and _bulk_calls(stack, FLAGS) == []
+    assert stack.jira.writes() == []
+    assert {key: d["updateSequenceNumber"] for key, d in stack.jira.state.deployments.items()} == sent
+
+
+def test_a_rollback_deployment_is_rolled_back_only_for_what_it_took_out(stack: Stack) -> None:
+    for key in ("FEAT-1", "FEAT-2"):
+        stack.jira.add_issue(key, f"Feature {key}", status="Done")
+    stack.install()
+    github = stack.start_github()
+    stack.connect_repository()
+    github.repo.commit("Initial shop", {"README.md": "shop\n"})
+    github.push_branch()
+    first = github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"})
+    github.deploy(first, "production")
+    github.deploy(first, "staging")
+    second = github.push("FEAT-2: Gift wrap", {"src/wrap.py": "ON = 1\n"})
+    github.deploy(second, "production")
+    github.deploy(first, "production", when=datetime(2030, 1, 2, 3, 4, tzinfo=UTC))
+    stack.settle()
+    assert _states(stack, "FEAT-2") == [("rolled_back", "production")]
+    assert _states(stack, "FEAT-1") == [("successful", "production"), ("successful", "staging")]
+    staging = next(d for d in stack.jira.state.deployments.values() if d["environment"]["id"] == "staging")
+    assert staging["environment"]["type"] == "staging"
+    assert stack.jira.violations == []
