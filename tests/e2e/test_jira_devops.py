@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
+
 from connect_app.sandbox.jira.rest.devops import DEPLOYMENTS, FLAGS, releases_for
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
@@ -66,4 +68,56 @@ def test_a_rollback_deployment_is_rolled_back_only_for_what_it_took_out(stack: S
     assert _states(stack, "FEAT-1") == [("successful", "production"), ("successful", "staging")]
     staging = next(d for d in stack.jira.state.deployments.values() if d["environment"]["id"] == "staging")
     assert staging["environment"]["type"] == "staging"
+    assert stack.jira.violations == []
+
+
+def test_a_backfill_after_reinstall_resends_the_history(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    before = {key: d["updateSequenceNumber"] for key, d in stack.jira.state.deployments.items()}
+    stack.jira.uninstall(stack.app_url)
+    stack.jira.state.deployments.clear()  # the site forgot what the earlier install told it
+    assert stack.install().status_code == 204
+    stack.settle()
+    response = stack.admin("POST", f"/api/connections/{story.connection.id}/backfill", {})
+    assert response.status_code == 202, response.text
+    stack.settle()
+    after = {key: d["updateSequenceNumber"] for key, d in stack.jira.state.deployments.items()}
+    assert set(after) == set(before)
+    assert all(after[key] > before[key] for key in before), "sequence numbers only move forward"
+    assert _states(stack, "FEAT-304") == [("rolled_back", "production")]
+    stack.jira.reset_log()
+    assert stack.admin("POST", f"/api/connections/{story.connection.id}/backfill", {}).status_code == 202
+    stack.settle()
+    assert _bulk_calls(stack, DEPLOYMENTS) == [], "a second backfill has nothing new to send"
+
+
+def test_flag_states_reach_jira_and_only_changes_are_resent(stack: Stack) -> None:
+    stack.jira.add_issue("FEAT-30", "One-click checkout", status="Done")
+    stack.install()
+    stack.start_github()
+    connection = stack.connect_repository()
+    body = {"key": "feat-30-one-click", "name": "One-click checkout", "environment": "production",
+            "on": False, "changed_at": "2026-11-25T18:00:00Z", "url": "https://flags.example.com/feat-30"}
+    headers = {"Authorization": f"Bearer {connection.deploy_token}"}
+    assert requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, headers=headers,
+                         timeout=30).status_code == 202
+    stack.settle()
+    (flag,) = stack.jira.state.feature_flags.values()
+    assert (flag["key"], flag["issueKeys"], flag["summary"]["status"]) == (
+        "feat-30-one-click", ["FEAT-30"], {"enabled": False})
+    assert flag["details"][0]["environment"] == {"name": "production", "type": "production"}
+    assert releases_for(stack.jira.state, "FEAT-30")["flags"][0]["environments"] == [
+        {"name": "production", "on": False}]
+    first = flag["updateSequenceId"]
+    stack.jira.reset_log()
+    assert requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, headers=headers,
+                         timeout=30).status_code == 202
+    stack.settle()
+    assert _bulk_calls(stack, FLAGS) == [], "the same flag state again is not resent"
+    body.update(on=True, changed_at="2026-11-26T09:00:00Z")
+    requests.post(f"{stack.app_url}/flags/generic/{connection.id}", json=body, headers=headers, timeout=30)
+    stack.settle()
+    (flag,) = stack.jira.state.feature_flags.values()
+    assert flag["summary"]["status"] == {"enabled": True} and flag["updateSequenceId"] > first
     assert stack.jira.violations == []
