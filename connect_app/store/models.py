@@ -351,12 +351,25 @@ class DevOpsSubmission(Base):
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IssueParent(Base):
+    """An issue's parent (epic) as Jira said when the issue was last synced."""
+
+    __tablename__ = "issue_parents"
+    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", name="uq_issue_parent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    issue_key: Mapped[str] = mapped_column(String(100))
+    parent_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ParentRollup(Base):
     """An epic's (any parent's) roll-up of its children's reality, apart from the per-issue rows.
 
-    `children` lists `{"key", "state", "since"}` of the children with linked changes as last read
-    from Jira; `desired` is the `system-reality` property the parent should carry, `applied` what
-    was last written."""
+    `children` lists `{"key", "summary", "state", "since"}` of its children with linked changes;
+    `desired` is the `system-reality` property the parent should carry, `applied` what was last
+    written."""
 
     __tablename__ = "parent_rollups"
     __table_args__ = (UniqueConstraint("tenant_id", "parent_key", name="uq_parent_rollup"),)

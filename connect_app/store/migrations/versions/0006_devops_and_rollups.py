@@ -1,4 +1,4 @@
-"""devops submissions and parent roll-ups
+"""devops submissions, issue parents and parent roll-ups
 
 Revision ID: 0006
 Revises: 0004
@@ -35,6 +35,20 @@ def upgrade() -> None:
     with op.batch_alter_table("devops_submissions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_devops_submissions_tenant_id"), ["tenant_id"], unique=False)
     op.create_table(
+        "issue_parents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("issue_key", sa.String(length=100), nullable=False),
+        sa.Column("parent_key", sa.String(length=100), nullable=True),
+        sa.Column("seen_at", connect_app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("tenant_id", "issue_key", name="uq_issue_parent"),
+    )
+    with op.batch_alter_table("issue_parents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_issue_parents_parent_key"), ["parent_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_issue_parents_tenant_id"), ["tenant_id"], unique=False)
+    op.create_table(
         "parent_rollups",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -56,6 +70,10 @@ def downgrade() -> None:
     with op.batch_alter_table("parent_rollups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_parent_rollups_tenant_id"))
     op.drop_table("parent_rollups")
+    with op.batch_alter_table("issue_parents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_issue_parents_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_issue_parents_parent_key"))
+    op.drop_table("issue_parents")
     with op.batch_alter_table("devops_submissions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_devops_submissions_tenant_id"))
     op.drop_table("devops_submissions")
