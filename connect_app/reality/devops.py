@@ -157,10 +157,9 @@ def deployment_records(repo: RepositoryRuns, known: Collection[str] | None,
     for run, state, keys in deployment_outcomes(repo, known, moves):
         env_id = run.environment.lower()
         sequence = run.number * 2 + (1 if state == "rolled_back" else 0)
-        words = {"successful": "Deployed", "failed": "Failed to deploy", "rolled_back": "Rolled back"}[state]
         record = {
             "deploymentSequenceNumber": sequence,
-            "displayName": f"{words} {run.sha[:7]} to {run.environment}"[:255],
+            "displayName": f"Deployment of {run.sha[:7]} to {run.environment}"[:255],
             "url": run.url or f"{repo.pipeline.url}/commit/{run.sha}",
             "description": _description(state, run, keys)[:255],
             "lastUpdated": iso(run.at),

@@ -51,6 +51,13 @@ def _key_order(key: str) -> tuple[str, int]:
     return project, int(number) if number.isdigit() else 0
 
 
+def drifted_names(children: Sequence[ChildReality]) -> str:
+    """`FEAT-304 reverted, FEAT-310 rolled back and 2 more`: the children in drift, worst first."""
+    drifted = [c for c in ordered(children) if c.in_drift]
+    named = ", ".join(f"{c.key} {story.state_label(c.state).lower()}" for c in drifted[:3])
+    return named + (f" and {len(drifted) - 3} more" if len(drifted) > 3 else "")
+
+
 def rollup_summary(children: Sequence[ChildReality]) -> str:
     """One plain sentence: `1 of 2 features is no longer fully live: FEAT-304 reverted.`"""
     drifted = [c for c in ordered(children) if c.in_drift]
@@ -61,9 +68,15 @@ def rollup_summary(children: Sequence[ChildReality]) -> str:
             return "Its one feature with code is live as built."
         return f"All {total} {noun} with code are live as built." if total else "No feature has code yet."
     verb = "is" if len(drifted) == 1 else "are"
-    named = ", ".join(f"{c.key} {story.state_label(c.state).lower()}" for c in drifted[:3])
-    more = f" and {len(drifted) - 3} more" if len(drifted) > 3 else ""
-    return f"{len(drifted)} of {total} {noun} {verb} no longer fully live: {named}{more}."
+    return f"{len(drifted)} of {total} {noun} {verb} no longer fully live: {drifted_names(children)}."
+
+
+def rollup_headline(children: Sequence[ChildReality]) -> str:
+    """The epic panel's headline: `1 of 2 features no longer fully live`."""
+    drifted = sum(1 for c in children if c.in_drift)
+    if drifted:
+        return f"{drifted} of {len(children)} {'feature' if len(children) == 1 else 'features'} no longer fully live"
+    return "Every feature with code is live"
 
 
 def rollup_value(children: Sequence[ChildReality], own: Mapping[str, Any] | None = None) -> dict[str, Any]:

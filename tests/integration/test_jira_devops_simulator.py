@@ -39,7 +39,7 @@ def sim():
 
 def deployment(**changes: Any) -> dict[str, Any]:
     record = {
-        "deploymentSequenceNumber": 2, "updateSequenceNumber": 1, "displayName": "Rolled back abc1234",
+        "deploymentSequenceNumber": 2, "updateSequenceNumber": 1, "displayName": "Deployment of abc1234 to production",
         "url": "https://github.com/acme/shop/commit/abc1234", "description": "FEAT-1 no longer live.",
         "lastUpdated": "2026-11-25T23:31:00Z", "state": "rolled_back",
         "pipeline": {"id": "c1", "displayName": "acme/shop", "url": "https://github.com/acme/shop"},
