@@ -68,6 +68,15 @@ class RepositoryRuns:
     runs: Sequence[DeploymentRun]
 
 
+def web_url(value: str | None, fallback: str) -> str:
+    """A link Jira takes (`format: uri`, at most 2000 characters); anything else gives way to the
+    fallback, so that one odd link a CI tool sent never makes Jira refuse a whole batch."""
+    if value and value.startswith(("https://", "http://")) and len(value) <= 2000 \
+            and not any(c.isspace() or c in '<>"' for c in value):
+        return value
+    return fallback
+
+
 def environment_type(name: str, production: bool) -> str:
     if production:
         return "production"
@@ -160,7 +169,7 @@ def deployment_records(repo: RepositoryRuns, known: Collection[str] | None,
         record = {
             "deploymentSequenceNumber": sequence,
             "displayName": f"Deployment of {run.sha[:7]} to {run.environment}"[:255],
-            "url": run.url or f"{repo.pipeline.url}/commit/{run.sha}",
+            "url": web_url(run.url, f"{repo.pipeline.url}/commit/{run.sha}"),
             "description": _description(state, run, keys)[:255],
             "lastUpdated": iso(run.at),
             "label": run.sha[:7],
@@ -206,9 +215,9 @@ def flag_records(flags: Sequence[FlagState], fallback_url: str, known: Collectio
             "key": first.key[:255],
             "displayName": (first.name or first.key)[:255],
             "issueKeys": keys[:100],
-            "summary": {"url": newest.url or fallback_url, "lastUpdated": iso(newest.changed_at),
+            "summary": {"url": web_url(newest.url, fallback_url), "lastUpdated": iso(newest.changed_at),
                         "status": {"enabled": all(s.on for s in production)}},
-            "details": [{"url": s.url or fallback_url, "lastUpdated": iso(s.changed_at),
+            "details": [{"url": web_url(s.url, fallback_url), "lastUpdated": iso(s.changed_at),
                          "environment": {"name": s.environment[:255],
                                          **_flag_environment_type(s)},
                          "status": {"enabled": s.on}} for s in latest],

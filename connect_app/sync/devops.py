@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
+from connect_app.connect.jira import JiraError
 from connect_app.jobs.locks import exclusive
 from connect_app.reality.devops import (
     DeploymentRun,
@@ -27,6 +28,7 @@ from connect_app.reality.devops import (
     RepositoryRuns,
     deployment_records,
     flag_records,
+    web_url,
 )
 from connect_app.services import Services
 from connect_app.store.db import transaction
@@ -46,10 +48,11 @@ def digest(record: Mapping[str, Any]) -> str:
 
 def repository_url(history: RepositoryHistory) -> str:
     """Where people see the repository: from a commit's web link, else GitHub's address for it."""
+    fallback = f"https://github.com/{history.connection.repository}"
     for commit in history.commits:
         if commit.url and "/commit/" in commit.url:
-            return commit.url.split("/commit/", 1)[0]
-    return f"https://github.com/{history.connection.repository}"
+            return web_url(commit.url.split("/commit/", 1)[0], fallback)
+    return fallback
 
 
 def _runs(session: Session, history: RepositoryHistory, production: frozenset[str]) -> list[DeploymentRun]:
@@ -127,7 +130,15 @@ def _send(svc: Services, tenant_id: int, install_at: datetime | None,
           submit: Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]], refused: str) -> None:
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
-        answer = submit([record for _key, record, _n in batch])
+        try:
+            answer = submit([record for _key, record, _n in batch])
+        except JiraError as exc:
+            if exc.status != 403:
+                raise
+            # The site has not granted the provider module yet (an install from before it was
+            # declared): nothing is recorded, so everything is sent once it is.
+            log.warning("Jira refused DevOps data of tenant %s (403): %s", tenant_id, exc)
+            return
         if answer.get(refused):
             # Jira keeps refusing a record it found malformed: retrying would change nothing.
             log.warning("Jira refused some %s of tenant %s: %s", refused, tenant_id, answer[refused])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connect_app.jobs.kinds import queue_roll_up
-from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
 
@@ -55,3 +55,21 @@ def test_replays_write_nothing_to_the_epic(stack: Stack) -> None:
     assert stack.settle() >= 1
     assert stack.jira.writes() == []
     assert _epic(stack) == value
+
+
+def test_the_epic_panel_lists_only_features_the_viewer_may_browse(stack: Stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_issue("FEAT-307", "Retry settings page", status="Done", parent="FEAT-300")
+    stack.github.push("FEAT-307: retry settings", {"checkout/settings.py": "RETRY = 3\n"})
+    revert_and_deploy(stack, story)
+    view = stack.admin("GET", "/api/issues/FEAT-300/reality", account_id=ADMIN).json()
+    assert [(c["key"], c["state"]) for c in view["rollup"]["children"]] == [
+        ("FEAT-304", "reverted"), ("FEAT-307", "live")]
+    assert (view["rollup"]["drifted"], view["rollup"]["total"]) == (1, 2)
+
+    dan = STAKEHOLDERS["assignee"][0]
+    stack.jira.state.restrict_issue(dan, "FEAT-304")
+    answer = stack.admin("GET", "/api/issues/FEAT-300/reality", account_id=dan)
+    assert answer.status_code == 200
+    assert [c["key"] for c in answer.json()["rollup"]["children"]] == ["FEAT-307"]
+    assert "FEAT-304" not in answer.text and "Payment retry logic" not in answer.text

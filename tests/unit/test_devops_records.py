@@ -13,6 +13,7 @@ from connect_app.reality.devops import (
     deployment_records,
     environment_type,
     flag_records,
+    web_url,
 )
 from connect_app.reality.model import Commit, FlagState
 from connect_app.reality.reverts import analyse_reverts
@@ -84,3 +85,11 @@ def test_flags_are_one_record_per_flag_with_a_detail_per_environment() -> None:
     assert record["summary"]["status"] == {"enabled": False}
     assert [(d["environment"], d["status"]["enabled"]) for d in record["details"]] == [
         ({"name": "production", "type": "production"}, False), ({"name": "staging", "type": "staging"}, True)]
+
+
+def test_an_odd_link_gives_way_to_the_fallback_so_jira_takes_the_batch() -> None:
+    fallback = "https://github.com/acme/shop/commit/abc"
+    for odd in (None, "", "javascript:alert(1)", "ci.example.com/run/7", "https://ci.example.com/a b",
+                "https://x.example/" + "a" * 2000):
+        assert web_url(odd, fallback) == fallback
+    assert web_url("https://ci.example.com/run/7", fallback) == "https://ci.example.com/run/7"
