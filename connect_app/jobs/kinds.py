@@ -30,7 +30,9 @@ ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE, HO
 HOUSEKEEPING_KEY: Final = "housekeeping"
 # The bulk lane: history reads and housekeeping run only while no live job (deliveries, recomputes, Jira
 # syncs) of any tenant is ready, so a backfill never delays a revert reaching Jira.
-BULK: Final = frozenset({BACKFILL, HOUSEKEEPING, REPORT_ACCOUNTS})
+# Jira Software's Releases data goes there too: it reads the whole history, and while it waits
+# behind live work every further request for it is absorbed by its dedupe key (one run per burst).
+BULK: Final = frozenset({BACKFILL, HOUSEKEEPING, REPORT_ACCOUNTS, SUBMIT_DEVOPS})
 # Kinds that always have their next run queued (a schedule, not a backlog).
 SCHEDULED: Final = frozenset({HOUSEKEEPING})
 
