@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from connect_app.jobs.kinds import queue_roll_up
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
+
+pytestmark = pytest.mark.postgres
 
 
 def _epic(stack: Stack) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import requests
 
 from connect_app.jobs.kinds import queue_devops
@@ -14,6 +15,8 @@ from connect_app.sandbox.jira.rest.devops import DEPLOYMENTS, FLAGS, releases_fo
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
+
+pytestmark = pytest.mark.postgres  # sequence numbers and re-install also hold on PostgreSQL
 
 
 def _bulk_calls(stack: Stack, path: str) -> list[Any]:
