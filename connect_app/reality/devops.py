@@ -87,33 +87,42 @@ def environment_type(name: str, production: bool) -> str:
     return "unmapped"
 
 
-def _keys_by_sha(repo: RepositoryRuns, known: Collection[str] | None,
-                 moves: Mapping[str, str]) -> dict[str, set[str]]:
-    by_sha: dict[str, set[str]] = {}
-    for key, changes in changes_for_keys(repo.commits, repo.pulls, repo.analysis, known).items():
-        for change in changes:
-            by_sha.setdefault(change.sha, set()).add(moves.get(key, key))
-    return by_sha
+@dataclass(frozen=True)
+class _Index:
+    """Which issues each commit is a change of, and what each revert undoes, built once."""
 
+    keys_by_sha: Mapping[str, set[str]]
+    shas_by_key: Mapping[str, set[str]]
+    revert_targets: Mapping[str, tuple[str, ...]]  # revert -> the commits (and reverts) it undoes
+    reverted_by_revert: Mapping[str, tuple[str, ...]]  # revert -> the commits it reverts
 
-def _live_keys(contained: set[str], keys_by_sha: Mapping[str, set[str]], analysis: RevertAnalysis) -> set[str]:
-    """Issues with at least one change in the environment that no revert there undoes."""
-    reverted = reverted_in(analysis, contained)
-    return {key for sha in contained if sha not in reverted for key in keys_by_sha.get(sha, ())}
+    @classmethod
+    def of(cls, repo: RepositoryRuns, known: Collection[str] | None, moves: Mapping[str, str]) -> _Index:
+        keys_by_sha: dict[str, set[str]] = {}
+        shas_by_key: dict[str, set[str]] = {}
+        for key, changes in changes_for_keys(repo.commits, repo.pulls, repo.analysis, known).items():
+            for change in changes:
+                keys_by_sha.setdefault(change.sha, set()).add(moves.get(key, key))
+                shas_by_key.setdefault(moves.get(key, key), set()).add(change.sha)
+        return cls(keys_by_sha, shas_by_key,
+                   {r.sha: (*r.targets, *r.undoes) for r in repo.analysis.reverts},
+                   {r.sha: r.targets for r in repo.analysis.reverts})
 
+    def touched(self, shas: Iterable[str]) -> set[str]:
+        """Issues whose changes these commits are, or whose changes they revert (or re-apply)."""
+        keys: set[str] = set()
+        for sha in shas:
+            keys |= self.keys_by_sha.get(sha, set())
+            for target in self.revert_targets.get(sha, ()):
+                keys |= self.keys_by_sha.get(target, set())
+                for again in self.reverted_by_revert.get(target, ()):
+                    keys |= self.keys_by_sha.get(again, set())
+        return keys
 
-def _touched(shas: Iterable[str], keys_by_sha: Mapping[str, set[str]], analysis: RevertAnalysis) -> set[str]:
-    """Issues whose changes these commits are, or whose changes they revert (or re-apply)."""
-    targets = {revert.sha: (*revert.targets, *revert.undoes) for revert in analysis.reverts}
-    undone = {revert.sha: revert.targets for revert in analysis.reverts}
-    keys: set[str] = set()
-    for sha in shas:
-        keys |= keys_by_sha.get(sha, set())
-        for target in targets.get(sha, ()):
-            keys |= keys_by_sha.get(target, set())
-            for again in undone.get(target, ()):
-                keys |= keys_by_sha.get(again, set())
-    return keys
+    def live(self, keys: Iterable[str], contained: set[str], reverted: Mapping[str, str]) -> set[str]:
+        """Those of `keys` with a change in the environment that no revert there undoes."""
+        return {key for key in keys
+                if any(sha in contained and sha not in reverted for sha in self.shas_by_key.get(key, ()))}
 
 
 def _difference(run: DeploymentRun, branch: list[str], base: str | None) -> tuple[list[str], list[str]]:
@@ -127,7 +136,7 @@ def deployment_outcomes(repo: RepositoryRuns, known: Collection[str] | None,
     """(run, Jira state, issue keys) for every deployment that concerns at least one issue:
     `successful` for the issues a successful deployment carried, `rolled_back` for those it took
     out of the environment, `failed` for those a failed deployment tried to ship."""
-    keys_by_sha = _keys_by_sha(repo, known, moves)
+    index = _Index.of(repo, known, moves)
     branch = [commit.sha for commit in repo.commits]
     contained: dict[str, set[str]] = {}
     last_sha: dict[str, str] = {}
@@ -137,25 +146,23 @@ def deployment_outcomes(repo: RepositoryRuns, known: Collection[str] | None,
         here = contained.setdefault(env, set())
         if run.status in FAILED:
             tried = difference_on_branch(branch, last_sha.get(env), run.sha) or ([], [])
-            keys = _touched(tried[0], keys_by_sha, repo.analysis)
+            keys = index.touched(tried[0])
             if keys:
                 outcomes.append((run, "failed", sorted(keys)))
             continue
         if run.status != SUCCESS:
             continue
         added, removed = _difference(run, branch, last_sha.get(env))
-        before = _live_keys(here, keys_by_sha, repo.analysis)
+        touched = index.touched([*added, *removed])
+        before = index.live(touched, here, reverted_in(repo.analysis, here))
         here.difference_update(removed)
         here.update(added)
         last_sha[env] = run.sha
-        after = _live_keys(here, keys_by_sha, repo.analysis)
-        touched = _touched([*added, *removed], keys_by_sha, repo.analysis)
-        carried = sorted(touched & after)
-        taken_out = sorted(before - after)
-        if carried:
-            outcomes.append((run, "successful", carried))
-        if taken_out:
-            outcomes.append((run, "rolled_back", taken_out))
+        after = index.live(touched, here, reverted_in(repo.analysis, here))
+        if after:
+            outcomes.append((run, "successful", sorted(after)))
+        if before - after:
+            outcomes.append((run, "rolled_back", sorted(before - after)))
     return outcomes
 
 
