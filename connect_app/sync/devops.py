@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
 from connect_app.connect.jira import JiraError
+from connect_app.jobs import queue
 from connect_app.jobs.locks import exclusive
 from connect_app.reality.devops import (
     DeploymentRun,
@@ -101,7 +102,13 @@ def submit_devops(svc: Services, tenant_id: int) -> int:
     """Send Jira the deployments and flags it does not hold yet; returns how many were sent.
     One run per tenant at a time, so two never send the same sequence number."""
     with exclusive(svc, f"devops:{tenant_id}"):
-        return _submit_devops(svc, tenant_id)
+        try:
+            return _submit_devops(svc, tenant_id)
+        except JiraError as exc:
+            if exc.retry_after is None:
+                raise
+            # Jira's quota: come back when it says, without counting a failed attempt.
+            raise queue.Retry(exc.retry_after, str(exc)) from exc
 
 
 def _submit_devops(svc: Services, tenant_id: int) -> int:

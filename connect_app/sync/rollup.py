@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from connect_app.connect.audited import jira_for
 from connect_app.connect.descriptor import ISSUE_PROPERTY_KEY
 from connect_app.connect.jira import JiraError
+from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_roll_up
 from connect_app.jobs.locks import exclusive
 from connect_app.reality.record import drift_from_record, iso, property_value
@@ -111,6 +112,8 @@ def roll_up_parents(svc: Services, tenant_id: int) -> list[str]:
             try:
                 jira.set_issue_property(parent_key, ISSUE_PROPERTY_KEY, value)
             except JiraError as exc:
+                if exc.retry_after is not None:  # Jira's quota: back to the queue, attempt uncounted
+                    raise queue.Retry(exc.retry_after, str(exc)) from exc
                 if exc.status != 404:  # a parent deleted since: nothing to show it on
                     raise
                 continue

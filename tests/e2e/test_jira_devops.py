@@ -4,17 +4,20 @@ as `rolled_back` for the issues it took out, and replays send nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from connect_app.jobs import kinds
 from connect_app.jobs.kinds import queue_devops
 from connect_app.sandbox.jira.rest.devops import DEPLOYMENTS, FLAGS, releases_for
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
+from connect_app.store.models import Job
 
 pytestmark = pytest.mark.postgres  # sequence numbers and re-install also hold on PostgreSQL
 
@@ -129,3 +132,13 @@ def test_flag_states_reach_jira_and_only_changes_are_resent(stack: Stack) -> Non
     (flag,) = stack.jira.state.feature_flags.values()
     assert flag["summary"]["status"] == {"enabled": True} and flag["updateSequenceId"] > first
     assert stack.jira.violations == []
+
+
+def test_jiras_hour_long_quota_hands_the_submission_back_to_the_queue(stack: Stack) -> None:
+    stack.jira.fail_next(429, retry_after=3600, path_contains=DEPLOYMENTS)
+    ship_feature(stack)
+    assert stack.jira.state.deployments == {}
+    with stack.svc.sessions() as session:
+        job = session.scalars(select(Job).where(Job.kind == kinds.SUBMIT_DEVOPS)).one()
+        assert (job.status, job.attempts) == ("queued", 0)
+        assert job.run_after > datetime.now(UTC) + timedelta(minutes=50)
