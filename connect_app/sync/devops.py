@@ -140,11 +140,12 @@ def _send(svc: Services, tenant_id: int, install_at: datetime | None,
         try:
             answer = submit([record for _key, record, _n in batch])
         except JiraError as exc:
-            if exc.status != 403:
+            if exc.status not in (403, 404):
                 raise
-            # The site has not granted the provider module yet (an install from before it was
-            # declared): nothing is recorded, so everything is sent once it is.
-            log.warning("Jira refused DevOps data of tenant %s (403): %s", tenant_id, exc)
+            # 403: the site has not granted the provider module yet (an install from before it
+            # was declared); 404: a site without Jira Software. Nothing is recorded, so everything
+            # is sent once the site takes it.
+            log.warning("Jira refused DevOps data of tenant %s: %s", tenant_id, exc)
             return
         if answer.get(refused):
             # Jira keeps refusing a record it found malformed: retrying would change nothing.
