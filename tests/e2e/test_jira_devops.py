@@ -142,3 +142,24 @@ def test_jiras_hour_long_quota_hands_the_submission_back_to_the_queue(stack: Sta
         job = session.scalars(select(Job).where(Job.kind == kinds.SUBMIT_DEVOPS)).one()
         assert (job.status, job.attempts) == ("queued", 0)
         assert job.run_after > datetime.now(UTC) + timedelta(minutes=50)
+
+
+def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(stack: Stack) -> None:
+    stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
+    stack.install()
+    app_key = "system-reality-for-jira"
+    granted = stack.jira.state.app_modules[app_key]
+    stack.jira.state.app_modules[app_key] = granted - {"jiraDeploymentInfoProvider"}
+    github = stack.start_github()
+    stack.connect_repository()
+    github.repo.commit("Initial shop", {"README.md": "shop\n"})
+    github.push_branch()
+    github.deploy(github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"}), "production")
+    stack.settle()
+    assert [call.status for call in _bulk_calls(stack, DEPLOYMENTS)] == [403]
+    assert stack.jira.state.deployments == {}
+    stack.jira.state.app_modules[app_key] = granted
+    with transaction(stack.svc.sessions) as session:
+        queue_devops(session, 1)
+    stack.settle()
+    assert _states(stack, "FEAT-1") == [("successful", "production")]
