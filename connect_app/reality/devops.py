@@ -5,10 +5,12 @@ Pure functions from the facts the app knows to the records Jira Software's bulk 
 tests/fixtures/jira-software-openapi/). The sequence numbers are not decided here: sync keeps
 them, so that a record whose content did not move is never sent again.
 
-A deployment of ours can be two Jira deployments: the issues it carried (state `successful`, or
-`failed`) and the issues it took out (a rollback, or a revert it shipped: `rolled_back`). Jira
-keys a deployment by pipeline, environment and `deploymentSequenceNumber`, so the two take the
-numbers 2n and 2n+1 for our deployment number n: both stay unique and increase with n.
+A deployment of ours can be several Jira deployments: the issues it carried (state `successful`,
+or `failed`) and the issues it took out (a rollback, or a revert it shipped: `rolled_back`), each
+in slices of at most 500 issues (Jira's limit per deployment; a first deployment carries the
+whole history). Jira keys a deployment by pipeline, environment and `deploymentSequenceNumber`,
+so our deployment number n takes the numbers from n * 1024: carried slices first, taken-out
+slices from n * 1024 + 512. They stay unique and increase with n.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from connect_app.reality.record import iso
 from connect_app.reality.reverts import reverted_in
 
 SUCCESS = "success"
+# Jira takes at most 500 issues per deployment; SLICES of them per state and deployment.
+KEYS_PER_DEPLOYMENT = 500
+SLICES = 512
 FAILED = frozenset({"failure", "error"})
 # Jira's environment types; a name that says none of these is `unmapped`.
 _ENVIRONMENT_WORDS = (("staging", ("stag", "preprod", "pre-prod", "uat")), ("testing", ("test", "qa")),
@@ -170,25 +175,34 @@ def deployment_records(repo: RepositoryRuns, known: Collection[str] | None,
                        moves: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Jira deployment records (all but `updateSequenceNumber`) by a stable identity."""
     records: dict[str, dict[str, Any]] = {}
-    for run, state, keys in deployment_outcomes(repo, known, moves):
-        env_id = run.environment.lower()
-        sequence = run.number * 2 + (1 if state == "rolled_back" else 0)
-        record = {
-            "deploymentSequenceNumber": sequence,
-            "displayName": f"Deployment of {run.sha[:7]} to {run.environment}"[:255],
-            "url": web_url(run.url, f"{repo.pipeline.url}/commit/{run.sha}"),
-            "description": _description(state, run, keys)[:255],
-            "lastUpdated": iso(run.at),
-            "label": run.sha[:7],
-            "state": state,
-            "pipeline": {"id": repo.pipeline.id, "displayName": repo.pipeline.name[:255], "url": repo.pipeline.url},
-            "environment": {"id": env_id[:255], "displayName": run.environment[:255],
-                            "type": environment_type(run.environment, run.production)},
-            "associations": [{"associationType": "issueIdOrKeys", "values": keys[:500]}],
-            "schemaVersion": "1.0",
-        }
-        records[f"deployment:{repo.pipeline.id}:{env_id}:{sequence}"] = record
+    for run, state, all_keys in deployment_outcomes(repo, known, moves):
+        for slice_number, start in enumerate(range(0, min(len(all_keys), SLICES * KEYS_PER_DEPLOYMENT),
+                                                   KEYS_PER_DEPLOYMENT)):
+            keys = all_keys[start:start + KEYS_PER_DEPLOYMENT]
+            sequence = run.number * 2 * SLICES + (SLICES if state == "rolled_back" else 0) + slice_number
+            key, record = _deployment_record(repo, run, state, keys, sequence)
+            records[key] = record
     return records
+
+
+def _deployment_record(repo: RepositoryRuns, run: DeploymentRun, state: str, keys: list[str],
+                       sequence: int) -> tuple[str, dict[str, Any]]:
+    env_id = run.environment.lower()
+    record = {
+        "deploymentSequenceNumber": sequence,
+        "displayName": f"Deployment of {run.sha[:7]} to {run.environment}"[:255],
+        "url": web_url(run.url, f"{repo.pipeline.url}/commit/{run.sha}"),
+        "description": _description(state, run, keys)[:255],
+        "lastUpdated": iso(run.at),
+        "label": run.sha[:7],
+        "state": state,
+        "pipeline": {"id": repo.pipeline.id, "displayName": repo.pipeline.name[:255], "url": repo.pipeline.url},
+        "environment": {"id": env_id[:255], "displayName": run.environment[:255],
+                        "type": environment_type(run.environment, run.production)},
+        "associations": [{"associationType": "issueIdOrKeys", "values": keys}],
+        "schemaVersion": "1.0",
+    }
+    return f"deployment:{repo.pipeline.id}:{env_id}:{sequence}", record
 
 
 def _description(state: str, run: DeploymentRun, keys: Sequence[str]) -> str:

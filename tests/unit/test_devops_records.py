@@ -62,11 +62,11 @@ def test_environments_are_followed_apart_and_typed() -> None:
         "staging", "testing", "development", "unmapped"]
 
 
-def test_carried_and_taken_out_are_two_jira_deployments_with_distinct_increasing_numbers() -> None:
+def test_carried_and_taken_out_are_jira_deployments_with_distinct_increasing_numbers() -> None:
     records = deployment_records(_repo(COMMITS, [_run(7, "c" * 40), _run(9, "b" * 40)]), None, {"FEAT-2": "SHOP-2"})
     numbers = {key: r["deploymentSequenceNumber"] for key, r in records.items()}
-    assert numbers == {"deployment:c1:production:14": 14, "deployment:c1:production:19": 19}
-    rolled = records["deployment:c1:production:19"]
+    assert numbers == {"deployment:c1:production:7168": 7 * 1024, "deployment:c1:production:9728": 9 * 1024 + 512}
+    rolled = records["deployment:c1:production:9728"]
     assert rolled["state"] == "rolled_back"
     assert rolled["associations"] == [{"associationType": "issueIdOrKeys", "values": ["SHOP-2"]}]
     assert rolled["url"] == f"https://github.com/acme/shop/commit/{'b' * 40}"
@@ -93,3 +93,12 @@ def test_an_odd_link_gives_way_to_the_fallback_so_jira_takes_the_batch() -> None
                 "https://x.example/" + "a" * 2000):
         assert web_url(odd, fallback) == fallback
     assert web_url("https://ci.example.com/run/7", fallback) == "https://ci.example.com/run/7"
+
+
+def test_a_deployment_carrying_the_whole_history_is_sliced_to_jiras_500_issues() -> None:
+    commits = [Commit(f"{n:040x}", f"FEAT-{n}: change") for n in range(1, 1201)]
+    records = deployment_records(_repo(commits, [_run(3, commits[-1].sha)]), None, {})
+    sizes = {r["deploymentSequenceNumber"]: len(r["associations"][0]["values"]) for r in records.values()}
+    assert sizes == {3072: 500, 3073: 500, 3074: 200}
+    carried = {k for r in records.values() for k in r["associations"][0]["values"]}
+    assert len(carried) == 1200
