@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
 from connect_app.connect.descriptor import ISSUE_PROPERTY_KEY
-from connect_app.connect.jira import JiraError
+from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_roll_up
 from connect_app.jobs.locks import exclusive
@@ -92,20 +92,44 @@ def _own_value(reality: IssueReality | None) -> dict[str, Any] | None:
     return property_value(drift_from_record(reality.issue_key, reality.desired, reality.title or reality.issue_key))
 
 
+def learn_missing_parents(svc: Services, jira: JiraClient, tenant_id: int) -> None:
+    """Issues synced before parents were kept (an upgraded site) have no parent on record: ask
+    Jira once, in one search per 50 issues (reads only)."""
+    with svc.sessions() as session:
+        known = set(session.scalars(select(IssueParent.issue_key).where(IssueParent.tenant_id == tenant_id)))
+        unknown = sorted(r.issue_key for r in session.scalars(select(IssueReality).where(
+            IssueReality.tenant_id == tenant_id, IssueReality.applied_at.is_not(None),
+            IssueReality.missing.is_(False))) if r.issue_key not in known and child_reality(r) is not None)
+    for start in range(0, len(unknown), 50):
+        chunk = unknown[start:start + 50]
+        quoted = ", ".join(f'"{key}"' for key in chunk)
+        try:
+            found = {str(i.get("key")): i for i in jira.search_jql(f"key in ({quoted})", fields=["parent"])}
+        except JiraError as exc:
+            if exc.status != 400:  # a key Jira no longer knows: those wait for their next sync
+                raise
+            continue
+        for key in chunk:
+            if key in found:
+                note_parent(svc, tenant_id, key, (found[key].get("fields") or {}).get("parent"))
+
+
 def roll_up_parents(svc: Services, tenant_id: int) -> list[str]:
     """Write the roll-up property of every parent whose value moved; returns their keys."""
     with exclusive(svc, f"rollup:{tenant_id}"):
-        with transaction(svc.sessions) as session:
+        with svc.sessions() as session:
             tenant = session.get(Tenant, tenant_id)
             if tenant is None or not tenant.active:
                 return []
+            session.expunge(tenant)
+        jira = jira_for(svc, tenant)
+        learn_missing_parents(svc, jira, tenant_id)
+        with transaction(svc.sessions) as session:
             plans = _plan(session, tenant_id)
             session.flush()  # new rows get their ids
             due = [(row.id, row.parent_key, desired) for row, desired, write in plans if write]
-            session.expunge(tenant)
         if not due:
             return []
-        jira = jira_for(svc, tenant)
         written = []
         for row_id, parent_key, desired in due:
             value = {**desired, "updated": iso(utcnow())}

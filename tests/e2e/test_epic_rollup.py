@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from connect_app.jobs.kinds import queue_roll_up
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
+from connect_app.store.models import IssueParent, ParentRollup
 
 pytestmark = pytest.mark.postgres
 
@@ -77,3 +79,17 @@ def test_the_epic_panel_lists_only_features_the_viewer_may_browse(stack: Stack) 
     assert answer.status_code == 200
     assert [c["key"] for c in answer.json()["rollup"]["children"]] == ["FEAT-307"]
     assert "FEAT-304" not in answer.text and "Payment retry logic" not in answer.text
+
+
+def test_a_site_upgraded_from_before_roll_ups_learns_its_parents_from_jira(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    with transaction(stack.svc.sessions) as session:  # as the tables are right after the upgrade
+        session.execute(delete(IssueParent))
+        session.execute(delete(ParentRollup))
+    del stack.jira.issues["FEAT-300"]["properties"]["system-reality"]
+    with transaction(stack.svc.sessions) as session:
+        queue_roll_up(session, 1)
+    stack.settle()
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
