@@ -96,6 +96,11 @@
       head.appendChild(el("span", { className: "sr-subtlest" }, "Epic status"));
       head.appendChild(SR.statusLozenge(epic.status));
     }
+    // What the epic's own panel says: how many of its features are no longer fully live.
+    var rollup = epic && epic.rollup
+      ? el("p", { className: "sr-epic__rollup" }, SR.stateLozenge(epic.rollup.drift, epic.rollup.label), " ",
+        epic.rollup.text)
+      : null;
     var body = el("tbody");
     group.features.slice().sort(byDriftThenKey).forEach(function (feature) { body.appendChild(featureRow(feature)); });
     var table = el("table", { className: "sr-table" },
@@ -103,7 +108,7 @@
         el("th", { scope: "col" }, "Feature"), el("th", { scope: "col" }, "Jira status"),
         el("th", { scope: "col" }, "Reality"), el("th", { scope: "col" }, "What happened in the window"))),
       body);
-    return el("section", { className: "sr-epic sr-card", "aria-labelledby": id }, head, table);
+    return el("section", { className: "sr-epic sr-card", "aria-labelledby": id }, head, rollup, table);
   }
 
   function render(report) {

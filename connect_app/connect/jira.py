@@ -29,6 +29,8 @@ DEFAULT_ISSUE_FIELDS = ("summary", "status", "labels", "reporter", "assignee", "
 MAX_RETRY_AFTER = 120.0
 # Atlassian's personal data reporting API takes this many accounts per request.
 REPORT_ACCOUNTS_LIMIT = 90
+# Who sent the deployments and flags, as Jira logs it (providerMetadata.product).
+DEVOPS_PRODUCT = "System Reality for Jira"
 
 
 
@@ -484,6 +486,21 @@ class JiraClient:
 
     def get_user(self, account_id: str) -> dict[str, Any]:
         return self._json(self.request("GET", "/rest/api/3/user", params={"accountId": account_id})) or {}
+
+    # --- Jira Software DevOps data: deployments and feature flags --------------------------------
+
+    def submit_deployments(self, deployments: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """POST /rest/deployments/0.1/bulk (Jira Software; the app declares
+        `jiraDeploymentInfoProvider`). Jira answers 202 with `acceptedDeployments`,
+        `rejectedDeployments` and `unknownIssueKeys`; schema in tests/fixtures/jira-software-openapi/."""
+        body = {"deployments": [dict(d) for d in deployments], "providerMetadata": {"product": DEVOPS_PRODUCT}}
+        return self._json(self.request("POST", "/rest/deployments/0.1/bulk", json=body, expect=(202, 200))) or {}
+
+    def submit_feature_flags(self, flags: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """POST /rest/featureflags/0.1/bulk (the app declares `jiraFeatureFlagInfoProvider`); 202 with
+        `acceptedFeatureFlags`, `failedFeatureFlags` and `unknownIssueKeys`."""
+        body = {"flags": [dict(f) for f in flags], "providerMetadata": {"product": DEVOPS_PRODUCT}}
+        return self._json(self.request("POST", "/rest/featureflags/0.1/bulk", json=body, expect=(202, 200))) or {}
 
     # --- personal data reporting ----------------------------------------------------------------
 

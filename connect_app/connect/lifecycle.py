@@ -92,6 +92,8 @@ def installed() -> tuple[str, int]:
         tenant.enabled = True
         tenant.uninstalled_at = None
         tenant.known_projects_at = None
+        # This install's start: Jira Software data sent to an earlier install is sent again (sync.devops).
+        tenant.installed_at = utcnow()
     return "", 204
 
 

@@ -21,6 +21,8 @@ from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.models import Job
 from connect_app.sync.apply import sync_issue
+from connect_app.sync.devops import submit_devops
+from connect_app.sync.rollup import roll_up_parents
 
 
 class Handlers:
@@ -40,6 +42,8 @@ class Handlers:
             kinds.SYNC_ISSUE: lambda job: sync_issue(svc, int(job.payload["tenant_id"]), job.payload["issue_key"]),
             kinds.HOUSEKEEPING: lambda job: run_housekeeping(svc),
             kinds.REPORT_ACCOUNTS: lambda job: report_accounts(svc, int(job.payload["tenant_id"])),
+            kinds.SUBMIT_DEVOPS: lambda job: submit_devops(svc, int(job.payload["tenant_id"])),
+            kinds.ROLL_UP_PARENTS: lambda job: roll_up_parents(svc, int(job.payload["tenant_id"])),
         }
 
     def worker(self, **options: Any) -> queue.Worker:

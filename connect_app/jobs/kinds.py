@@ -22,11 +22,17 @@ RECOMPUTE: Final = "recompute"
 SYNC_ISSUE: Final = "sync_issue"
 HOUSEKEEPING: Final = "housekeeping"
 REPORT_ACCOUNTS: Final = "report_accounts"
-ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE, HOUSEKEEPING, REPORT_ACCOUNTS)
+# Jira's own DevOps surfaces (deployments, feature flags) and epics' roll-ups, reconciled per tenant.
+SUBMIT_DEVOPS: Final = "submit_devops"
+ROLL_UP_PARENTS: Final = "roll_up_parents"
+ALL: Final = (DELIVERY, COMPARE_DEPLOYMENTS, BACKFILL, RECOMPUTE, SYNC_ISSUE, HOUSEKEEPING, REPORT_ACCOUNTS,
+              SUBMIT_DEVOPS, ROLL_UP_PARENTS)
 HOUSEKEEPING_KEY: Final = "housekeeping"
 # The bulk lane: history reads and housekeeping run only while no live job (deliveries, recomputes, Jira
 # syncs) of any tenant is ready, so a backfill never delays a revert reaching Jira.
-BULK: Final = frozenset({BACKFILL, HOUSEKEEPING, REPORT_ACCOUNTS})
+# Jira Software's Releases data goes there too: it reads the whole history, and while it waits
+# behind live work every further request for it is absorbed by its dedupe key (one run per burst).
+BULK: Final = frozenset({BACKFILL, HOUSEKEEPING, REPORT_ACCOUNTS, SUBMIT_DEVOPS})
 # Kinds that always have their next run queued (a schedule, not a backlog).
 SCHEDULED: Final = frozenset({HOUSEKEEPING})
 
@@ -81,3 +87,15 @@ def queue_housekeeping(session: Session, delay: float = 0.0) -> None:
 def queue_report_accounts(session: Session, tenant_id: int) -> None:
     queue.enqueue(session, REPORT_ACCOUNTS, {"tenant_id": tenant_id}, tenant_id=tenant_id,
                   dedupe_key=report_accounts_key(tenant_id))
+
+
+def queue_devops(session: Session, tenant_id: int) -> None:
+    """Deployments and flags to Jira Software's bulk APIs, after facts moved (see sync.devops)."""
+    queue.enqueue(session, SUBMIT_DEVOPS, {"tenant_id": tenant_id}, tenant_id=tenant_id,
+                  dedupe_key=f"devops:{tenant_id}")
+
+
+def queue_roll_up(session: Session, tenant_id: int) -> None:
+    """Parents' roll-up properties, after an issue's sync (see sync.rollup)."""
+    queue.enqueue(session, ROLL_UP_PARENTS, {"tenant_id": tenant_id}, tenant_id=tenant_id,
+                  dedupe_key=f"rollup:{tenant_id}")

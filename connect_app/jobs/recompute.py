@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
-from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync
+from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_devops, queue_recompute, queue_sync
 from connect_app.jobs.locks import exclusive
 from connect_app.reality.drift import drift_for_keys
 from connect_app.reality.model import NOT_DRIFT, Drift
@@ -113,6 +113,8 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
             queue_recompute(session, tenant_id)
             return []
         drifts = compute_tenant(svc, session, tenant)
+        # Jira's Releases and Deployments follow the same facts; that job sends only what moved.
+        queue_devops(session, tenant_id)
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
         moved: list[str] = []

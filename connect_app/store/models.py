@@ -373,3 +373,55 @@ class McpToken(Base):
     # A fixed one-minute window of calls, counted in the database so every web process shares it.
     window_started_at: Mapped[datetime | None] = mapped_column()
     window_calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DevOpsSubmission(Base):
+    """One deployment or feature flag record as last submitted to Jira Software's DevOps APIs.
+
+    `sequence` is the last `updateSequenceNumber` (`updateSequenceId` for flags) sent: it only
+    grows, so Jira never ignores a later submission. `digest` is the content sent with it, and
+    `install_at` the tenant's install it went to: a re-install sends everything again."""
+
+    __tablename__ = "devops_submissions"
+    __table_args__ = (UniqueConstraint("tenant_id", "record_key", name="uq_devops_submission"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    record_key: Mapped[str] = mapped_column(String(600))
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    digest: Mapped[str] = mapped_column(String(64))
+    install_at: Mapped[datetime | None] = mapped_column()
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IssueParent(Base):
+    """An issue's parent (epic) as Jira said when the issue was last synced."""
+
+    __tablename__ = "issue_parents"
+    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", name="uq_issue_parent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    issue_key: Mapped[str] = mapped_column(String(100))
+    parent_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ParentRollup(Base):
+    """An epic's (any parent's) roll-up of its children's reality, apart from the per-issue rows.
+
+    `children` lists `{"key", "summary", "state", "since"}` of its children with linked changes;
+    `desired` is the `system-reality` property the parent should carry, `applied` what was last
+    written."""
+
+    __tablename__ = "parent_rollups"
+    __table_args__ = (UniqueConstraint("tenant_id", "parent_key", name="uq_parent_rollup"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    parent_key: Mapped[str] = mapped_column(String(100))
+    children: Mapped[list[Any]] = mapped_column(default=list)
+    desired: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    applied: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    applied_at: Mapped[datetime | None] = mapped_column()
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

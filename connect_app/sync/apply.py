@@ -37,6 +37,7 @@ from connect_app.store.facts import commit_author_and_message
 from connect_app.store.models import IssueReality, PostedComment, Tenant, utcnow
 from connect_app.sync.plan import CommentPlan, context_status, plan_comment, plan_fields
 from connect_app.sync.policy import ProjectPolicy, business_owner_field, project_policy
+from connect_app.sync.rollup import note_parent
 from connect_app.sync.still_open import still_open
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def _sync_issue(svc: Services, tenant_id: int, issue_key: str) -> None:
     _reconcile_fields(svc, jira, reality, issue, drift, policy)
     _settle_comments(svc, jira, tenant, reality, issue, drift, policy, done=done)
     _remember_issue(svc, reality.id, issue, title, done)
+    note_parent(svc, tenant_id, issue_key, issue_fields.get("parent"))  # the epic's roll-up follows
 
 
 def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, issue: Mapping[str, Any],

@@ -33,10 +33,11 @@ from connect_app.reality.drift import (
 from connect_app.reality.keys import project_of
 from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
 from connect_app.reality.record import drift_from_record, iso, iso_in_zone, parse_iso, property_value
+from connect_app.reality.rollup import ChildReality, drifted_names, rollup_headline
 from connect_app.services import Services, services
 from connect_app.store.facts import load_flag_events, load_releases
 from connect_app.store.history import load_tenant_history
-from connect_app.store.models import IssueReality, Tenant, utcnow
+from connect_app.store.models import IssueReality, ParentRollup, Tenant, utcnow
 from connect_app.sync.policy import business_owner_field, project_policy
 from connect_app.sync.still_open import still_open
 
@@ -254,6 +255,34 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "unconfirmed_reverts": unconfirmed,
         "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why} for i in open_items],
         "property": property_value(drift),
+        "rollup": rollup_view(svc, tenant, jira, account_id, key),
+    }
+
+
+def rollup_view(svc: Services, tenant: Tenant, jira: JiraClient, account_id: str | None,
+                parent_key: str) -> dict[str, Any] | None:
+    """An epic's (any parent's) features with linked changes and their reality, limited to the
+    ones this viewer may browse; None when the issue is no parent of such features."""
+    with svc.sessions() as session:
+        row = session.scalar(select(ParentRollup).where(ParentRollup.tenant_id == tenant.id,
+                                                        ParentRollup.parent_key == parent_key))
+    if row is None or not row.children:
+        return None
+    found = _fetch(jira, [c["key"] for c in row.children], ["summary"])
+    allowed = browsable_issues(jira, account_id, [i.get("id") for i in found.values()])
+    children = [ChildReality(key=c["key"], summary=((found[c["key"]].get("fields") or {}).get("summary")
+                                                    or c.get("summary") or c["key"]),
+                             state=c["state"], since=c.get("since"))
+                for c in row.children if c["key"] in found and str(found[c["key"]].get("id")) in allowed]
+    if not children:
+        return None
+    drifted = [c for c in children if c.in_drift]
+    worst = drifted[0].state if drifted else "live"
+    return {
+        "drift": worst, "label": story.state_label(worst), "drifted": len(drifted), "total": len(children),
+        "headline": rollup_headline(children), "summary": f"{drifted_names(children)}." if drifted else "",
+        "children": [{"key": c.key, "summary": c.summary, "state": c.state, "label": story.state_label(c.state),
+                      "in_drift": c.in_drift, "since": c.since} for c in children],
     }
 
 
@@ -330,6 +359,8 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
     with svc.sessions() as session:
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+        rollups = {r.parent_key: r.desired for r in session.scalars(
+            select(ParentRollup).where(ParentRollup.tenant_id == tenant.id))}
     keys = set(realities)
     for repo in snapshot.repositories:
         keys |= set(repo.changes)
@@ -369,7 +400,8 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         shown_epic = parent if epic is not None and str(epic.get("id")) in allowed else None
         group = groups.setdefault(shown_epic or "", {
             "epic": {"key": parent, "summary": ((epic or {}).get("fields") or {}).get("summary"),
-                     "status": epic_status.get("name"), "active": active} if shown_epic else None,
+                     "status": epic_status.get("name"), "active": active,
+                     "rollup": epic_rollup_line(rollups.get(parent))} if shown_epic else None,
             "features": [],
         })
         group["features"].append({
@@ -388,6 +420,19 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
         "groups": ordered,
         "total": sum(len(g["features"]) for g in ordered),
     }
+
+
+def epic_rollup_line(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The report's epic header says what the epic's panel says, in counts (no child names: the
+    viewer may not browse every feature)."""
+    if not value or not value.get("childrenTotal"):
+        return None
+    drifted, total = int(value.get("children") or 0), int(value["childrenTotal"])
+    noun = "feature" if total == 1 else "features"
+    text = (f"{drifted} of {total} {noun} no longer fully live" if drifted
+            else f"{'The' if total == 1 else 'All'} {total} {noun} with code live")
+    return {"drift": value.get("drift"), "label": story.state_label(str(value.get("drift"))), "drifted": drifted,
+            "total": total, "text": text}
 
 
 DRIFT_STATES = ("pending-deploy", "reverted", "partially-reverted", "rolled-back", "flag-off", "hotfixed")

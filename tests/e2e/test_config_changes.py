@@ -76,8 +76,8 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     comments = issue(stack)["comments"][comments_before:]
     assert len(comments) == 1
     text = str(comments[0]["body"])
-    for expected in ("was rolled back in production: its configuration was reverted", "payment retries back to revision 41", ARGO,
-                     "Jira still says “Done”", words.CONFIG_MEANING):
+    for expected in ("was rolled back in production: its configuration was reverted",
+                     "payment retries back to revision 41", ARGO, "Jira still says “Done”", words.CONFIG_MEANING):
         assert expected in text, expected
 
     # A retry of the same report (the sender's Idempotency-Key) changes nothing, in Jira or here.
@@ -95,8 +95,8 @@ def test_config_rollback_and_reapply_end_to_end(stack: Stack, shipped: Story) ->
     assert config_events[0]["title"].startswith("Configuration reverted: checkout-config")
     page = requests.get(stack.panel_url(KEY), timeout=30)
     assert page.status_code == 200
-    for shown in ("Its configuration was rolled back in production", "Configuration changed in production", f'href="{ARGO}"',
-                  "Change record"):
+    for shown in ("Its configuration was rolled back in production", "Configuration changed in production",
+                  f'href="{ARGO}"', "Change record"):
         assert shown in page.text.replace("&amp;", "&"), shown
     report = stack.admin("GET", "/api/report?since=48h&epics=all").json()
     reported = [e for g in report["groups"] for f in g["features"] if f["key"] == KEY for e in f["events"]]

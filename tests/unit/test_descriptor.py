@@ -167,3 +167,21 @@ def test_panel_and_context_show_only_where_code_is_linked(descriptor: dict) -> N
     modules = descriptor["modules"]
     assert modules["webPanels"][0]["conditions"] == wanted
     assert modules["jiraIssueContexts"][0]["conditions"] == wanted
+
+
+def test_deployment_and_feature_flag_providers_are_declared(descriptor: dict) -> None:
+    """Jira Software's bulk APIs answer 403 to an app without these modules."""
+    modules = descriptor["modules"]
+    for name, key in (("jiraDeploymentInfoProvider", "system-reality-deployments"),
+                      ("jiraFeatureFlagInfoProvider", "system-reality-flags")):
+        provider = modules[name]
+        assert provider["key"] == key
+        assert provider["homeUrl"] == descriptor["baseUrl"]
+        assert provider["logoUrl"].startswith(descriptor["baseUrl"] + "/static/")
+    assert "WRITE" in descriptor["scopes"]
+
+
+def test_epics_are_searchable_by_drifted_children(descriptor: dict) -> None:
+    (config,) = descriptor["modules"]["jiraEntityProperties"][0]["keyConfigurations"]
+    by_alias = {e["alias"]: e for e in config["extractions"]}
+    assert by_alias["driftedChildren"] == {"objectName": "children", "type": "number", "alias": "driftedChildren"}

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, Response, abort, current_app, jsonify, request, send_from_directory
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from connect_app.sandbox.jira.rest.devops import releases_for
+
 if TYPE_CHECKING:
     from connect_app.sandbox.jira.simulator import JiraSimulator
 
@@ -35,6 +37,8 @@ MODULE_KEY = re.compile(r"^[a-zA-Z0-9_.-]{1,100}$")
 # Custom fields the sandbox site names (Jira would read them from /rest/api/3/field).
 FIELD_NAMES = {"customfield_10050": "Business owner"}
 STATUS_LOOK = {"Done": "success", "In Progress": "inprogress", "Reopened": "inprogress"}
+RELEASE_LOOK = {"successful": "success", "rolled_back": "removed", "failed": "removed", "in_progress": "inprogress",
+                "pending": "inprogress"}
 DRIFT_LOOK = {"live": "success", "pending-deploy": "inprogress", "reverted": "removed", "rolled-back": "removed",
               "flag-off": "removed", "partially-reverted": "moved", "hotfixed": "moved"}
 
@@ -318,8 +322,12 @@ def browse(issue_key: str) -> Response:
         "created": c["created"], "created_text": _when_text(c["created"], user.time_zone),
         "blocks": adf_blocks(c["body"], users, user.time_zone),
     } for c in issue["comments"]]
+    releases = releases_for(state, issue["key"])
+    for entry in (*releases["deployments"], *releases["flags"]):
+        entry["look"] = RELEASE_LOOK.get(entry.get("state", ""), "")
+        entry["url"] = entry["url"] if str(entry.get("url") or "").startswith(("https://", "http://")) else None
     return _render(
-        "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "",
+        "browse.html", simulator, issue=issue, project=project, app_key=app.key if app else "", releases=releases,
         status_look=STATUS_LOOK.get(issue["status"], ""), drift=drift, drift_look=DRIFT_LOOK.get(drift or "", ""),
         people={"assignee": name_of(issue["assignee"]), "reporter": name_of(issue["reporter"])},
         custom_fields=custom, comments=comments, description=adf_blocks(issue["description"], users), **context)

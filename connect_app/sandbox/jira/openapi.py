@@ -33,6 +33,9 @@ except ImportError:  # pragma: no cover - exercised only without the dev extras
 
 # Where the reference copy of the spec lives in a source checkout.
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "jira-openapi" / "swagger-v3.v3.json"
+# Jira Software's deployments and feature flags bulk APIs (another spec; see its SOURCE.md).
+DEVOPS_SPEC_PATH = (Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "jira-software-openapi"
+                    / "devops-bulk.v3.json")
 
 _cache: dict[Path, Any] = {}
 _cache_lock = threading.Lock()

@@ -44,7 +44,8 @@ from connect_app.sandbox.jira.auth import (
     sign_install,
     verify_app_request,
 )
-from connect_app.sandbox.jira.openapi import DEFAULT_SPEC_PATH, SpecChecker
+from connect_app.sandbox.jira.openapi import DEFAULT_SPEC_PATH, DEVOPS_SPEC_PATH, SpecChecker
+from connect_app.sandbox.jira.rest import devops
 from connect_app.sandbox.jira.rest.app import build_rest_app
 from connect_app.sandbox.jira.rest.common import JiraError
 from connect_app.sandbox.jira.state import JiraState
@@ -111,6 +112,8 @@ class JiraSimulator:
         self.state = JiraState()
         self.strict = strict
         self.spec = SpecChecker(openapi_spec_path if openapi_spec_path is not None else DEFAULT_SPEC_PATH)
+        # Jira Software's deployments and feature flags live in their own spec.
+        self.devops_spec = SpecChecker(DEVOPS_SPEC_PATH)
         self.client_key = str(uuid.uuid4())
         self.cloud_id = str(uuid.uuid4())
         self.shared_secret: str | None = None
@@ -340,15 +343,19 @@ class JiraSimulator:
         tenant = self._tenants[claims["iss"]]
         g.jira_issuer = tenant.app_key
         g.jira_user = claims.get("sub") if claims.get("sub") in self.state.users else tenant.app_user
-        problems = self.spec.check_request(request)
-        g.jira_path_known = not problems or self.spec.knows_path(request)
+        spec = self._spec_for(request.path)
+        problems = spec.check_request(request)
+        g.jira_path_known = not problems or spec.knows_path(request)
         for problem in problems:
             self._violation(problem)
         if problems and not g.jira_path_known:
             return JiraError(404, [f"No REST resource at {request.method} {request.path}."]).response()
         if problems and self.strict:
-            return JiraError(400, problems).response()
+            return devops.refusal(400, problems) if spec is self.devops_spec else JiraError(400, problems).response()
         return None
+
+    def _spec_for(self, path: str) -> SpecChecker:
+        return self.devops_spec if path in devops.PATHS else self.spec
 
     def _after(self, response: Response) -> Response:
         if getattr(g, "jira_injected", False):
@@ -358,7 +365,7 @@ class JiraSimulator:
             # Jira refused the request on its own rules (ADF, labels, fields on a screen...).
             self._violation(f"400 {request.method} {request.path}: {self._body_of(response)}")
         if g.get("jira_issuer") is not None and g.get("jira_path_known", True):
-            for problem in self.spec.check_response(request, response):
+            for problem in self._spec_for(request.path).check_response(request, response):
                 self._violation(f"simulator bug: {problem}")
         self._record(response)
         return response

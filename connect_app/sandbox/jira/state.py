@@ -117,6 +117,12 @@ class JiraState:
         # Entity-property index declarations from installed descriptors:
         # alias or "issue.property[key].path" -> (property key, objectName, type)
         self.property_fields: dict[str, tuple[str, str, str]] = {}
+        # Module types each installed app declares (Jira Software's DevOps APIs answer 403 without theirs).
+        self.app_modules: dict[str, frozenset[str]] = {}
+        # Jira Software's DevOps data (see rest/devops.py): (pipeline id, environment id,
+        # deploymentSequenceNumber) -> stored deployment, and flag id -> stored flag.
+        self.deployments: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.feature_flags: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(10001)
         self._comment_ids = itertools.count(10100)
         self._link_ids = itertools.count(10200)
@@ -320,6 +326,7 @@ class JiraState:
         """Index the issue entity properties a descriptor declares, as Jira does at install."""
         with self.lock:
             modules = descriptor.get("modules") or {}
+            self.app_modules[str(descriptor.get("key"))] = frozenset(modules)
             for declaration in modules.get("jiraEntityProperties") or []:
                 if declaration.get("entityType", "issue") != "issue":
                     continue

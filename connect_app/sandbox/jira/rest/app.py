@@ -14,6 +14,7 @@ from flask import Flask, Response, request
 
 from connect_app.sandbox.jira.rest import (
     comments,
+    devops,
     fields,
     issues,
     permissions,
@@ -27,7 +28,7 @@ from connect_app.sandbox.jira.rest import (
 from connect_app.sandbox.jira.rest.common import STATE_CONFIG_KEY, JiraError
 from connect_app.sandbox.jira.state import JiraState
 
-RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions, privacy, fields)
+RESOURCES = (issues, comments, transitions, properties, search, projects, users, permissions, privacy, fields, devops)
 
 
 def build_rest_app(

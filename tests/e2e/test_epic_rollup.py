@@ -1,0 +1,95 @@
+"""Epics carry their features' reality (INTERFACES section 3): the parent's `system-reality`
+property rolls its children up, JQL `driftedChildren > 0` finds it, a restore brings it back to
+zero, and replays write nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete
+
+from connect_app.jobs.kinds import queue_roll_up
+from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
+from connect_app.sandbox.story import revert_and_deploy, ship_feature
+from connect_app.store.db import transaction
+from connect_app.store.models import IssueParent, ParentRollup
+
+pytestmark = pytest.mark.postgres
+
+
+def _epic(stack: Stack) -> dict:
+    return stack.jira.issues["FEAT-300"]["properties"]["system-reality"]
+
+
+def test_a_reverted_feature_makes_its_epic_reverted_until_it_is_restored(stack: Stack) -> None:
+    story = ship_feature(stack)
+    assert (_epic(stack)["drift"], _epic(stack)["children"], _epic(stack)["childrenTotal"]) == ("live", 0, 1)
+    revert = revert_and_deploy(stack, story)
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
+    assert epic["since"].startswith("2026-11-25T23:31") and epic["environment"] == "production"
+    assert "FEAT-304 reverted" in epic["summary"]
+    assert stack.search("driftedChildren > 0") == ["FEAT-300"]
+    assert sorted(stack.search("drift = reverted")) == ["FEAT-300", "FEAT-304"]
+    assert "drift-reverted" not in stack.jira.issues["FEAT-300"]["labels"], "labels stay on the features"
+
+    github = stack.github
+    assert github is not None
+    restore = github.repo.revert(revert, when=story.week.revert_deployed_at + timedelta(days=1))
+    github.push_branch()
+    github.deploy(restore, "production", when=story.week.revert_deployed_at + timedelta(days=1, minutes=5))
+    stack.settle()
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("live", 0, 1)
+    assert stack.search("driftedChildren > 0") == []
+    assert stack.jira.violations == []
+
+
+def test_replays_write_nothing_to_the_epic(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    value = dict(_epic(stack))
+    stack.jira.reset_log()
+    for delivery in list(stack.github.deliveries):
+        stack.github.redeliver(delivery.guid)
+    stack.settle()
+    assert stack.admin("POST", f"/api/connections/{story.connection.id}/backfill", {}).status_code == 202
+    stack.settle()
+    with transaction(stack.svc.sessions) as session:  # a roll-up run again, as after a restart
+        queue_roll_up(session, 1)
+    assert stack.settle() >= 1
+    assert stack.jira.writes() == []
+    assert _epic(stack) == value
+
+
+def test_the_epic_panel_lists_only_features_the_viewer_may_browse(stack: Stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_issue("FEAT-307", "Retry settings page", status="Done", parent="FEAT-300")
+    stack.github.push("FEAT-307: retry settings", {"checkout/settings.py": "RETRY = 3\n"})
+    revert_and_deploy(stack, story)
+    view = stack.admin("GET", "/api/issues/FEAT-300/reality", account_id=ADMIN).json()
+    assert [(c["key"], c["state"]) for c in view["rollup"]["children"]] == [
+        ("FEAT-304", "reverted"), ("FEAT-307", "live")]
+    assert (view["rollup"]["drifted"], view["rollup"]["total"]) == (1, 2)
+
+    dan = STAKEHOLDERS["assignee"][0]
+    stack.jira.state.restrict_issue(dan, "FEAT-304")
+    answer = stack.admin("GET", "/api/issues/FEAT-300/reality", account_id=dan)
+    assert answer.status_code == 200
+    assert [c["key"] for c in answer.json()["rollup"]["children"]] == ["FEAT-307"]
+    assert "FEAT-304" not in answer.text and "Payment retry logic" not in answer.text
+
+
+def test_a_site_upgraded_from_before_roll_ups_learns_its_parents_from_jira(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    with transaction(stack.svc.sessions) as session:  # as the tables are right after the upgrade
+        session.execute(delete(IssueParent))
+        session.execute(delete(ParentRollup))
+    del stack.jira.issues["FEAT-300"]["properties"]["system-reality"]
+    with transaction(stack.svc.sessions) as session:
+        queue_roll_up(session, 1)
+    stack.settle()
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
