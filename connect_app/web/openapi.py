@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from connect_app.intake.github import PROCESSED_EVENTS
 from connect_app.services import services
 
 bp = Blueprint("openapi", __name__)
@@ -68,9 +69,9 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
             "schema": schema or {"type": "string"}}
 
 
-def _header(name: str, description: str, *, required: bool = False) -> Schema:
+def _header(name: str, description: str, *, required: bool = False, schema: Schema | None = None) -> Schema:
     return {"name": name, "in": "header", "required": required, "description": description,
-            "schema": {"type": "string"}}
+            "schema": schema or {"type": "string"}}
 
 
 CONNECTION_ID = _path("connection_id", "The connection's id, as `POST /api/connections` answered it.")
@@ -108,8 +109,8 @@ def _intake_paths() -> dict[str, Schema]:
             "A GitHub webhook delivery", "intake", STORED, refusals=(400, 401, 403, 404),
             security=[{"githubSignature": []}],
             parameters=[CONNECTION_ID,
-                        _header("X-GitHub-Event", "push, pull_request, deployment, deployment_status, release "
-                                                  "or ping (other events are stored and ignored)", required=True),
+                        _header("X-GitHub-Event", "GitHub's event name; other events are stored and ignored",
+                                required=True, schema=_string(enum=[*sorted(PROCESSED_EVENTS), "ping"])),
                         _header("X-GitHub-Delivery", "GitHub's delivery GUID; a redelivery is recognised by it",
                                 required=True)],
             body={"required": True, "content": {
@@ -259,7 +260,7 @@ def _reading_paths() -> dict[str, Schema]:
              "202": {"description": "A notification or response was accepted."}},
             security=[{"mcpToken": []}], refusals=(401, 403, 429),
             description="The token is checked before any MCP message is read.",
-            body=_body({"type": "object", "description": "A JSON-RPC 2.0 request or notification."}))},
+            body=_body(_ref("JsonRpcRequest")))},
     }
 
 
@@ -286,6 +287,10 @@ def _schemas() -> dict[str, Schema]:
                        "detail": _string("what went wrong, in words")}, ("error", "detail")),
         "Stored": _obj({"status": _string(enum=["stored", "duplicate", "ignored", "pong"]),
                         "delivery": {"type": "integer"}, "connection": _string()}, ("status",)),
+        "JsonRpcRequest": _obj({
+            "jsonrpc": _string(enum=["2.0"]), "id": {"type": ["integer", "string"]},
+            "method": _string("e.g. initialize, tools/list, tools/call"), "params": any_object},
+            ("jsonrpc", "method"), description="A JSON-RPC 2.0 request or notification (MCP)"),
         "Queued": _obj({"status": _string(enum=["queued"])}, ("status",)),
         "DeploymentReport": _obj({
             "environment": _string("e.g. production", pattern=r"^[\w .:/-]{1,100}$"),
