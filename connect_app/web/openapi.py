@@ -27,6 +27,7 @@ REFUSALS = {
     403: "The credentials are good but not allowed to do this (not an admin, app disabled on the site...).",
     404: "Unknown connection, issue, token or other id.",
     413: "The body is larger than 25 MB.",
+    415: "The body is not sent as application/json.",
     429: "Too many calls with this token; wait for Retry-After seconds.",
     431: "The request headers are too large.",
     502: "Jira did not answer; try again.",
@@ -258,10 +259,19 @@ def _reading_paths() -> dict[str, Schema]:
             "MCP streamable HTTP (protocol 2025-06-18): the tools of INTERFACES section 7", "mcp",
             {"200": _json({"type": "object", "description": "A JSON-RPC 2.0 response."}, "The MCP answer."),
              "202": {"description": "A notification or response was accepted."}},
-            security=[{"mcpToken": []}], refusals=(401, 403, 429),
-            description="The token is checked before any MCP message is read.",
+            security=[{"mcpToken": []}], refusals=(401, 403, 415, 429),
+            description="The token is checked before any MCP message is read. Once it passed, a message "
+                        "the protocol refuses (malformed JSON-RPC, 400; an Accept without application/json, "
+                        "406) is answered with a JSON-RPC error object, as MCP clients expect.",
             body=_body(_ref("JsonRpcRequest")))},
     }
+
+
+def _mcp_protocol_refusals(paths: dict[str, Schema]) -> dict[str, Schema]:
+    """/mcp answers what MCP itself refuses in the protocol's shape, not the contract's."""
+    refusal = _json(_ref("JsonRpcError"), "Refused by the MCP protocol (JSON-RPC error object).")
+    paths["/mcp"]["post"]["responses"] |= {"400": refusal, "406": refusal}
+    return paths
 
 
 def _operator_paths() -> dict[str, Schema]:
@@ -291,6 +301,9 @@ def _schemas() -> dict[str, Schema]:
             "jsonrpc": _string(enum=["2.0"]), "id": {"type": ["integer", "string"]},
             "method": _string("e.g. initialize, tools/list, tools/call"), "params": any_object},
             ("jsonrpc", "method"), description="A JSON-RPC 2.0 request or notification (MCP)"),
+        "JsonRpcError": _obj({"jsonrpc": _string(enum=["2.0"]), "id": {"type": ["integer", "string", "null"]},
+                              "error": _obj({"code": {"type": "integer"}, "message": _string()}, ("code", "message"))},
+                             ("jsonrpc", "error")),
         "Queued": _obj({"status": _string(enum=["queued"])}, ("status",)),
         "DeploymentReport": _obj({
             "environment": _string("e.g. production", pattern=r"^[\w .:/-]{1,100}$"),
@@ -395,7 +408,7 @@ DOCUMENT: Schema = {
     "info": {"title": "System Reality for Jira", "version": "0.1.0",
              "description": "Every endpoint outside Atlassian Connect. Every refusal (4xx, 503) answers "
                             '`{"error": "...", "detail": "..."}`.'},
-    "paths": {**_intake_paths(), **_admin_paths(), **_reading_paths(), **_operator_paths()},
+    "paths": {**_intake_paths(), **_admin_paths(), **_mcp_protocol_refusals(_reading_paths()), **_operator_paths()},
     "components": {"schemas": _schemas(), "responses": _error_responses(), "securitySchemes": _security_schemes()},
 }
 
