@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from connect_app.web.admin import bp as admin_bp
     from connect_app.web.admin_jira import bp as admin_jira_bp
     from connect_app.web.flag_links import bp as flag_links_bp
+    from connect_app.web.openapi import bp as openapi_bp
     from connect_app.web.ops import bp as ops_bp
     from connect_app.web.pages import bp as pages_bp
     from connect_app.web.panel import bp as reality_bp
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         pages_bp,
         ops_bp,
         mcp_tokens_bp,
+        openapi_bp,
     ):
         app.register_blueprint(blueprint)
 

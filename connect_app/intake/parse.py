@@ -48,10 +48,11 @@ def parse_time(value: Any) -> datetime | None:
         # LaunchDarkly and GitHub's push `repository.pushed_at` use epoch numbers (ms or s).
         # The JSON reader lets NaN and Infinity through, and a number past the calendar makes
         # the clock functions raise rather than answer: both are the sender's error, not ours.
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError("time must be a finite number")
-        seconds = value / 1000 if value > 10**11 else value
         try:
+            # Inside the try: an integer too large for a float fails on the division already.
+            seconds = value / 1000 if value > 10**11 else value
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, ValueError, OSError) as exc:
             raise PayloadError(f"time {value!r} is out of range") from exc

@@ -248,12 +248,26 @@ class _Running:
 
 def _json(start_response: Callable[..., Any], status: int, error: str, detail: str,
           headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    phrases = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable"}
+    phrases = {401: "Unauthorized", 403: "Forbidden", 405: "Method Not Allowed", 415: "Unsupported Media Type",
+               429: "Too Many Requests", 503: "Service Unavailable"}
     body = json.dumps({"error": error, "detail": detail}).encode()
     start_response(f"{status} {phrases.get(status, 'Error')}",
                    [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                     ("Cache-Control", "no-store"), *headers])
     return [body]
+
+
+def _not_served(environ: dict[str, Any]) -> tuple[int, str, str, list[tuple[str, str]]] | None:
+    """What the stateless server does not serve, refused with the contract's JSON body before the
+    SDK sees it. A GET would open a server-sent event stream that never ends (stateless, there is
+    nothing to stream), holding a web worker for as long as the client likes; a body that is not
+    JSON gets the SDK's plain-text 400."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return (405, "method_not_allowed", "The MCP endpoint takes JSON-RPC messages by POST (streamable HTTP, "
+                "stateless: no event stream to GET, no session to DELETE).", [("Allow", "POST")])
+    if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != "application/json":
+        return 415, "unsupported_media_type", "Send the MCP message as Content-Type: application/json.", []
+    return None
 
 
 class McpHttp:
@@ -304,6 +318,10 @@ class McpHttp:
             log.warning("database unreachable while checking an MCP token", exc_info=True)
             return _json(start_response, 503, "unavailable", "The database is unreachable; try again shortly.",
                          [("Retry-After", "5")])
+        refused = _not_served(environ)
+        if refused is not None:
+            status, error, detail, headers = refused
+            return _json(start_response, status, error, detail, headers)
         key = secrets.token_urlsafe(24)
         environ["HTTP_" + CALL_HEADER.upper().replace("-", "_")] = key
         self._calls[key] = principal

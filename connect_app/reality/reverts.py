@@ -36,22 +36,28 @@ _SHA = r"([0-9a-fA-F]{7,40})(?![0-9a-zA-Z])"
 _REVERTS_COMMIT = re.compile(r"This\s+reverts\s+commit\s+" + _SHA, re.IGNORECASE)
 _REVERSING = re.compile(r"reversing\s+changes\s+made\s+to\s+" + _SHA, re.IGNORECASE)
 # `ABC-4788: Revert "ABC-4092: ..."`: people put a new key in front of git's subject.
-_KEY_PREFIX = r"(?:[A-Z][A-Z0-9_]+-[0-9]+\s*[:\-]?\s*)*"
-_QUOTED = re.compile(r"^" + _KEY_PREFIX + r"(Revert|Reapply)\s*:?\s*\"(.*)$")
-_UNQUOTED = re.compile(r"^" + _KEY_PREFIX + r"(?:Revert|Reverting|Reverts|Reverted)\b\s*:?\s*(.+)$", re.I)
+# Possessive (`++`, `*+`) wherever what follows cannot start with what was taken: with
+# `\s*[:\-]?\s*` each space could go to either `\s*`, so `AB-1 AB-1 ...` without a revert took
+# exponential time, and a subject of spaces took quadratic time (tests/unit/test_fuzz_parsers.py).
+_KEY_PREFIX = r"(?:[A-Z][A-Z0-9_]++-[0-9]++\s*+(?:[:\-]\s*+)?)*"
+_QUOTED = re.compile(r"^" + _KEY_PREFIX + r"(Revert|Reapply)\s*+(?::\s*+)?\"(.*)$")
+_UNQUOTED = re.compile(r"^" + _KEY_PREFIX + r"(?:Revert|Reverting|Reverts|Reverted)\b\s*+(?::\s*+)?(.+)$", re.I)
 _REVERT_WORDING = re.compile(r"^" + _KEY_PREFIX + r"\W*revert(?:s|ed|ing)?\b", re.IGNORECASE)
 # `git revert --reference --no-edit` leaves this subject in place.
 _REFERENCE_PLACEHOLDER = "# *** SAY WHY WE ARE REVERTING ON THE TITLE LINE ***"
-_PR_SUFFIX = re.compile(r"\s*\(#([0-9]+)\)\s*$")
-_MERGE_PR = re.compile(r"^Merge pull request #([0-9]+) from [^\s/]+/(\S+)")
-_REVERT_BRANCH = re.compile(r"^(?:refs/heads/)?revert-([0-9]+)-", re.IGNORECASE)
-_REVERTS_PR_BODY = re.compile(r"Reverts\s+[\w.-]+/[\w.-]+#([0-9]+)")
+# Pull request numbers: at most 18 digits, so that `int` never refuses one (Python refuses
+# more than 4300 digits). `(?<!\s)`: a search would otherwise retry from every space of a run.
+_PR_NUMBER = r"([0-9]{1,18})(?![0-9])"
+_PR_SUFFIX = re.compile(r"(?<!\s)\s*+\(#" + _PR_NUMBER + r"\)\s*+$")
+_MERGE_PR = re.compile(r"^Merge pull request #" + _PR_NUMBER + r" from [^\s/]+/(\S+)")
+_REVERT_BRANCH = re.compile(r"^(?:refs/heads/)?revert-" + _PR_NUMBER + r"-", re.IGNORECASE)
+_REVERTS_PR_BODY = re.compile(r"Reverts\s+[\w.-]+/[\w.-]+#" + _PR_NUMBER)
 # GitLab's Revert button: the revert commit (of a merge request's merge commit) and the merge
 # request it opens (branch `revert-<short sha>`) both say `This reverts merge request !N`.
-_REVERTS_MERGE_REQUEST = re.compile(r"This\s+reverts\s+merge\s+request\s+(?:[\w./-]*)!([0-9]+)", re.IGNORECASE)
+_REVERTS_MERGE_REQUEST = re.compile(r"This\s+reverts\s+merge\s+request\s+(?:[\w./-]*)!" + _PR_NUMBER, re.IGNORECASE)
 # Which request a merge or squash commit carried, from the hosts' default messages: GitLab's
 # merge commit ends `See merge request group/project!N`.
-_SEE_MERGE_REQUEST = re.compile(r"See\s+merge\s+request\s+[\w./-]*!([0-9]+)")
+_SEE_MERGE_REQUEST = re.compile(r"See\s+merge\s+request\s+[\w./-]*!" + _PR_NUMBER)
 _ELLIPSES = ("…", "...")
 _PREFIX_BUCKET = 20  # characters of a subject indexed for `…`-cut lookups
 _ABBREVIATED = 7  # git's shortest abbreviation, and the key of the abbreviation index
@@ -72,10 +78,11 @@ def _quoted_subject(subject: str) -> tuple[str, str] | None:
     return (match.group(1), inner) if inner else None
 
 
-def _in_squash_listing(message: str, offset: int) -> bool:
-    """A GitHub squash message lists the branch's commits as `* subject` lines."""
-    before = message[:offset]
-    return any(line.startswith("* ") for line in before.split("\n")[1:])
+def _squash_listing_start(message: str) -> float:
+    """Where a GitHub squash message starts listing the branch's commits as `* subject` lines
+    (past its first line), or infinity. Found once per message, not once per SHA in it."""
+    found = message.find("\n* ")
+    return found + 3 if found >= 0 else float("inf")
 
 
 class _Ledger:
@@ -334,11 +341,12 @@ class _Pass:
         missing: list[str] = []
         reversing = _REVERSING.search(message)
         mainline = self._resolve_sha(reversing.group(1), index) if reversing else None
+        listing = _squash_listing_start(message)
         for match in _REVERTS_COMMIT.finditer(message):
             target = self._resolve_sha(match.group(1), index)
             if target is not None:
                 found.extend(self._expand(target, mainline))
-            elif not _in_squash_listing(message, match.start()):
+            elif match.start() < listing:
                 missing.append(match.group(1).lower())
         form: RevertForm = "sha"
         for match in _REVERTS_MERGE_REQUEST.finditer(message):

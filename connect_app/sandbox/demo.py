@@ -15,8 +15,21 @@ import threading
 from pathlib import Path
 
 from connect_app.sandbox.jira.host import sandbox_urls
-from connect_app.sandbox.stack import Stack
+from connect_app.sandbox.stack import ADMIN, Stack
 from connect_app.sandbox.story import REVERT_REASON, build_story
+
+
+def print_assistant_access(stack: Stack) -> None:
+    """A personal MCP token for the sandbox's signed-in user (Ada Admin), made the way the AI
+    assistants page makes one (POST /api/mcp/tokens with her context JWT), so an assistant can be
+    pointed at the demo at once."""
+    made = stack.admin("POST", "/api/mcp/tokens", {"label": "Demo assistant"}, account_id=ADMIN)
+    made.raise_for_status()
+    token = made.json()
+    print("\nAsk from an AI assistant (MCP over streamable HTTP, as Ada Admin):")
+    print(f"  MCP URL:                                  {token['mcp_url']}")
+    print(f"  Token (Authorization: Bearer ...):        {token['token']}")
+    print("  Shown once here; list or revoke it on the AI assistants page (README: Ask from an AI assistant).")
 
 
 def run_demo(*, port: int = 0, wait: bool = True) -> int:
@@ -51,6 +64,7 @@ def run_demo(*, port: int = 0, wait: bool = True) -> int:
         print(f"  Admin page:                               {urls['admin']}")
         print(f"  All issues, with their Drift column:      {urls['issues']}")
         print(f"  The app's descriptor:                     {stack.app_url}/atlassian-connect.json")
+        print_assistant_access(stack)
         if not wait:
             return 0
         print("\nPress Ctrl-C to stop.", flush=True)

@@ -1,27 +1,24 @@
-"""A repository API that answers like no real GitHub: parent cycles, pagination that points back
-at itself or never ends, `Link` headers and URLs that lead to other hosts and ports, answers that
-drip a byte at a time, pages far larger than asked for. Each poisoned backfill ends within a
+"""A repository API that answers like no real GitHub (the GitHub simulator's hostile mode,
+sandbox/github/hostile.py): parent cycles, pagination that points back at itself or never ends,
+`Link` headers and URLs that lead to other hosts and ports, answers that drip a byte at a time,
+pages far larger than asked for. Each poisoned backfill ends within a
 bounded time with a clear failure on its own connection, no request (let alone a token) reaches a
 host or port outside the connection's origin, and another tenant's live revert still reaches Jira.
 A last test counts the API requests a backfill costs per commit."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qs, urlencode
+from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from connect_app.jobs import backfill
 from connect_app.providers import github as provider
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.github.hostile import MODES as HOSTILE_MODES
+from connect_app.sandbox.github.simulator import GitHubSimulator
 from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, Stack
 
@@ -29,122 +26,6 @@ from .test_security_install import start_second_site
 
 TOKEN = "hostile-tenant-token"
 BOUND = 20.0  # seconds a poisoned backfill may take, all slices included
-
-
-def _sha(*parts: object) -> str:
-    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
-
-
-def _commit(sha: str, parents: list[str], message: str = "Tidy") -> dict[str, Any]:
-    return {"sha": sha, "commit": {"message": message, "author": {"name": "Eve", "date": "2026-01-01T00:00:00Z"}},
-            "parents": [{"sha": p} for p in parents], "html_url": f"https://example.invalid/{sha}"}
-
-
-@dataclass
-class Server:
-    """A tiny HTTP server on a loopback address that answers through `handler` and counts what
-    reaches it (method, path, whether an Authorization header came along)."""
-
-    host: str
-    handler: Any
-    seen: list[tuple[str, str, bool]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        def app(environ: dict[str, Any], start_response: Any) -> Any:
-            path = environ["PATH_INFO"] + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
-            self.seen.append((environ["REQUEST_METHOD"], path, "HTTP_AUTHORIZATION" in environ))
-            status, headers, body = self.handler(environ, path)
-            start_response(status, headers)
-            return body
-
-        self._server = make_server(self.host, 0, app, threaded=True)
-        self.url = f"http://{self.host}:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-
-def _trap(environ: dict[str, Any], path: str) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-    return "200 OK", [("Content-Type", "application/json")], [b"[]"]
-
-
-class HostileGitHub:
-    """The GitHub API of `evil/repo`, poisoned the way `mode` says. The traps are loopback servers
-    on another port and another address: nothing may ever reach them."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.other_port = Server("127.0.0.1", _trap)
-        self.other_host = Server("127.0.0.2", _trap)
-        self.api = Server("127.0.0.1", self.answer)
-
-    def stop(self) -> None:
-        for server in (self.api, self.other_port, self.other_host):
-            server.stop()
-
-    def answer(self, environ: dict[str, Any], path: str) -> tuple[str, list[tuple[str, str]], Any]:
-        route, _, query = path.partition("?")
-        if route == "/repos/evil/repo":
-            return self._json({"full_name": "evil/repo", "default_branch": "main",
-                               "url": f"{self.other_host.url}/repos/evil/repo"})
-        if route == "/repos/evil/repo/commits":
-            page = int(parse_qs(query).get("page", ["1"])[0])
-            return self._page(page, query)
-        if route.startswith("/repos/evil/repo/commits/"):
-            sha = route.rsplit("/", 1)[1]
-            return self._json({**_commit(sha, []), "files": [{"filename": "x.py"}]})
-        return "404 Not Found", [("Content-Type", "application/json")], [b'{"message": "Not Found"}']
-
-    def _json(self, body: Any, link: str | None = None) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-        headers = [("Content-Type", "application/json")]
-        if link:
-            headers.append(("Link", link))
-        return "200 OK", headers, [json.dumps(body).encode()]
-
-    def _next(self, base: str, query: str, page: int) -> str:
-        args = {k: v[0] for k, v in parse_qs(query).items()}
-        args["page"] = str(page)
-        return f'<{base}/repos/evil/repo/commits?{urlencode(args)}>; rel="next"'
-
-    def _page(self, page: int, query: str) -> tuple[str, list[tuple[str, str]], Any]:
-        mode = self.mode
-        head = _sha("head")
-        if mode == "self-parent":  # the head's first parent is the head itself
-            return self._json([_commit(head, [head])])
-        if mode == "parent-cycle":  # head -> a -> b -> head
-            a, b = _sha("a"), _sha("b")
-            return self._json([_commit(head, [a]), _commit(a, [b]), _commit(b, [head])])
-        if mode == "self-next":  # `Link: next` names the page it is on
-            return self._json([_commit(head, [])], self._next(self.api.url, query, page))
-        if mode == "repeating":  # a new page number every time, the same commits on each
-            return self._json([_commit(head, [_sha("a")])], self._next(self.api.url, query, page + 1))
-        if mode == "endless":  # new commits on every page, for ever
-            commits = [_commit(_sha(page, i), [_sha(page, i + 1)]) for i in range(100)]
-            return self._json(commits, self._next(self.api.url, query, page + 1))
-        if mode in ("other-host", "other-port"):
-            base = self.other_host.url if mode == "other-host" else self.other_port.url
-            return self._json([_commit(head, [_sha("a")])], self._next(base, query, 2))
-        if mode == "plain-http-subdomain":
-            port = self.api.url.rsplit(":", 1)[1]
-            return self._json([_commit(head, [_sha("a")])], self._next(f"http://api.localhost:{port}", query, 2))
-        if mode == "too-many-items":
-            return self._json([_commit(_sha(i), [_sha(i + 1)]) for i in range(1000)])
-        if mode == "too-many-bytes":  # chunked, no Content-Length: only counting bytes stops it
-            def endless_body() -> Iterator[bytes]:
-                yield b'[{"sha": "' + head.encode() + b'", "commit": {"message": "'
-                while True:
-                    yield b"x" * 65536
-            return "200 OK", [("Content-Type", "application/json")], endless_body()
-        if mode == "drip":  # one byte every 20 ms: each read is quick, the answer never ends in time
-            body = json.dumps([_commit(head, [])] * 20).encode()
-
-            def dripping() -> Iterator[bytes]:
-                for byte in body:
-                    time.sleep(0.02)
-                    yield bytes([byte])
-            return "200 OK", [("Content-Type", "application/json")], dripping()
-        raise AssertionError(mode)
 
 
 def _as(site: JiraSimulator, stack: Stack, method: str, path: str, body: object = None) -> requests.Response:
@@ -176,9 +57,13 @@ MODES = {
 }
 
 
+def test_every_hostile_mode_of_the_simulator_is_tried() -> None:
+    assert set(MODES) == set(HOSTILE_MODES)
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 def test_a_poisoned_backfill_fails_on_its_connection_while_another_tenant_goes_on(
-        stack: Stack, small_bounds: None, mode: str) -> None:
+        stack: Stack, small_bounds: None, mode: str, tmp_path: Path) -> None:
     # Tenant A: an honest repository with live webhooks.
     stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
     stack.install()
@@ -189,11 +74,12 @@ def test_a_poisoned_backfill_fails_on_its_connection_while_another_tenant_goes_o
     feature = honest.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"})
     stack.settle()
     # Tenant B: a repository API that answers like no GitHub would.
-    hostile = HostileGitHub(mode)
+    hostile = GitHubSimulator(GitRepo(tmp_path / "evil"), full_name="evil/repo").start()
+    hostile.go_hostile(mode)
     site_b = start_second_site(stack)
     try:
         created = _as(site_b, stack, "POST", "/api/connections",
-                      {"provider": "github", "repository": "evil/repo", "api_url": hostile.api.url, "token": TOKEN})
+                      {"provider": "github", "repository": "evil/repo", "api_url": hostile.api_url, "token": TOKEN})
         assert created.status_code == 201, created.text
         connection_id = created.json()["id"]
         assert _as(site_b, stack, "POST", f"/api/connections/{connection_id}/backfill", {}).status_code == 202
@@ -208,8 +94,8 @@ def test_a_poisoned_backfill_fails_on_its_connection_while_another_tenant_goes_o
         assert progress["state"] == "failed", progress
         assert MODES[mode] in progress["note"], progress["note"]
         assert elapsed < BOUND, f"the poisoned backfill held the worker for {elapsed:.1f} s"
-        assert hostile.other_port.seen == [] and hostile.other_host.seen == [], "a request left the allow-list"
-        assert all(path.startswith("/repos/evil/repo") for _m, path, _auth in hostile.api.seen)
+        assert hostile.traps_reached() == [], "a request left the allow-list"
+        assert hostile.api_requests and all(path.startswith("/repos/evil/repo") for _m, path in hostile.api_requests)
         assert stack.jira.issues["FEAT-1"]["properties"]["system-reality"]["drift"] == "reverted"
     finally:
         hostile.stop()

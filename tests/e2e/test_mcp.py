@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -244,6 +245,23 @@ def test_missing_forged_and_revoked_tokens_get_401_before_any_message(stack: Sta
     assert stack.admin("GET", "/api/mcp/tokens").json()["tokens"] == []
     revoked = post_mcp(stack, {"Authorization": f"Bearer {good}"})
     assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_token"
+
+
+def test_what_the_stateless_endpoint_does_not_serve_is_refused_at_once_in_json(stack: Stack, story) -> None:
+    """A GET used to open an event stream that never ended (a web worker held for as long as the
+    client liked); a body that is not JSON got the SDK's plain-text 400."""
+    auth = {"Authorization": f"Bearer {make_token(stack)}"}
+    for method in ("GET", "DELETE", "PUT"):
+        started = time.monotonic()
+        answer = requests.request(method, f"{stack.app_url}/mcp", headers={**auth, "Accept": "text/event-stream"},
+                                  timeout=10)
+        assert answer.status_code == 405 and answer.headers["Allow"] == "POST", method
+        assert answer.json()["error"] == "method_not_allowed" and answer.json()["detail"]
+        assert time.monotonic() - started < 5
+    plain = requests.post(f"{stack.app_url}/mcp", data=b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+                          headers={**auth, "Content-Type": "text/plain"}, timeout=10)
+    assert plain.status_code == 415 and plain.json()["error"] == "unsupported_media_type"
+    assert post_mcp(stack, auth).status_code == 200
 
 
 def test_token_api_needs_a_context_jwt_and_a_label(stack: Stack, story) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 import requests
 
-from connect_app.sandbox.github import payloads
+from connect_app.sandbox.github import hostile, payloads
 from connect_app.sandbox.github.api.app import build_api_app
 from connect_app.sandbox.github.gitrepo import CommitInfo, GitRepo
 from connect_app.sandbox.github.records import (
@@ -102,6 +102,9 @@ class GitHubSimulator:
         self._next_status_id = 209916254
         self._next_release_id = 17372790
         self._next_hook_id = 292430182
+        # Hostile mode (sandbox/github/hostile.py): None answers like GitHub.
+        self.hostile_mode: str | None = None
+        self.traps: tuple[hostile.Trap, hostile.Trap] | None = None
         # What GitHub already has: the branch as it stood when the simulator took over, and
         # every commit pushed anywhere (for `distinct` in push payloads).
         self._pushed_head: str | None = repo.resolve(default_branch)
@@ -111,7 +114,7 @@ class GitHubSimulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> GitHubSimulator:
         if self._server is None:
-            self._server = ServedApp(build_api_app(self), host=host, port=port).start()
+            self._server = ServedApp(hostile.HostileAnswers(self, build_api_app(self)), host=host, port=port).start()
             self.rate_limit.reset = int(self.clock()) + 3600
         return self
 
@@ -119,6 +122,22 @@ class GitHubSimulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        for trap in self.traps or ():
+            trap.stop()
+        self.traps = None
+
+    def go_hostile(self, mode: str) -> None:
+        """Answer the repository's API calls the way `mode` says (one of `hostile.MODES`), with
+        trap servers on another port and another loopback address for the modes that point there."""
+        if mode not in hostile.MODES:
+            raise ValueError(f"unknown hostile mode {mode!r}; one of {', '.join(hostile.MODES)}")
+        if self.traps is None:
+            self.traps = (hostile.Trap("127.0.0.1"), hostile.Trap("127.0.0.2"))
+        self.hostile_mode = mode
+
+    def traps_reached(self) -> list[tuple[str, str, bool]]:
+        """Every request that reached a trap (method, path, carried Authorization): none may."""
+        return [seen for trap in self.traps or () for seen in trap.seen]
 
     def __enter__(self) -> GitHubSimulator:
         return self.start()
