@@ -208,7 +208,43 @@ def _admin_paths() -> dict[str, Schema]:
             {"200": _json(_obj({"project": _nullable(_string()), "issues": {"type": "array",
                                                                              "items": {"type": "object"}}}),
                           "Per issue, the calls.")},
-            parameters=[_query("project", "a Jira project key")], **admin)},
+            parameters=[_query("project", "a Jira project key"), _query("epic", "an epic's issue key")], **admin),
+            "post": _operation(
+                "The same, under settings not saved yet (the admin page's form as it stands)", "admin",
+                {"200": _json(_obj({"project": _nullable(_string()), "issues": {"type": "array",
+                                                                                 "items": {"type": "object"}}}),
+                              "Per issue, what would change, in words.")},
+                body=_body(_obj({"settings": _ref("Settings"), "project": _nullable(_string()),
+                                 "epic": _nullable(_string())}, ("settings",))), **admin)},
+        "/api/connections/{connection_id}/test-delivery": {"post": _operation(
+            "Send a signed test event to the connection's flag URL through the app's public address", "admin",
+            {"200": _json({"type": "object"}, "Whether the test event came back to this app, and how long it took.")},
+            parameters=[connection],
+            body=_body(_obj({"provider": _string("launchdarkly, unleash or generic (default)")}), required=False),
+            security=CONTEXT_JWT, refusals=(400, 401, 403, 404, 502))},
+        **_jira_picker_paths(admin),
+    }
+
+
+def _jira_picker_paths(admin: dict[str, Any]) -> dict[str, Schema]:
+    """What the admin page's pickers list, read from Jira for the signed-in admin."""
+    named = {"type": "array", "items": {"type": "object"}}
+    return {
+        "/api/jira/people-fields": {"get": _operation(
+            "Custom fields that hold people (business-owner candidates)", "admin",
+            {"200": _json(named, "`id`, `name`, `multiple`, by name.")}, **admin)},
+        "/api/jira/projects": {"get": _operation(
+            "The site's projects", "admin", {"200": _json(named, "By key.")}, **admin)},
+        "/api/jira/projects/{project}/statuses": {"get": _operation(
+            "A project's statuses; `done` says whether Jira's Done category holds each", "admin",
+            {"200": _json(named, "`id`, `name`, `done`, `category`.")},
+            parameters=[_path("project", "A Jira project key.", {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"})],
+            security=CONTEXT_JWT, refusals=(400, 401, 403, 502))},
+        "/api/jira/epics": {"get": _operation(
+            "A project's epics, most recently updated first", "admin",
+            {"200": _json(named, "`key`, `summary`.")},
+            parameters=[_query("project", "a Jira project key (required)")],
+            security=CONTEXT_JWT, refusals=(400, 401, 403, 502))},
     }
 
 
