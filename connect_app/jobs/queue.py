@@ -259,7 +259,10 @@ class Worker:
         with logs.bound(job_id=job.id, job_kind=job.kind, tenant_id=job.tenant_id,
                         delivery_id=job.payload.get("delivery_id")):
             outcome = self._run(job)
-        metrics.JOB_SECONDS.labels(job.kind, lane, outcome).observe(time.monotonic() - started)
+            seconds = time.monotonic() - started
+            # One line per job, like an access log: which worker ran what, and how it ended.
+            log.info("job %s (%s) %s in %.3f s by %s", job.id, job.kind, outcome, seconds, self.worker_id)
+        metrics.JOB_SECONDS.labels(job.kind, lane, outcome).observe(seconds)
         return True
 
     def _run(self, job: Job) -> str:
