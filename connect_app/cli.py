@@ -152,11 +152,16 @@ def _stop_gracefully(interrupt: Callable[[], None], grace: float) -> threading.E
     return stop
 
 
-WORKER_NICENESS = 10
+# serve's worker yields the CPU to its web processes (see benchmarks/README.md for the effect).
+DEFAULT_WORKER_NICENESS = 10
 
 
-def _lower_priority() -> None:
-    os.nice(WORKER_NICENESS)
+def _worker_niceness() -> int:
+    """WORKER_NICENESS (0-19): how far below the web processes serve's worker runs."""
+    try:
+        return max(0, min(19, int(os.environ.get("WORKER_NICENESS", DEFAULT_WORKER_NICENESS))))
+    except ValueError:
+        return DEFAULT_WORKER_NICENESS
 
 
 # gunicorn refuses oversized headers itself, with an HTML page; its limits sit above the app's
@@ -189,7 +194,8 @@ def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int, 
     # The worker yields the CPU to the web processes: deliveries are acknowledged first, and
     # the work they queue runs in the time the web leaves free.
     worker_argv = [sys.executable, "-m", "connect_app.cli", "worker", "--grace", str(float(grace))]
-    children = [subprocess.Popen(worker_argv, preexec_fn=_lower_priority)  # noqa: S603
+    niceness = _worker_niceness()
+    children = [subprocess.Popen(worker_argv, preexec_fn=lambda: os.nice(niceness))  # noqa: S603
                 for _ in range(workers)]
     web = subprocess.Popen(gunicorn_argv(bind=bind, web_workers=web_workers))  # noqa: S603
     children.append(web)
