@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select
 from tqdm import tqdm
@@ -121,21 +122,33 @@ def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: da
                 raise HostileAnswer(f"GitHub listed commit {commit.sha[:12]} twice")
             seen.add(commit.sha)
             commits.append(_with_files(reader, commit))
+        first = cursor.get("head") is None and bool(commits)
+        if first:
+            # From here on the listing starts at the head it began at, not at the branch name: a
+            # push during the backfill would shift every later page (commits listed twice).
+            cursor["head"] = cursor["branch"] = commits[0].sha
         with transaction(svc.sessions) as session:
             for commit in commits:
                 record_commit(session, connection_id, commit)
-            if cursor.get("head") is None and commits:
-                cursor["head"] = commits[0].sha
             cursor["pages"] = int(cursor["pages"]) + 1
             cursor["read"] = int(cursor["read"]) + len(commits)
-            cursor["next"] = page.next_url
+            cursor["next"] = _listing_at(page.next_url, commits[0].sha) if first else page.next_url
             recent = [*recent, page.url][-RECENT_PAGES:]
             cursor["recent"] = recent
             if page.next_url is None:
                 cursor.update(phase="recording", recorded=0, recent=[])
             _save(session, connection_id, cursor, state="reading", read=cursor["read"], note=None)
-        if page.next_url is None or count >= pages:
-            return
+        if page.next_url is None or count >= pages or first:
+            return  # after the first page, the next slice goes on from the pinned head
+
+
+def _listing_at(url: str | None, sha: str) -> str | None:
+    """The listing's next-page URL with `sha` in place of the branch name."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    query = [(name, sha if name == "sha" else value) for name, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _record(svc: Services, connection: Connection, reader: RepositoryReader, cursor: dict[str, Any],
