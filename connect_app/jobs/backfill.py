@@ -55,6 +55,9 @@ Progress = Callable[[int, int | None], None]
 # One job run reads at most this many pages of 100 commits, or records this many steps.
 SLICE_PAGES = 20
 SLICE_STEPS = 2000
+# ... and ends after the page or step that passes this many seconds: on SQLite with one worker a
+# live job (a revert on its way to Jira) waits for the slice in hand, so a slice must stay short.
+SLICE_SECONDS = 2.0
 # The last page URLs of a listing, kept across slices to notice pagination that comes back.
 RECENT_PAGES = 50
 
@@ -109,6 +112,7 @@ def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: da
           cursor: dict[str, Any], pages: int) -> None:
     """Read up to `pages` pages of the listing, recording each page's commits as facts and the
     cursor with them, in one transaction per page."""
+    deadline = time.monotonic() + SLICE_SECONDS
     budget = max(1, MAX_PAGES - int(cursor["pages"]))
     recent: list[str] = list(cursor.get("recent") or [])
     seen: set[str] = set()
@@ -138,7 +142,7 @@ def _read(svc: Services, connection_id: str, reader: RepositoryReader, since: da
             if page.next_url is None:
                 cursor.update(phase="recording", recorded=0, recent=[])
             _save(session, connection_id, cursor, state="reading", read=cursor["read"], note=None)
-        if page.next_url is None or count >= pages or first:
+        if page.next_url is None or count >= pages or first or time.monotonic() > deadline:
             return  # after the first page, the next slice goes on from the pinned head
 
 
@@ -169,6 +173,8 @@ def _record(svc: Services, connection: Connection, reader: RepositoryReader, cur
         raise HostileAnswer(f"GitHub answered an impossible history: {exc}") from exc
     start = int(cursor.get("recorded") or 0)
     chunk = steps[start:start + limit]
+    deadline = time.monotonic() + SLICE_SECONDS
+    done = 0
     with transaction(svc.sessions) as session:
         for commit, brought in chunk:
             record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
@@ -176,7 +182,10 @@ def _record(svc: Services, connection: Connection, reader: RepositoryReader, cur
             record_segment(session, connection_id, Segment(
                 before=parents[0] if parents else None, after=commit.sha,
                 commits=(*brought, commit.sha), source="api"))
-        cursor["recorded"] = start + len(chunk)
+            done += 1
+            if time.monotonic() > deadline:
+                break
+        cursor["recorded"] = start + done
         _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
               total=len(steps))
     if cursor["recorded"] < len(steps):
