@@ -9,10 +9,18 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from connect_app.config import ConfigError, Settings, load_settings
 from connect_app.observe import logs, metrics
+
+# Seconds a stopping worker gives its running job before handing it back; under the 10 s that
+# `docker stop` waits before it kills.
+DEFAULT_GRACE = 8.0
+GRACE_HELP = ("on SIGTERM/SIGINT: seconds the running job may take to finish before it is handed back "
+              "to the queue for another worker")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--bind", default="127.0.0.1:8000")
     serve.add_argument("--web-workers", type=int, default=2)
     serve.add_argument("--workers", type=int, default=1, help="background worker processes (Postgres: many)")
+    serve.add_argument("--grace", type=float, default=DEFAULT_GRACE, help=GRACE_HELP)
 
     worker = commands.add_parser("worker", help="run only the background worker")
     worker.add_argument("--lease", type=float, default=300.0, help="seconds before an unfinished job is retaken")
     worker.add_argument("--poll", type=float, default=0.5)
+    worker.add_argument("--grace", type=float, default=DEFAULT_GRACE, help=GRACE_HELP)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
@@ -58,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print("database is up to date")
         return 0
     if args.command == "worker":
-        return run_worker(lease=args.lease, poll=args.poll)
+        return run_worker(lease=args.lease, poll=args.poll, grace=args.grace)
     if args.command == "serve":
-        return serve_app(settings, bind=args.bind, web_workers=args.web_workers, workers=args.workers)
+        return serve_app(settings, bind=args.bind, web_workers=args.web_workers, workers=args.workers,
+                         grace=args.grace)
     if args.command == "backfill":
         from connect_app.jobs.backfill import backfill_from_cli
 
@@ -101,27 +112,56 @@ def run_mcp(settings: Settings) -> int:
     return 0
 
 
-def run_worker(*, lease: float, poll: float) -> int:
+def run_worker(*, lease: float, poll: float, grace: float) -> int:
     from connect_app import create_app
     from connect_app.jobs.handlers import Handlers
+    from connect_app.jobs.queue import Interrupted
 
     app = create_app()
     svc = app.extensions["system-reality"]
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     worker = Handlers(svc).worker(lease=timedelta(seconds=lease), poll_interval=poll)
+    stop = _stop_gracefully(worker.interrupt, grace)
     logging.getLogger(__name__).info("worker %s started", worker.worker_id)
     with app.app_context():
-        worker.run_forever(stop)
+        try:
+            worker.run_forever(stop)
+        except Interrupted as handed_back:
+            logging.getLogger(__name__).info("worker %s stopped: %s", worker.worker_id, handed_back)
     return 0
 
 
-WORKER_NICENESS = 10
+def _stop_gracefully(interrupt: Callable[[], None], grace: float) -> threading.Event:
+    """SIGTERM or SIGINT: claim nothing more; the running job has `grace` seconds to finish, then
+    `interrupt` (run in the worker's own thread, where signal handlers run) hands it back."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        logging.getLogger(__name__).info("worker stopping (%s): no new jobs, %.0f s for the running one",
+                                         signal.Signals(signum).name, grace)
+        if grace > 0:
+            signal.setitimer(signal.ITIMER_REAL, grace)
+        else:
+            interrupt()
+
+    signal.signal(signal.SIGALRM, lambda *_: interrupt())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_stop)
+    return stop
 
 
-def _lower_priority() -> None:
-    os.nice(WORKER_NICENESS)
+# serve's worker yields the CPU to its web processes (see benchmarks/README.md for the effect).
+DEFAULT_WORKER_NICENESS = 10
+
+
+def _worker_niceness() -> int:
+    """WORKER_NICENESS (0-19): how far below the web processes serve's worker runs."""
+    try:
+        return max(0, min(19, int(os.environ.get("WORKER_NICENESS", DEFAULT_WORKER_NICENESS))))
+    except ValueError:
+        return DEFAULT_WORKER_NICENESS
 
 
 # gunicorn refuses oversized headers itself, with an HTML page; its limits sit above the app's
@@ -141,7 +181,7 @@ def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
     ]
 
 
-def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) -> int:
+def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int, grace: float = DEFAULT_GRACE) -> int:
     from connect_app.store.db import upgrade
 
     upgrade(settings.database_url)
@@ -153,8 +193,10 @@ def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) 
     # Our own interpreter and fixed module names: nothing from outside reaches these argv lists.
     # The worker yields the CPU to the web processes: deliveries are acknowledged first, and
     # the work they queue runs in the time the web leaves free.
-    children = [subprocess.Popen([sys.executable, "-m", "connect_app.cli", "worker"],
-                                 preexec_fn=_lower_priority) for _ in range(workers)]
+    worker_argv = [sys.executable, "-m", "connect_app.cli", "worker", "--grace", str(float(grace))]
+    niceness = _worker_niceness()
+    children = [subprocess.Popen(worker_argv, preexec_fn=lambda: os.nice(niceness))  # noqa: S603
+                for _ in range(workers)]
     web = subprocess.Popen(gunicorn_argv(bind=bind, web_workers=web_workers))  # noqa: S603
     children.append(web)
     print(f"System Reality for Jira: serving on http://{bind} (descriptor at {settings.app_base_url}"
@@ -171,9 +213,11 @@ def serve_app(settings: Settings, *, bind: str, web_workers: int, workers: int) 
     except KeyboardInterrupt:
         code = 0
     stop()
+    # Workers hand their running job back within `grace`; gunicorn finishes its open requests.
+    deadline = time.monotonic() + grace + 5
     for child in children:
         try:
-            child.wait(timeout=10)
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
     return code

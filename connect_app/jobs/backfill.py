@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select
 from tqdm import tqdm
@@ -49,6 +50,9 @@ Progress = Callable[[int, int | None], None]
 # One job run reads at most this many pages of 100 commits, or records this many steps.
 SLICE_PAGES = 20
 SLICE_STEPS = 2000
+# ... and ends after the page or step that passes this many seconds: on SQLite with one worker a
+# live job (a revert on its way to Jira) waits for the slice in hand, so a slice must stay short.
+SLICE_SECONDS = 2.0
 # The last page URLs of a listing, kept across slices to notice pagination that comes back.
 RECENT_PAGES = 50
 
@@ -104,6 +108,7 @@ def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datet
           cursor: dict[str, Any], pages: int) -> None:
     """Read up to `pages` pages of the listing, recording each page's commits as facts and the
     cursor with them, in one transaction per page."""
+    deadline = time.monotonic() + SLICE_SECONDS
     budget = max(1, MAX_PAGES - int(cursor["pages"]))
     recent: list[str] = list(cursor.get("recent") or [])
     seen: set[str] = set()
@@ -117,21 +122,33 @@ def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datet
                 raise HostileAnswer(f"GitHub listed commit {commit.sha[:12]} twice")
             seen.add(commit.sha)
             commits.append(_with_files(reader, commit))
+        first = cursor.get("head") is None and bool(commits)
+        if first:
+            # From here on the listing starts at the head it began at, not at the branch name: a
+            # push during the backfill would shift every later page (commits listed twice).
+            cursor["head"] = cursor["branch"] = commits[0].sha
         with transaction(svc.sessions) as session:
             for commit in commits:
                 record_commit(session, connection_id, commit)
-            if cursor.get("head") is None and commits:
-                cursor["head"] = commits[0].sha
             cursor["pages"] = int(cursor["pages"]) + 1
             cursor["read"] = int(cursor["read"]) + len(commits)
-            cursor["next"] = page.next_url
+            cursor["next"] = _listing_at(page.next_url, commits[0].sha) if first else page.next_url
             recent = [*recent, page.url][-RECENT_PAGES:]
             cursor["recent"] = recent
             if page.next_url is None:
                 cursor.update(phase="recording", recorded=0, recent=[])
             _save(session, connection_id, cursor, state="reading", read=cursor["read"], note=None)
-        if page.next_url is None or count >= pages:
-            return
+        if page.next_url is None or count >= pages or first or time.monotonic() > deadline:
+            return  # after the first page, the next slice goes on from the pinned head
+
+
+def _listing_at(url: str | None, sha: str) -> str | None:
+    """The listing's next-page URL with `sha` in place of the branch name."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    query = [(name, sha if name == "sha" else value) for name, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor: dict[str, Any],
@@ -152,6 +169,8 @@ def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor
         raise HostileAnswer(f"GitHub answered an impossible history: {exc}") from exc
     start = int(cursor.get("recorded") or 0)
     chunk = steps[start:start + limit]
+    deadline = time.monotonic() + SLICE_SECONDS
+    done = 0
     with transaction(svc.sessions) as session:
         for commit, brought in chunk:
             record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
@@ -160,7 +179,10 @@ def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor
             record_segment(session, connection_id, Segment(
                 before=parents[0] if parents else None, after=commit.sha,
                 commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None))
-        cursor["recorded"] = start + len(chunk)
+            done += 1
+            if time.monotonic() > deadline:
+                break
+        cursor["recorded"] = start + done
         _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
               total=len(steps))
     if cursor["recorded"] < len(steps):

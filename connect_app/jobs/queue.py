@@ -3,7 +3,9 @@
 Jobs are claimed with a conditional UPDATE under a lease (and `FOR UPDATE SKIP LOCKED` on
 PostgreSQL so many workers do not queue up on the same row). A worker that dies mid-job simply
 lets its lease run out, and the next worker takes the job over. Handlers are idempotent, so a
-job that ran halfway before a crash is safe to run again.
+job that ran halfway before a crash is safe to run again. A worker told to stop stops claiming,
+lets its running job finish within a grace period, and otherwise hands it back (`Interrupted`,
+`release`) so another worker takes it at once instead of after the lease.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_HAND_BACKS = 200
 DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class Interrupted(BaseException):
+    """Raised inside a running handler when the worker must stop now (its grace period is over).
+    A BaseException, like KeyboardInterrupt, so a handler's `except Exception` does not swallow it."""
 
 
 class Retry(Exception):
@@ -154,6 +161,16 @@ def complete(sessions: sessionmaker[Session], job: Job, worker_id: str) -> None:
         session.commit()
 
 
+def release(sessions: sessionmaker[Session], job: Job, worker_id: str) -> None:
+    """Hand a job back at once, as if never claimed: the lease cleared, ready now, the attempt
+    not counted (a shutdown is not the job's fault). Only the worker holding the lease may."""
+    with sessions() as session:
+        session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id)
+                        .values(status="queued", run_after=utcnow(), locked_by=None, locked_until=None,
+                                attempts=Job.attempts - 1, last_error="handed back: the worker was stopped"))
+        session.commit()
+
+
 def backoff_seconds(attempts: int) -> float:
     base: float = min(600.0, 2.0 * (2 ** max(0, attempts - 1)))
     return base / 2 + random.uniform(0, base / 2)
@@ -221,6 +238,13 @@ class Worker:
             self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._served: dict[int | None, int] = {}
         self._tick = 0
+        self._running: Job | None = None
+
+    def interrupt(self) -> None:
+        """Stop the running job now (call from a signal handler in the thread that runs the
+        worker): it is handed back for another worker. Between jobs there is nothing to stop."""
+        if self._running is not None:
+            raise Interrupted(f"job {self._running.id} handed back")
 
     def run_once(self) -> bool:
         job = claim(self.sessions, self.worker_id, lease=self.lease, bulk_kinds=self.bulk_kinds,
@@ -235,7 +259,10 @@ class Worker:
         with logs.bound(job_id=job.id, job_kind=job.kind, tenant_id=job.tenant_id,
                         delivery_id=job.payload.get("delivery_id")):
             outcome = self._run(job)
-        metrics.JOB_SECONDS.labels(job.kind, lane, outcome).observe(time.monotonic() - started)
+            seconds = time.monotonic() - started
+            # One line per job, like an access log: which worker ran what, and how it ended.
+            log.info("job %s (%s) %s in %.3f s by %s", job.id, job.kind, outcome, seconds, self.worker_id)
+        metrics.JOB_SECONDS.labels(job.kind, lane, outcome).observe(seconds)
         return True
 
     def _run(self, job: Job) -> str:
@@ -246,7 +273,15 @@ class Worker:
             return "failed"
         try:
             with self._lease_kept(job):
-                handler(job)
+                self._running = job
+                try:
+                    handler(job)
+                finally:
+                    self._running = None
+        except Interrupted:
+            release(self.sessions, job, self.worker_id)
+            log.info("job %s (%s) handed back: the worker is stopping", job.id, job.kind)
+            raise
         except Retry as exc:
             fail(self.sessions, job, self.worker_id, str(exc), retry_after=exc.after, count_attempt=False)
             return "handed_back"
