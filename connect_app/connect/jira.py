@@ -412,6 +412,29 @@ class JiraClient:
             if not token or page.get("isLast"):
                 return
 
+    def issues_by_key(self, keys: Sequence[str], fields: Sequence[str] = ("key",)) -> dict[str, dict[str, Any]]:
+        """The issues of `keys` that Jira knows, by key. Jira refuses a whole `key in (...)` search
+        (400) when one key does not exist (a typo in a commit, a deleted issue): such a search is
+        split in halves until the unknown keys are alone, so one bad key costs a few searches, not
+        the answer."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 50):
+            found |= self._known_issues(list(keys[start:start + 50]), fields)
+        return found
+
+    def _known_issues(self, keys: list[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        quoted = ", ".join(f'"{key}"' for key in keys)
+        try:
+            return {str(issue.get("key")): issue
+                    for issue in self.search_jql(f"key in ({quoted})", fields=fields, max_results=50)}
+        except JiraError as exc:
+            if exc.status != 400 or not keys:
+                raise
+            if len(keys) == 1:
+                return {}
+            half = len(keys) // 2
+            return self._known_issues(keys[:half], fields) | self._known_issues(keys[half:], fields)
+
     def list_projects(self) -> list[str]:
         keys: list[str] = []
         start = 0

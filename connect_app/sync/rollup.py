@@ -100,18 +100,10 @@ def learn_missing_parents(svc: Services, jira: JiraClient, tenant_id: int) -> No
         unknown = sorted(r.issue_key for r in session.scalars(select(IssueReality).where(
             IssueReality.tenant_id == tenant_id, IssueReality.applied_at.is_not(None),
             IssueReality.missing.is_(False))) if r.issue_key not in known and child_reality(r) is not None)
-    for start in range(0, len(unknown), 50):
-        chunk = unknown[start:start + 50]
-        quoted = ", ".join(f'"{key}"' for key in chunk)
-        try:
-            found = {str(i.get("key")): i for i in jira.search_jql(f"key in ({quoted})", fields=["parent"])}
-        except JiraError as exc:
-            if exc.status != 400:  # a key Jira no longer knows: those wait for their next sync
-                raise
-            continue
-        for key in chunk:
-            if key in found:
-                note_parent(svc, tenant_id, key, (found[key].get("fields") or {}).get("parent"))
+    # A key Jira no longer knows is left out: it waits for its next sync.
+    found = jira.issues_by_key(unknown, fields=["parent"])
+    for key, issue in found.items():
+        note_parent(svc, tenant_id, key, (issue.get("fields") or {}).get("parent"))
 
 
 def roll_up_parents(svc: Services, tenant_id: int) -> list[str]:

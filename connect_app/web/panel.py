@@ -481,15 +481,10 @@ def drifted_view(svc: Services, tenant: Tenant, account_id: str | None, *, state
 
 
 def _fetch(jira: JiraClient, keys: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(keys), 50):
-        quoted = ", ".join(f'"{k}"' for k in chunk)
-        try:
-            for issue in jira.search_jql(f"key in ({quoted})", fields=fields, max_results=50):
-                found[str(issue.get("key"))] = issue
-        except JiraError as exc:
-            raise jira_unavailable(exc) from exc
-    return found
+    try:
+        return jira.issues_by_key(sorted(keys), fields)
+    except JiraError as exc:
+        raise jira_unavailable(exc) from exc
 
 
 def viewer_zone(name: str | None) -> tzinfo:

@@ -199,3 +199,21 @@ def test_settings_and_flag_links_read_the_tenant_row_for_update(stack: Stack) ->
         assert len(locked) == 3
     finally:
         event.remove(stack.svc.engine, "before_execute", remember)
+
+
+def test_a_key_jira_does_not_know_leaves_the_report_whole(stack: Stack) -> None:
+    """Jira refuses a whole `key in (...)` search when one key does not exist: a commit with a
+    typo'd key (FEAT-777) must not turn the report into a 502 for everyone."""
+    story = ship_feature(stack)
+    github = stack.github
+    assert github is not None
+    github.repo.checkout(github.default_branch)
+    github.repo.commit("FEAT-777: tidy retry logging", {"logging.txt": "tidy\n"},
+                       when=story.week.revert_at - timedelta(minutes=5))
+    github.push_branch()
+    revert_and_deploy(stack, story)
+    assert "FEAT-777" not in stack.jira.issues
+    assert _report_keys(stack, ADMIN) == ["FEAT-304"]
+    # Jira's refusals of the searches naming FEAT-777 are what this test is about; nothing else.
+    assert stack.jira.violations and all("FEAT-777" in v for v in stack.jira.violations)
+    stack.jira.violations.clear()
