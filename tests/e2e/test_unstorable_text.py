@@ -14,16 +14,21 @@ import hmac
 import json
 import subprocess
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import select
 
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.gitlab.simulator import GitLabSimulator
 from connect_app.sandbox.stack import RepositoryConnection, Stack
 from connect_app.store.models import CommitFact, Delivery, FlagFact, Job, PullRequestFact, ReleaseFact
 from connect_app.store.text import REPLACEMENT
 
+from .test_gitlab_story import TOKEN as GITLAB_TOKEN
+from .test_gitlab_story import _connect as connect_gitlab
 from .test_security_install import TIMEOUT, assert_json_refusal, db_snapshot
 
 NUL, LONE = "\x00", "\ud800"
@@ -38,6 +43,13 @@ def connection(stack: Stack) -> RepositoryConnection:
     stack.start_github()
     # No API token: the worker records exactly what the payload says.
     return stack.connect_repository(token=None)
+
+
+@pytest.fixture
+def gitlab(stack: Stack) -> Iterator[GitLabSimulator]:
+    simulator = GitLabSimulator(GitRepo(stack.workdir / "gitlab-repo"), token=GITLAB_TOKEN).start()
+    yield simulator
+    simulator.stop()
 
 
 def _json(body: Any) -> bytes:
@@ -93,6 +105,20 @@ def test_github_commit_with_nul_and_lone_surrogate_is_kept(stack: Stack, connect
     commit = _one(stack, CommitFact)
     assert commit.message == message.replace(NUL, REPLACEMENT)
     assert commit.author == f"Ada {REPLACEMENT}Lovelace"
+
+
+def test_gitlab_commit_with_nul_is_kept(stack: Stack, gitlab: GitLabSimulator) -> None:
+    stack.install()
+    connection = connect_gitlab(stack, gitlab, token=None)
+    push = _push(f"FEAT-304 retries{NUL}", f"Grace{LONE}")
+    body = {**push, "project": {"path_with_namespace": gitlab.project.path, "default_branch": "main"}}
+    answer = requests.post(connection.webhook_url, data=_json(body), timeout=TIMEOUT, headers={
+        "Content-Type": "application/json", "X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+        "X-Gitlab-Token": connection.webhook_secret})
+    assert answer.status_code == 202, answer.text
+    _all_processed(stack)
+    commit = _one(stack, CommitFact)
+    assert (commit.message, commit.author) == (f"FEAT-304 retries{REPLACEMENT}", f"Grace{REPLACEMENT}")
 
 
 def test_github_pull_request_and_release_text_is_kept(stack: Stack, connection: RepositoryConnection) -> None:
