@@ -88,7 +88,7 @@ def json_body(raw: bytes, *, refuse_unstorable: bool = False) -> dict[str, Any]:
     `refuse_unstorable` for senders who can fix their own text (CI tools and scripts holding our
     token, admins, Jira users): a NUL or lone surrogate anywhere, keys included, is refused with
     the field named, since replacing it would silently change what they meant (an environment
-    `production\u0000` would match no production). Hosts' webhooks keep it: their facts are
+    `production\\u0000` would match no production). Hosts' webhooks keep it: their facts are
     stored with the character replaced (store.text) rather than lost."""
     if json_too_deep(raw):
         raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.", "malformed_json")
