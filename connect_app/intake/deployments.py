@@ -46,7 +46,7 @@ def report_deployment(connection_id: str) -> tuple[Response, int]:
         raise Unauthorized("Send the connection's deploy token as `Authorization: Bearer <token>`.",
                            "bad_token")
     body = raw_body()
-    data = json_body(body)
+    data = json_body(body, refuse_unstorable=True)
     validate_deployment(data)
     # Only the sender can tell a retry from a second deployment of the same build: identical
     # bodies are how a CI job rolls back to an earlier build. So a retry is recognised by its

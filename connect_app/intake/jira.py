@@ -30,7 +30,8 @@ def _key_change(changelog: Any) -> tuple[str, str] | None:
 def issue_updated() -> tuple[Response, int]:
     # Connect signs webhooks like any request to the app: HS256, the tenant's secret, a qsh.
     caller = authenticate(from_query=False, allow_context_qsh=False)
-    payload = request_json()
+    # Jira's own text is Jira's to fix: kept, with what no database stores replaced (store.text).
+    payload = request_json(refuse_unstorable=False)
     issue = payload.get("issue")
     if not isinstance(issue, dict) or not isinstance(issue.get("key"), str):
         raise BadRequest("The webhook carries no issue.", "missing_issue")

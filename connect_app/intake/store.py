@@ -17,6 +17,7 @@ from connect_app.errors import AppError, BadRequest, NotFound
 from connect_app.jobs.kinds import queue_stored_delivery
 from connect_app.services import services
 from connect_app.store.models import Connection, Delivery, Tenant, utcnow
+from connect_app.store.text import first_unstorable
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,14 @@ def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return bool(brackets)
 
 
-def json_body(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a 400: malformed, not an object, or nested too deeply."""
+def json_body(raw: bytes, *, refuse_unstorable: bool = False) -> dict[str, Any]:
+    """The body as a JSON object, or a 400: malformed, not an object, or nested too deeply.
+
+    `refuse_unstorable` for senders who can fix their own text (CI tools and scripts holding our
+    token, admins, Jira users): a NUL or lone surrogate anywhere, keys included, is refused with
+    the field named, since replacing it would silently change what they meant (an environment
+    `production\\u0000` would match no production). Hosts' webhooks keep it: their facts are
+    stored with the character replaced (store.text) rather than lost."""
     if json_too_deep(raw):
         raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.", "malformed_json")
     try:
@@ -93,6 +100,10 @@ def json_body(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.", "malformed_json") from exc
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", "malformed_json")
+    where = first_unstorable(data) if refuse_unstorable else None
+    if where is not None:
+        raise BadRequest(f"{where} contains a character no database can store (NUL, \\u0000, or an unpaired "
+                         "surrogate such as \\ud800): send the text without it.", "unstorable_text")
     return data
 
 
@@ -118,9 +129,9 @@ def raw_body() -> bytes:
     return body
 
 
-def request_json() -> dict[str, Any]:
+def request_json(*, refuse_unstorable: bool = True) -> dict[str, Any]:
     """The request's JSON object, read with the same size rule as every signed body."""
-    return json_body(raw_body())
+    return json_body(raw_body(), refuse_unstorable=refuse_unstorable)
 
 
 # Built once: a statement whose values come as parameters is compiled once per process and then

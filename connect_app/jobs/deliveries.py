@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from connect_app.intake.parse import (
@@ -78,6 +79,20 @@ def _parsed(parse: Callable[..., _T], *args: Any) -> _T:
 
 
 def process_delivery(svc: Services, job: Job) -> None:
+    try:
+        _process_delivery(svc, job)
+    except DataError as exc:
+        # The database refused a value (text longer than its column, a number out of range): the
+        # same body fails the same way on every attempt, so retrying would only leave it `stored`
+        # for hours and then park it. It ends `failed` now, with the reason the admin sees.
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        with transaction(svc.sessions) as session:
+            delivery = session.get(Delivery, int(job.payload["delivery_id"]))
+            if delivery is not None:
+                delivery.status, delivery.error = "failed", f"the database refused a value: {reason}"[:2000]
+
+
+def _process_delivery(svc: Services, job: Job) -> None:
     with transaction(svc.sessions) as session:
         delivery = session.get(Delivery, int(job.payload["delivery_id"]))
         if delivery is None or delivery.status == "processed":
