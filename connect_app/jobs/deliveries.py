@@ -101,6 +101,8 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         released = _parsed(parse_release, payload)
         if released is not None:
             record_release(session, connection.id, _with_tag_commit(svc, connection, released))
+            # The release shows on the stored timelines of the features its tag carries.
+            queue_recompute(session, tenant_id)
     elif delivery.source == "deploy":
         event = _parsed(parse_ci_deployment, payload, delivery.received_at)
         record_deployment(session, connection.id, "ci", event, f"delivery-{delivery.id}")

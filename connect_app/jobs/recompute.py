@@ -19,13 +19,15 @@ from sqlalchemy.orm import Session
 from connect_app.connect.audited import jira_for
 from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync
 from connect_app.jobs.locks import exclusive
-from connect_app.reality.drift import drift_for_keys
+from connect_app.jobs.timelines import tenant_reality, timelines
+from connect_app.reality.drift import TimelineEvent, drift_for_keys
 from connect_app.reality.model import NOT_DRIFT, Drift
 from connect_app.reality.record import change_id, combine, drift_record
 from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.history import load_tenant_history
 from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
+from connect_app.store.timelines import save_timelines
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,12 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
 
 def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
     """Drift of every issue any of the tenant's repositories or flags names."""
+    return _judge_tenant(svc, session, tenant)[0]
+
+
+def _judge_tenant(svc: Services, session: Session,
+                  tenant: Tenant) -> tuple[dict[str, Drift], dict[str, list[TimelineEvent]]]:
+    """Drift and timeline of every issue, from the whole history: the full recomputation."""
     history = load_tenant_history(svc, session, tenant)
     moves = history.moves
     known = history.projects_with_moves(known_projects(svc, tenant))
@@ -71,7 +79,9 @@ def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str,
         for key, drift in drifts.items():
             key = moves.get(key, key)
             per_key.setdefault(key, []).append(replace(drift, key=key))
-    return {key: combine(drifts) for key, drifts in per_key.items()}
+    reality = tenant_reality(session, history, known)
+    judged = {key: combine(drifts) for key, drifts in per_key.items()}
+    return judged, timelines(reality, reality.keys() | set(judged), done_at)
 
 
 def _resolve_by_backfill(session: Session, connection: Connection, unresolved: Sequence[str]) -> None:
@@ -110,7 +120,8 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
             queue_recompute(session, tenant_id)
             return []
-        drifts = compute_tenant(svc, session, tenant)
+        drifts, events = _judge_tenant(svc, session, tenant)
+        save_timelines(session, tenant_id, events)
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
         moved: list[str] = []

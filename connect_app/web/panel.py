@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,19 +22,12 @@ from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest, NotFound
 from connect_app.reality import story
-from connect_app.reality.drift import (
-    BranchIndex,
-    TimelineEvent,
-    changes_for_keys,
-    find_hotfixes,
-    timeline_for_key,
-)
-from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
+from connect_app.reality.drift import TimelineEvent
+from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso, parse_iso, property_value
 from connect_app.services import Services, services
-from connect_app.store.facts import load_releases
-from connect_app.store.history import load_tenant_history
 from connect_app.store.models import IssueReality, Tenant, utcnow
+from connect_app.store.timelines import timeline_of_kind, timeline_page, timeline_total, window_events
 from connect_app.sync.still_open import still_open
 
 bp = Blueprint("reality_api", __name__)
@@ -45,56 +38,6 @@ TIMELINE_PAGE = 50
 WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timedelta(hours=72),
            "7d": timedelta(days=7)}
 REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag"})
-
-
-@dataclass
-class RepositoryReality:
-    """One repository's history run through the reality core, for timelines."""
-
-    branch: BranchIndex
-    analysis: RevertAnalysis
-    changes: dict[str, list[Change]]
-    deployments: tuple[Any, ...]
-    hotfixes: list[Any]
-    releases: tuple[Release, ...] = ()
-
-
-@dataclass
-class TenantReality:
-    repositories: list[RepositoryReality] = field(default_factory=list)
-    flags: list[Any] = field(default_factory=list)
-    moves: dict[str, str] = field(default_factory=dict)
-
-    def timeline(self, key: str, done_at: datetime | None) -> list[TimelineEvent]:
-        names = [key, *(old for old, new in self.moves.items() if new == key)]
-        events: list[TimelineEvent] = []
-        for index, repo in enumerate(self.repositories):
-            changes = [c for name in names for c in repo.changes.get(name, [])]
-            events += timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
-                                       deployments=repo.deployments, flags=self.flags if index == 0 else (),
-                                       hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases)
-        if not self.repositories and self.flags:
-            events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
-                                       flags=self.flags)
-        return sorted(events, key=lambda e: (e.when is None, e.when or datetime.min.replace(tzinfo=UTC)))
-
-
-def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
-    # Cached project keys only: a panel view never waits for Jira's project list.
-    known = set(tenant.known_projects) if tenant.known_projects_at else None
-    with svc.sessions() as session:
-        history = load_tenant_history(svc, session, tenant)
-        known = history.projects_with_moves(known)
-        result = TenantReality(moves=history.moves, flags=history.flags)
-        for repo in history.repositories:
-            result.repositories.append(RepositoryReality(
-                branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
-                changes=changes_for_keys(repo.commits, repo.facts.pulls, repo.analysis, known),
-                deployments=repo.facts.deployments,
-                hotfixes=find_hotfixes(repo.commits, repo.facts.pulls, repo.analysis, known),
-                releases=load_releases(session, repo.connection.id),
-            ))
-    return result
 
 
 def event_view(event: TimelineEvent) -> dict[str, Any]:
@@ -163,12 +106,12 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     with svc.sessions() as session:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))
+        # Only this issue's stored rows, one page of them: never the tenant's history.
+        page = max(1, page)
+        total = timeline_total(session, tenant.id, key)
+        shown = timeline_page(session, tenant.id, key, page, TIMELINE_PAGE)
+        unconfirmed = [event_view(e) for e in timeline_of_kind(session, tenant.id, key, "unconfirmed-revert")]
     drift = drift_from_record(key, reality.desired if reality else {"state": "live"}, title)
-    timeline = tenant_reality(svc, tenant).timeline(key, reality.done_at if reality else None)
-    newest_first = list(reversed(timeline))
-    page = max(1, page)
-    shown = newest_first[(page - 1) * TIMELINE_PAGE: page * TIMELINE_PAGE]
-    unconfirmed = [event_view(e) for e in timeline if e.kind == "unconfirmed-revert"]
     open_items = still_open(jira, issue, drift.since) if drift.in_drift else []
     # Found with the app's access: show only what this viewer may browse.
     if open_items:
@@ -179,8 +122,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "drift": drift.state,
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
-        "has_changes": bool(timeline) and drift.changes > 0,
-        "headline": story.headline(drift) if timeline else f"No code mentions {key} yet",
+        "has_changes": total > 0 and drift.changes > 0,
+        "headline": story.headline(drift) if total else f"No code mentions {key} yet",
         "summary": drift.summary,
         "since": iso(drift.since),
         "environment": drift.environment,
@@ -191,9 +134,9 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
                     if done and drift.in_drift else None),
         "meaning": story.DEFAULT_MEANING if drift.in_drift else None,
         "timeline": [event_view(e) for e in shown],
-        "timeline_total": len(timeline),
+        "timeline_total": total,
         "timeline_page": page,
-        "timeline_pages": max(1, -(-len(timeline) // TIMELINE_PAGE)),
+        "timeline_pages": max(1, -(-total // TIMELINE_PAGE)),
         "unconfirmed_reverts": unconfirmed,
         "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why} for i in open_items],
         "property": property_value(drift),
@@ -269,23 +212,12 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
     """Deployments and reversions in the window, for features under (active) epics, grouped by
     epic, limited to issues the user may browse."""
     jira = jira or jira_for(svc, tenant)
-    snapshot = tenant_reality(svc, tenant)
     with svc.sessions() as session:
-        realities = {r.issue_key: r for r in session.scalars(
-            select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
-    keys = set(realities)
-    for repo in snapshot.repositories:
-        keys |= set(repo.changes)
-    keys = {snapshot.moves.get(k, k) for k in keys}
-    if query.project:
-        keys = {k for k in keys if k.startswith(f"{query.project}-")}
-    touched: dict[str, list[dict[str, Any]]] = {}
-    for key in sorted(keys):
-        reality = realities.get(key)
-        events = [e for e in snapshot.timeline(key, reality.done_at if reality else None)
-                  if e.kind in REPORTED_KINDS and e.when is not None and query.since <= e.when <= query.until]
-        if events:
-            touched[key] = [event_view(e) for e in reversed(events)]
+        # The window's stored events of issues the tenant keeps reality for: never the history.
+        window = window_events(session, tenant.id, query.since, query.until, REPORTED_KINDS, query.project)
+        realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
+            IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(window))))} if window else {}
+    touched = {key: [event_view(e) for e in events] for key, events in window.items()}
     issues = _fetch(jira, list(touched), ["summary", "status", "parent", "project", "issuetype"])
     epic_keys = sorted({(i["fields"].get("parent") or {}).get("key") for i in issues.values()} - {None})
     epics = _fetch(jira, epic_keys, ["summary", "status", "issuetype", "project"])
@@ -346,7 +278,9 @@ def drifted_view(svc: Services, tenant: Tenant, account_id: str | None, *, state
     if project and not PROJECT_KEY.match(project):
         raise BadRequest("project must be a Jira project key.")
     with svc.sessions() as session:
-        rows = list(session.scalars(select(IssueReality).where(IssueReality.tenant_id == tenant.id)))
+        drifting = select(IssueReality).where(IssueReality.tenant_id == tenant.id,
+                                              IssueReality.state.not_in(sorted(NOT_DRIFT)))
+        rows = list(session.scalars(drifting.where(IssueReality.state == state) if state else drifting))
     chosen: dict[str, dict[str, Any]] = {}
     for row in rows:
         record = row.desired or {}
