@@ -22,7 +22,7 @@ from connect_app.intake.parse import (
     parse_push,
 )
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
+from connect_app.jobs.kinds import queue_deployment_compare, queue_push_recompute, queue_recompute
 from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
 from connect_app.reality.model import Segment
 from connect_app.services import Services
@@ -88,7 +88,7 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
     tenant_id = connection.tenant_id
     if delivery.source == "github" and delivery.event == "push":
         if _record_push(svc, session, connection, payload):
-            queue_recompute(session, tenant_id)
+            queue_push_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
             queue_deployment_compare(session, connection.id, tenant_id)
     elif delivery.source == "github" and delivery.event == "pull_request":

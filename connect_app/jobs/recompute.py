@@ -9,7 +9,7 @@ and backfills that change nothing make no Jira calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,15 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
+from connect_app.jobs.incremental import extend_and_judge
 from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync
 from connect_app.jobs.locks import exclusive
-from connect_app.jobs.timelines import tenant_reality, timelines
+from connect_app.jobs.timelines import RepositoryReality, tenant_reality, timelines
 from connect_app.reality.drift import TimelineEvent, drift_for_keys
 from connect_app.reality.model import NOT_DRIFT, Drift
 from connect_app.reality.record import change_id, combine, drift_record
 from connect_app.services import Services
 from connect_app.store.db import transaction
-from connect_app.store.history import load_tenant_history
+from connect_app.store.derived import save_repository_state
+from connect_app.store.history import RepositoryHistory, load_moves, load_tenant_history, projects_with_moves
 from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
 from connect_app.store.timelines import save_timelines
 
@@ -80,8 +82,21 @@ def _judge_tenant(svc: Services, session: Session,
             key = moves.get(key, key)
             per_key.setdefault(key, []).append(replace(drift, key=key))
     reality = tenant_reality(session, history, known)
+    for repo, derived_repo in zip(history.repositories, reality.repositories, strict=True):
+        _keep_derived(session, repo, derived_repo, known)
     judged = {key: combine(drifts) for key, drifts in per_key.items()}
     return judged, timelines(reality, reality.keys() | set(judged), done_at)
+
+
+def _keep_derived(session: Session, repo: RepositoryHistory, found: RepositoryReality,
+                  known: Collection[str] | None) -> None:
+    """What this full pass derived, for the next push to extend (jobs/incremental.py). The fast
+    path extends only a branch whose tip a push reached and whose every commit we hold."""
+    tip = repo.commits[-1].sha if repo.commits else None
+    reached = any(segment.after == tip for segment in repo.facts.segments)
+    save_repository_state(session, repo.connection.id, branch=[c.sha for c in repo.commits],
+                          ready=repo.complete and reached, analysis=repo.analysis, changes=found.changes,
+                          hotfixes=[c.sha for c in found.hotfixes], known=known)
 
 
 def _resolve_by_backfill(session: Session, connection: Connection, unresolved: Sequence[str]) -> None:
@@ -101,16 +116,44 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
     queue_backfill(session, connection.id, connection.tenant_id, since=None)
 
 
-def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
+def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False) -> list[str]:
     """Record the desired state of every issue; queue a sync for those that moved. Returns them.
+
+    `push`: asked for by pushes alone, so the fast path may judge only what they touch
+    (jobs/incremental.py); it falls back to the full recomputation whenever it cannot.
 
     Never alongside another recompute of the same tenant: an older run finishing last would
     overwrite a newer one's answer (see locks.py)."""
     with exclusive(svc, f"recompute:{tenant_id}"):
-        return _recompute_tenant(svc, tenant_id)
+        return _recompute_tenant(svc, tenant_id, push)
 
 
-def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
+def _recompute_push(svc: Services, session: Session, tenant: Tenant) -> list[str] | None:
+    known = projects_with_moves(known_projects(svc, tenant), load_moves(session, tenant.id))
+    judged = extend_and_judge(svc, session, tenant, known)
+    if judged is None:
+        return None
+    save_timelines(session, tenant.id, judged.timelines, only=judged.timelines.keys())
+    realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
+        IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(judged.drifts))))}
+    return _record(session, tenant.id, judged.drifts, realities)
+
+
+def _record(session: Session, tenant_id: int, drifts: dict[str, Drift],
+            realities: dict[str, IssueReality]) -> list[str]:
+    moved: list[str] = []
+    for key, drift in sorted(drifts.items()):
+        reality = realities.get(key)
+        if reality is None:
+            reality = IssueReality(tenant_id=tenant_id, issue_key=key, desired={})
+            session.add(reality)
+        if _apply_drift(reality, drift):
+            moved.append(key)
+            queue_sync(session, tenant_id, key)
+    return moved
+
+
+def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False) -> list[str]:
     with transaction(svc.sessions) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:
@@ -120,19 +163,15 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
             queue_recompute(session, tenant_id)
             return []
+        if push:
+            fast = _recompute_push(svc, session, tenant)
+            if fast is not None:
+                return fast
         drifts, events = _judge_tenant(svc, session, tenant)
         save_timelines(session, tenant_id, events)
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
-        moved: list[str] = []
-        for key, drift in sorted(drifts.items()):
-            reality = realities.get(key)
-            if reality is None:
-                reality = IssueReality(tenant_id=tenant_id, issue_key=key, desired={})
-                session.add(reality)
-            if _apply_drift(reality, drift):
-                moved.append(key)
-                queue_sync(session, tenant_id, key)
+        moved = _record(session, tenant_id, drifts, realities)
         # An issue no repository names any more (its only commit was force-pushed away, say)
         # goes back to live rather than keeping a stale drift.
         for key, reality in realities.items():

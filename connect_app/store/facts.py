@@ -223,17 +223,24 @@ def load_repository(session: Session, connection: Connection, production: frozen
         for row in session.scalars(select(PullRequestFact).where(PullRequestFact.connection_id == cid)
                                    .order_by(PullRequestFact.number))
     )
-    rows = production_deployments(session, cid, production)
-    deployments = tuple(
-        Deployment(id=f"{row.source}:{row.external_id}", environment=row.environment, sha=row.sha,
-                   deployed_at=row.deployed_at, added=tuple(row.added), removed=tuple(row.removed), url=row.url)
-        for row in rows if row.compared
-    )
+    deployments, rows = load_deployments(session, cid, production)
     return RepositoryFacts(
         connection_id=cid, repository=connection.repository, segments=segments, commits=commits, pulls=pulls,
         deployments=deployments, production_seen=bool(rows),
         pending_deployments=sum(1 for row in rows if not row.compared),
     )
+
+
+def load_deployments(session: Session, connection_id: str,
+                     production: frozenset[str]) -> tuple[tuple[Deployment, ...], list[DeploymentFact]]:
+    """The compared successful production deployments, oldest first, and every successful
+    production deployment row (compared or not)."""
+    rows = production_deployments(session, connection_id, production)
+    return tuple(
+        Deployment(id=f"{row.source}:{row.external_id}", environment=row.environment, sha=row.sha,
+                   deployed_at=row.deployed_at, added=tuple(row.added), removed=tuple(row.removed), url=row.url)
+        for row in rows if row.compared
+    ), rows
 
 
 def production_deployments(session: Session, connection_id: str,

@@ -304,6 +304,47 @@ class IssueEvent(Base):
     environment: Mapped[str | None] = mapped_column(String(100))
 
 
+class RepositoryState(Base):
+    """What the last recomputation derived from one repository's history, so that a push that
+    only extends the branch updates it in time proportional to the push (jobs/incremental.py).
+
+    `analysis` is the revert analysis (reverts, unconfirmed reverts, what each revert keeps
+    reverted), `hotfixes` the hotfix candidates' SHAs, `known` the project keys changes were
+    filtered with. `ready` is false when the history is not one the fast path can extend."""
+
+    __tablename__ = "repository_states"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    tip: Mapped[str | None] = mapped_column(String(40))
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    last_segment_id: Mapped[int] = mapped_column(Integer, default=0)
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    known: Mapped[list[Any] | None] = mapped_column(JSON)
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hotfixes: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class BranchCommit(Base):
+    """A commit's place on the default branch (the order commits reached it), per repository."""
+
+    __tablename__ = "branch_commits"
+    __table_args__ = (Index("ix_branch_commits_position", "connection_id", "position"),)
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    sha: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class IssueChanges(Base):
+    """One issue key's changes in one repository, as `changes_for_keys` found them."""
+
+    __tablename__ = "issue_changes"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class IssueMove(Base):
     """An issue key that changed (project move): commits naming the old key still count."""
 

@@ -1,4 +1,5 @@
-"""issue timelines: each issue's timeline events as recompute judged them, read by the pages
+"""issue timelines and derived repository state: each issue's timeline events as recompute judged
+them, read by the pages; branch positions, revert analysis and changes per key for the fast path
 
 Revision ID: 0005
 Revises: 0004
@@ -50,7 +51,43 @@ def upgrade() -> None:
         batch_op.create_index("ix_issue_events_window", ["tenant_id", "at"], unique=False)
     with op.batch_alter_table("issue_reality", schema=None) as batch_op:
         batch_op.create_index("ix_issue_reality_state", ["tenant_id", "state", "since"], unique=False)
+    _derived_state()
     _queue_recomputes()
+
+
+def _derived_state() -> None:
+    """What recompute derives per repository, for pushes that only extend the branch."""
+    op.create_table(
+        "repository_states",
+        sa.Column("connection_id", sa.String(length=40), nullable=False),
+        sa.Column("tip", sa.String(length=40), nullable=True),
+        sa.Column("length", sa.Integer(), nullable=False),
+        sa.Column("last_segment_id", sa.Integer(), nullable=False),
+        sa.Column("ready", sa.Boolean(), nullable=False),
+        sa.Column("known", sa.JSON(), nullable=True),
+        sa.Column("analysis", sa.JSON(), nullable=False),
+        sa.Column("hotfixes", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"]),
+        sa.PrimaryKeyConstraint("connection_id"),
+    )
+    op.create_table(
+        "branch_commits",
+        sa.Column("connection_id", sa.String(length=40), nullable=False),
+        sa.Column("sha", sa.String(length=40), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"]),
+        sa.PrimaryKeyConstraint("connection_id", "sha"),
+    )
+    with op.batch_alter_table("branch_commits", schema=None) as batch_op:
+        batch_op.create_index("ix_branch_commits_position", ["connection_id", "position"], unique=False)
+    op.create_table(
+        "issue_changes",
+        sa.Column("connection_id", sa.String(length=40), nullable=False),
+        sa.Column("issue_key", sa.String(length=100), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"]),
+        sa.PrimaryKeyConstraint("connection_id", "issue_key"),
+    )
 
 
 def _queue_recomputes() -> None:
@@ -77,6 +114,11 @@ def _queue_recomputes() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("issue_changes")
+    with op.batch_alter_table("branch_commits", schema=None) as batch_op:
+        batch_op.drop_index("ix_branch_commits_position")
+    op.drop_table("branch_commits")
+    op.drop_table("repository_states")
     with op.batch_alter_table("issue_reality", schema=None) as batch_op:
         batch_op.drop_index("ix_issue_reality_state")
     with op.batch_alter_table("issue_events", schema=None) as batch_op:
