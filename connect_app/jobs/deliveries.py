@@ -22,13 +22,19 @@ from connect_app.intake.parse import (
     parse_push,
 )
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_deployment_compare, queue_push_recompute, queue_recompute
+from connect_app.jobs.kinds import (
+    queue_deployment_compare,
+    queue_flag_recompute,
+    queue_push_recompute,
+    queue_recompute,
+)
 from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
 from connect_app.reality.model import Segment
 from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.facts import (
     ReleaseEvent,
+    keys_a_flag_change_touches,
     parse_release,
     record_commit,
     record_deployment,
@@ -109,9 +115,12 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         queue_deployment_compare(session, connection.id, tenant_id)
     elif delivery.source.startswith("flag:"):
         provider = delivery.source.split(":", 1)[1]
+        links = (session.get(Tenant, tenant_id).settings or {}).get("flag_links") or {}  # type: ignore[union-attr]
+        touched: set[str] = set()
         for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
+            touched |= keys_a_flag_change_touches(session, connection, provider, change, links)
             record_flag(session, connection, provider, change)
-        queue_recompute(session, tenant_id)
+        queue_flag_recompute(session, tenant_id, touched)
 
 
 def _record_pull_request(svc: Services, session: Session, connection: Connection, payload: dict[str, Any]) -> None:

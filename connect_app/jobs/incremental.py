@@ -1,4 +1,5 @@
-"""The fast path of recompute: a push that only extends a repository's default branch.
+"""The fast path of recompute: a push that only extends a repository's default branch, or a
+flag change (which names the issues it touches).
 
 On the common event (a push whose `before` is the branch tip the last recomputation saw, made of
 ordinary commits) the derived state of that repository (store/derived.py) is extended and only
@@ -42,22 +43,26 @@ class _CannotPlace(Exception):
 
 @dataclass(frozen=True)
 class Judged:
-    drifts: dict[str, Drift]  # the issues judged again, by their current key
+    targets: set[str]  # the issues judged again, by their current key
+    drifts: dict[str, Drift]  # their drift (an issue nothing names any more has none)
     timelines: dict[str, list[TimelineEvent]]  # their timelines (empty: none any more)
 
 
-def extend_and_judge(svc: Services, session: Session, tenant: Tenant,
-                     known: Collection[str] | None) -> Judged | None:
-    """Extend each repository's derived state by its new pushes and judge the issues they name;
-    None when anything new is not a plain extension (nothing has been written then)."""
+def extend_and_judge(svc: Services, session: Session, tenant: Tenant, known: Collection[str] | None,
+                     keys: Collection[str] = ()) -> Judged | None:
+    """Extend each repository's derived state by its new pushes and judge the issues they name
+    (and `keys`, named by a flag change); None when anything new is not a plain extension
+    (nothing has been written then)."""
     try:
         names = _extend_all(session, live_connections(session, tenant.id), known)
     except _CannotPlace:
         return None
-    return judge(svc, session, tenant, names, known)
+    return judge(svc, session, tenant, names | set(keys), known)
 
 
 def _extend_all(session: Session, connections: Sequence[Connection], known: Collection[str] | None) -> set[str]:
+    if not connections:
+        raise _CannotPlace  # flags without a repository: the full pass decides what they mean
     wanted = sorted(known) if known is not None else None
     plans = []
     for connection in connections:
@@ -202,7 +207,7 @@ def judge(svc: Services, session: Session, tenant: Tenant, names: Collection[str
     moves = load_moves(session, tenant.id)
     issues = _Issues({moves.get(name, name) for name in names}, moves)
     if not issues.targets:
-        return Judged({}, {})
+        return Judged(set(), {}, {})
     every = issues.every_name()
     rows = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
         IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(every | issues.targets))))}
@@ -219,7 +224,8 @@ def judge(svc: Services, session: Session, tenant: Tenant, names: Collection[str
             per_key.setdefault(drift.key, []).append(drift)
     judged = {key: combine(found) for key, found in per_key.items()}
     timeline_keys = set(issues.targets) | (set(names) & reality.keys())
-    return Judged(judged, {key: reality.timeline(key, done.get(key)) for key in sorted(timeline_keys)})
+    return Judged(issues.targets, judged,
+                  {key: reality.timeline(key, done.get(key)) for key in sorted(timeline_keys)})
 
 
 def _judge_repository(session: Session, connection: Connection, defaults: Sequence[str], issues: _Issues,

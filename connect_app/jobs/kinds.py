@@ -8,6 +8,7 @@ so the same work asked for twice while it waits runs once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from sqlalchemy import Connection, select
@@ -58,6 +59,13 @@ def queue_recompute(session: Session, tenant_id: int, delay: float = 0.0) -> Non
     waiting = session.scalar(select(Job).where(Job.dedupe_key == recompute_key(tenant_id)))
     if waiting is not None and waiting.payload.get("push"):
         waiting.payload = {"tenant_id": tenant_id}
+
+
+def queue_flag_recompute(session: Session, tenant_id: int, keys: Iterable[str]) -> None:
+    """A recomputation of the issues a flag change names, which may take the fast path. Never
+    absorbed into another (each carries its own keys); runs one at a time like every recompute."""
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id, "push": True, "keys": sorted(set(keys))},
+                  tenant_id=tenant_id)
 
 
 def queue_push_recompute(session: Session, tenant_id: int) -> None:

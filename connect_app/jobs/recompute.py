@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
 from connect_app.jobs.incremental import extend_and_judge
-from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync
+from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_recompute, queue_sync, recompute_key
 from connect_app.jobs.locks import exclusive
 from connect_app.jobs.timelines import RepositoryReality, tenant_reality, timelines
 from connect_app.reality.drift import TimelineEvent, drift_for_keys
@@ -116,27 +116,48 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
     queue_backfill(session, connection.id, connection.tenant_id, since=None)
 
 
-def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False) -> list[str]:
+def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False, keys: Sequence[str] = ()) -> list[str]:
     """Record the desired state of every issue; queue a sync for those that moved. Returns them.
 
-    `push`: asked for by pushes alone, so the fast path may judge only what they touch
-    (jobs/incremental.py); it falls back to the full recomputation whenever it cannot.
+    `push`: asked for by pushes (and flag changes, naming `keys`) alone, so the fast path may
+    judge only what they touch (jobs/incremental.py); it falls back to the full recomputation
+    whenever it cannot.
 
     Never alongside another recompute of the same tenant: an older run finishing last would
     overwrite a newer one's answer (see locks.py)."""
     with exclusive(svc, f"recompute:{tenant_id}"):
-        return _recompute_tenant(svc, tenant_id, push)
+        return _recompute_tenant(svc, tenant_id, push, keys)
 
 
-def _recompute_push(svc: Services, session: Session, tenant: Tenant) -> list[str] | None:
+def _recompute_push(svc: Services, session: Session, tenant: Tenant, keys: Sequence[str]) -> list[str] | None:
+    if _full_waiting(session, tenant.id):
+        return None  # something else changed too: the full pass weighs it all, once
     known = projects_with_moves(known_projects(svc, tenant), load_moves(session, tenant.id))
-    judged = extend_and_judge(svc, session, tenant, known)
+    judged = extend_and_judge(svc, session, tenant, known, keys)
     if judged is None:
         return None
     save_timelines(session, tenant.id, judged.timelines, only=judged.timelines.keys())
     realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
-        IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(judged.drifts))))}
-    return _record(session, tenant.id, judged.drifts, realities)
+        IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(judged.targets))))}
+    return _record(session, tenant.id, judged.drifts, realities) + _back_to_live(
+        session, tenant.id, {key: row for key, row in realities.items() if key not in judged.drifts})
+
+
+def _full_waiting(session: Session, tenant_id: int) -> bool:
+    waiting = session.scalar(select(Job).where(Job.dedupe_key == recompute_key(tenant_id), Job.status == "queued"))
+    return waiting is not None and not waiting.payload.get("push")
+
+
+def _back_to_live(session: Session, tenant_id: int, realities: dict[str, IssueReality]) -> list[str]:
+    """An issue no repository or flag names any more (its only commit was force-pushed away, the
+    flag was renamed) goes back to live rather than keeping a stale drift."""
+    moved = []
+    for key, reality in sorted(realities.items()):
+        if reality.state not in NOT_DRIFT and _apply_drift(reality, Drift(
+                key=key, state="live", since=None, summary="", changes=0, reverted=0, environment=None)):
+            moved.append(key)
+            queue_sync(session, tenant_id, key)
+    return moved
 
 
 def _record(session: Session, tenant_id: int, drifts: dict[str, Drift],
@@ -153,7 +174,7 @@ def _record(session: Session, tenant_id: int, drifts: dict[str, Drift],
     return moved
 
 
-def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False) -> list[str]:
+def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: Sequence[str] = ()) -> list[str]:
     with transaction(svc.sessions) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:
@@ -164,7 +185,7 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False) -> list
             queue_recompute(session, tenant_id)
             return []
         if push:
-            fast = _recompute_push(svc, session, tenant)
+            fast = _recompute_push(svc, session, tenant, keys)
             if fast is not None:
                 return fast
         drifts, events = _judge_tenant(svc, session, tenant)
@@ -172,15 +193,7 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False) -> list
         realities = {r.issue_key: r for r in session.scalars(
             select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
         moved = _record(session, tenant_id, drifts, realities)
-        # An issue no repository names any more (its only commit was force-pushed away, say)
-        # goes back to live rather than keeping a stale drift.
-        for key, reality in realities.items():
-            if key not in drifts and reality.state not in NOT_DRIFT:
-                if _apply_drift(reality, Drift(key=key, state="live", since=None, summary="", changes=0,
-                                               reverted=0, environment=None)):
-                    moved.append(key)
-                    queue_sync(session, tenant_id, key)
-        return moved
+        return moved + _back_to_live(session, tenant_id, {k: r for k, r in realities.items() if k not in drifts})
 
 
 def _comparison_waiting(session: Session, tenant_id: int) -> bool:

@@ -35,7 +35,7 @@ from connect_app.reality.history import difference_on_branch
 from connect_app.reality.model import Commit, Segment
 from connect_app.services import Services
 from connect_app.store.db import transaction, upgrade
-from connect_app.store.facts import record_commit, record_flag, record_segment
+from connect_app.store.facts import keys_a_flag_change_touches, record_commit, record_flag, record_segment
 from connect_app.store.models import Base, Connection, DeploymentFact, IssueEvent, IssueReality, Tenant
 
 KEYS = ("FEAT-1", "FEAT-2", "OPS-4")
@@ -117,8 +117,8 @@ class World:
             with transaction(svc.sessions) as session:
                 write(session)
 
-    def recompute(self, *, push: bool) -> None:
-        recompute_tenant(self.fast, 1, push=push)
+    def recompute(self, *, push: bool, keys: tuple[str, ...] = ()) -> None:
+        recompute_tenant(self.fast, 1, push=push, keys=keys)
         recompute_tenant(self.full, 1)
 
     def deliver(self, segment: Segment, commits: list[Commit]) -> None:
@@ -234,10 +234,14 @@ def _flag(world: World, key: int, on: bool) -> None:
     change = FlagChange(key=f"{KEYS[key].lower()}-toggle", name=f"{KEYS[key]} toggle", environment="production",
                         on=on, changed_at=world.story.tick())
 
+    touched: set[str] = set()
+
     def write(session: Any) -> None:
-        record_flag(session, session.get(Connection, CONNECTION), "generic", change)
+        connection = session.get(Connection, CONNECTION)
+        touched.update(keys_a_flag_change_touches(session, connection, "generic", change, {}))
+        record_flag(session, connection, "generic", change)
     world.record(write)
-    world.recompute(push=False)
+    world.recompute(push=True, keys=tuple(sorted(touched)))
 
 
 def _done(world: World, key: int) -> None:
@@ -322,6 +326,15 @@ def test_a_plain_push_takes_the_fast_path_and_agrees() -> None:
     assert realities["FEAT-1"][1] == "live", "its first change is deployed; the revert is not"
     assert realities["FEAT-2"][1] == "pending-deploy"
     assert [e[1] for e in events["FEAT-1"]] == ["commit", "deployment", "commit", "revert", "commit"]
+
+
+def test_a_flag_change_takes_the_fast_path_and_agrees() -> None:
+    world = play([("change", 0, [0], False), ("push", False, True), ("flag", 0, False), ("flag", 0, True),
+                  ("flag", 1, False)])
+    assert world.fast_paths == 3, "each flag change judges only the issues it names"
+    realities, events = world.snapshot(world.fast)
+    assert realities["FEAT-1"][1] == "live" and realities["FEAT-2"][1] == "flag-off"
+    assert [e[1] for e in events["FEAT-1"]] == ["commit", "flag"]
 
 
 def test_pushes_delivered_out_of_order_fall_back_and_agree() -> None:
