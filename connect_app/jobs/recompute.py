@@ -184,16 +184,20 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: S
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
             queue_recompute(session, tenant_id)
             return []
-        if push:
-            fast = _recompute_push(svc, session, tenant, keys)
-            if fast is not None:
-                return fast
-        drifts, events = _judge_tenant(svc, session, tenant)
-        save_timelines(session, tenant_id, events)
-        realities = {r.issue_key: r for r in session.scalars(
-            select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
-        moved = _record(session, tenant_id, drifts, realities)
-        return moved + _back_to_live(session, tenant_id, {k: r for k, r in realities.items() if k not in drifts})
+        moved = _recompute_push(svc, session, tenant, keys) if push else None
+        if moved is None:
+            moved = _recompute_full(svc, session, tenant)
+        # Both paths end here: whatever follows a recomputation follows either.
+        return moved
+
+
+def _recompute_full(svc: Services, session: Session, tenant: Tenant) -> list[str]:
+    drifts, events = _judge_tenant(svc, session, tenant)
+    save_timelines(session, tenant.id, events)
+    realities = {r.issue_key: r for r in session.scalars(
+        select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+    moved = _record(session, tenant.id, drifts, realities)
+    return moved + _back_to_live(session, tenant.id, {k: r for k, r in realities.items() if k not in drifts})
 
 
 def _comparison_waiting(session: Session, tenant_id: int) -> bool:
