@@ -32,8 +32,10 @@ def compare_deployments(svc: Services, job: Job) -> None:
             return
         production = production_names(connection, svc.settings.production_environments)
         rows = production_deployments(session, connection.id, production)
+        if not rows:
+            return  # every push asks; a repository without production deployments has nothing to compare
         reader = reader_for(svc, connection)
-        branch = _branch_order(session, connection.id)
+        branch = _LazyBranch(session, connection.id)
         changed = False
         previous: DeploymentFact | None = None
         for row in rows:
@@ -53,13 +55,27 @@ def compare_deployments(svc: Services, job: Job) -> None:
             queue_recompute(session, connection.tenant_id)
 
 
+class _LazyBranch:
+    """The recorded branch order, read (the whole history's segments) only when a comparison
+    actually falls back to it."""
+
+    def __init__(self, session: Session, connection_id: str) -> None:
+        self.session, self.connection_id = session, connection_id
+        self._order: list[str] | None = None
+
+    def order(self) -> list[str]:
+        if self._order is None:
+            self._order = _branch_order(self.session, self.connection_id)
+        return self._order
+
+
 def _branch_order(session: Session, connection_id: str) -> list[str]:
     segments = [Segment(before=r.before, after=r.after, commits=tuple(r.commits), source=r.source)  # type: ignore[arg-type]
                 for r in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == connection_id))]
     return order_branch(segments)
 
 
-def _difference(reader: RepositoryReader | None, branch: list[str], base: str | None,
+def _difference(reader: RepositoryReader | None, branch: _LazyBranch, base: str | None,
                 head: str) -> tuple[list[str], list[str]] | None:
     if reader is not None:
         try:
@@ -71,4 +87,4 @@ def _difference(reader: RepositoryReader | None, branch: list[str], base: str | 
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc
         except GitHubUnavailable as exc:
             log.info("compare unavailable, using recorded history: %s", exc)
-    return difference_on_branch(branch, base, head)
+    return difference_on_branch(branch.order(), base, head)
