@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_recompute
+from connect_app.jobs.kinds import queue_deployment_recompute, queue_recompute
 from connect_app.providers.github import GitHubUnavailable, RateLimited, RepositoryReader, reader_for
 from connect_app.reality.history import difference_on_branch, order_branch
 from connect_app.reality.model import Segment
@@ -36,7 +36,7 @@ def compare_deployments(svc: Services, job: Job) -> None:
             return  # every push asks; a repository without production deployments has nothing to compare
         reader = reader_for(svc, connection)
         branch = _LazyBranch(session, connection.id)
-        changed = False
+        changed: list[tuple[DeploymentFact, bool]] = []  # and whether it had been compared before
         previous: DeploymentFact | None = None
         for row in rows:
             base = previous.sha if previous is not None else None
@@ -47,11 +47,14 @@ def compare_deployments(svc: Services, job: Job) -> None:
                 if difference is not None and (
                     not row.compared or (row.added, row.removed) != difference or row.compared_base != base
                 ):
+                    changed.append((row, row.compared))
                     row.added, row.removed = difference
                     row.compared, row.compared_base = True, base
-                    changed = True
             previous = row
-        if changed:
+        if len(changed) == 1 and changed[0][0] is rows[-1] and not changed[0][1]:
+            # The common case: one new deployment after the others. Only its issues move.
+            queue_deployment_recompute(session, connection.tenant_id, connection.id, rows[-1].id)
+        elif changed:
             queue_recompute(session, connection.tenant_id)
 
 

@@ -1,13 +1,14 @@
-"""The fast path of recompute: a push that only extends a repository's default branch, or a
-flag change (which names the issues it touches).
+"""The fast path of recompute: a push that only extends a repository's default branch, a flag
+change (which names the issues it touches), a new production deployment after the others.
 
 On the common event (a push whose `before` is the branch tip the last recomputation saw, made of
 ordinary commits) the derived state of that repository (store/derived.py) is extended and only
 the issues the new commits name are judged again, by the same rules (`reality.drift`) fed the
 few rows those issues need. Anything it cannot place exactly (out-of-order or duplicate
 deliveries, force pushes, backfills, new reverts or hotfix candidates, a release on a new commit,
-changed project keys, a repository never fully recomputed) returns None, and recompute runs the
-full recomputation instead, which stays the path that verifies this one (tests/property).
+the first deployment or one that changes environment, changed project keys, a repository never
+fully recomputed) returns None, and recompute runs the full recomputation instead, which stays the
+path that verifies this one (tests/integration/test_incremental_property.py).
 """
 
 from __future__ import annotations
@@ -49,15 +50,48 @@ class Judged:
 
 
 def extend_and_judge(svc: Services, session: Session, tenant: Tenant, known: Collection[str] | None,
-                     keys: Collection[str] = ()) -> Judged | None:
+                     keys: Collection[str] = (), deployments: Collection[tuple[str, int]] = ()) -> Judged | None:
     """Extend each repository's derived state by its new pushes and judge the issues they name
-    (and `keys`, named by a flag change); None when anything new is not a plain extension
-    (nothing has been written then)."""
+    (and `keys`, named by a flag change, and those whose changes `deployments` shipped or took
+    out); None when anything new is not a plain extension (nothing has been written then)."""
     try:
-        names = _extend_all(session, live_connections(session, tenant.id), known)
+        connections = live_connections(session, tenant.id)
+        names = _extend_all(session, connections, known)
+        by_id = {connection.id: connection for connection in connections}
+        for connection_id, deployment_id in deployments:
+            names |= _deployed_keys(svc, session, tenant, by_id, connection_id, deployment_id, known)
     except _CannotPlace:
         return None
     return judge(svc, session, tenant, names | set(keys), known)
+
+
+_DEPLOYMENT_BOUND = 1000  # commits a deployment may add or remove and still take the fast path
+
+
+def _deployed_keys(svc: Services, session: Session, tenant: Tenant, connections: Mapping[str, Connection],
+                   connection_id: str, deployment_id: int, known: Collection[str] | None) -> set[str]:
+    """The keys whose changes a new production deployment (the latest, in the environment of the
+    one before it) shipped or took out. Anything it does that reaches beyond those issues (the
+    first deployment, a change of environment, reverts or hotfix candidates coming or going, a
+    deployment reported out of order) is for the full pass."""
+    connection = connections.get(connection_id)
+    state = session.get(RepositoryState, connection_id)
+    if connection is None or state is None:
+        raise _CannotPlace
+    production = production_names(connection, production_defaults(svc, tenant))
+    compared, rows = load_deployments(session, connection_id, production)
+    if not rows or rows[-1].id != deployment_id or not rows[-1].compared or len(compared) < 2:
+        raise _CannotPlace
+    new, previous = compared[-1], compared[-2]
+    shas = {*new.added, *new.removed}
+    analysis = derived.analysis_from(state.analysis)
+    if (new.environment != previous.environment or len(shas) > _DEPLOYMENT_BOUND
+            or shas & {r.sha for r in analysis.reverts} or shas & {u.sha for u in analysis.unconfirmed}
+            or shas & set(state.hotfixes)):
+        raise _CannotPlace
+    commits = derived.commits(session, connection_id, derived.positions(session, connection_id, shas))
+    found = changes_for_keys(list(commits.values()), _merging_pulls(session, connection_id, commits), _NOTHING, known)
+    return set(found)
 
 
 def _extend_all(session: Session, connections: Sequence[Connection], known: Collection[str] | None) -> set[str]:

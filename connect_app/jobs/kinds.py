@@ -68,6 +68,13 @@ def queue_flag_recompute(session: Session, tenant_id: int, keys: Iterable[str]) 
                   tenant_id=tenant_id)
 
 
+def queue_deployment_recompute(session: Session, tenant_id: int, connection_id: str, deployment_id: int) -> None:
+    """A recomputation of the issues a new production deployment shipped or took out, which may
+    take the fast path. Never absorbed into another; runs one at a time like every recompute."""
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id, "push": True,
+                                       "deployments": [[connection_id, deployment_id]]}, tenant_id=tenant_id)
+
+
 def queue_push_recompute(session: Session, tenant_id: int) -> None:
     """A recomputation asked for by a push alone: it may take the fast path that extends the
     branch (jobs/incremental.py). A full one already waiting stays full."""

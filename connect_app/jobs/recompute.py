@@ -116,24 +116,26 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
     queue_backfill(session, connection.id, connection.tenant_id, since=None)
 
 
-def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False, keys: Sequence[str] = ()) -> list[str]:
+def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False, keys: Sequence[str] = (),
+                     deployments: Sequence[tuple[str, int]] = ()) -> list[str]:
     """Record the desired state of every issue; queue a sync for those that moved. Returns them.
 
-    `push`: asked for by pushes (and flag changes, naming `keys`) alone, so the fast path may
-    judge only what they touch (jobs/incremental.py); it falls back to the full recomputation
-    whenever it cannot.
+    `push`: asked for by pushes (and flag changes, naming `keys`, and new production
+    `deployments`, (connection id, deployment row id)) alone, so the fast path may judge only what
+    they touch (jobs/incremental.py); it falls back to the full recomputation whenever it cannot.
 
     Never alongside another recompute of the same tenant: an older run finishing last would
     overwrite a newer one's answer (see locks.py)."""
     with exclusive(svc, f"recompute:{tenant_id}"):
-        return _recompute_tenant(svc, tenant_id, push, keys)
+        return _recompute_tenant(svc, tenant_id, push, keys, deployments)
 
 
-def _recompute_push(svc: Services, session: Session, tenant: Tenant, keys: Sequence[str]) -> list[str] | None:
+def _recompute_push(svc: Services, session: Session, tenant: Tenant, keys: Sequence[str],
+                    deployments: Sequence[tuple[str, int]]) -> list[str] | None:
     if _full_waiting(session, tenant.id):
         return None  # something else changed too: the full pass weighs it all, once
     known = projects_with_moves(known_projects(svc, tenant), load_moves(session, tenant.id))
-    judged = extend_and_judge(svc, session, tenant, known, keys)
+    judged = extend_and_judge(svc, session, tenant, known, keys, deployments)
     if judged is None:
         return None
     save_timelines(session, tenant.id, judged.timelines, only=judged.timelines.keys())
@@ -174,7 +176,8 @@ def _record(session: Session, tenant_id: int, drifts: dict[str, Drift],
     return moved
 
 
-def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: Sequence[str] = ()) -> list[str]:
+def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: Sequence[str] = (),
+                      deployments: Sequence[tuple[str, int]] = ()) -> list[str]:
     with transaction(svc.sessions) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:
@@ -184,7 +187,7 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: S
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
             queue_recompute(session, tenant_id)
             return []
-        moved = _recompute_push(svc, session, tenant, keys) if push else None
+        moved = _recompute_push(svc, session, tenant, keys, deployments) if push else None
         if moved is None:
             moved = _recompute_full(svc, session, tenant)
         # Both paths end here: whatever follows a recomputation follows either.

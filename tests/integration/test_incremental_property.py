@@ -117,8 +117,9 @@ class World:
             with transaction(svc.sessions) as session:
                 write(session)
 
-    def recompute(self, *, push: bool, keys: tuple[str, ...] = ()) -> None:
-        recompute_tenant(self.fast, 1, push=push, keys=keys)
+    def recompute(self, *, push: bool, keys: tuple[str, ...] = (),
+                  deployments: tuple[tuple[str, int], ...] = ()) -> None:
+        recompute_tenant(self.fast, 1, push=push, keys=keys, deployments=deployments)
         recompute_tenant(self.full, 1)
 
     def deliver(self, segment: Segment, commits: list[Commit]) -> None:
@@ -221,13 +222,18 @@ def _deploy(world: World, back: int) -> None:
     added, removed = difference_on_branch(branch, story.deployed, sha) or ([], [])
     at = story.tick()
 
+    made: list[int] = []
+
     def write(session: Any) -> None:
-        session.add(DeploymentFact(connection_id=CONNECTION, source="ci", external_id=f"d{story.clock}",
-                                   environment="production", sha=sha, status="success", deployed_at=at,
-                                   compared=True, compared_base=story.deployed, added=added, removed=removed))
+        row = DeploymentFact(connection_id=CONNECTION, source="ci", external_id=f"d{story.clock}",
+                             environment="production", sha=sha, status="success", deployed_at=at,
+                             compared=True, compared_base=story.deployed, added=added, removed=removed)
+        session.add(row)
+        session.flush()
+        made.append(row.id)
     world.record(write)
     story.deployed = sha
-    world.recompute(push=False)
+    world.recompute(push=True, deployments=((CONNECTION, made[0]),))  # as the comparison asks
 
 
 def _flag(world: World, key: int, on: bool) -> None:
@@ -265,15 +271,16 @@ COMMITS = st.one_of(
 )
 PUSH = st.sampled_from([("push", False, True), ("push", False, True), ("push", False, True),
                         ("push", True, True), ("push", False, False)])  # settled, out of order, batched
+DEPLOY = st.tuples(st.just("deploy"), st.integers(0, 3))
 EXTRA = st.one_of(
     st.tuples(st.just("redeliver")),
-    st.tuples(st.just("deploy"), st.integers(0, 3)),
+    DEPLOY, DEPLOY,
     st.tuples(st.just("flag"), st.integers(0, len(KEYS) - 1), st.booleans()),
     st.tuples(st.just("done"), st.integers(0, len(KEYS) - 1)),
 )
 # A round: a few commits, their push, sometimes something else (a deployment, a flag, ...).
-ROUNDS = st.lists(st.tuples(st.lists(COMMITS, min_size=1, max_size=3), PUSH, st.one_of(st.none(), EXTRA)),
-                  min_size=1, max_size=8)
+ROUNDS = st.lists(st.tuples(st.lists(COMMITS, min_size=1, max_size=3), PUSH, st.one_of(st.none(), EXTRA, EXTRA)),
+                  min_size=1, max_size=10)
 
 
 def flatten(rounds: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -335,6 +342,16 @@ def test_a_flag_change_takes_the_fast_path_and_agrees() -> None:
     realities, events = world.snapshot(world.fast)
     assert realities["FEAT-1"][1] == "live" and realities["FEAT-2"][1] == "flag-off"
     assert [e[1] for e in events["FEAT-1"]] == ["commit", "flag"]
+
+
+def test_a_later_deployment_takes_the_fast_path_and_agrees() -> None:
+    world = play([("change", 0, [0], False), ("push", False, True), ("deploy", 0), ("change", 1, [1], False),
+                  ("push", False, True), ("deploy", 0), ("change", 0, [2], False), ("push", False, True),
+                  ("deploy", 2)])
+    assert world.fast_paths == 4, "the first deployment starts tracking: the full pass; the later ones do not"
+    realities, events = world.snapshot(world.fast)
+    assert realities["FEAT-1"][1] == "live" and realities["FEAT-2"][1] == "rolled-back"
+    assert [e[1] for e in events["FEAT-2"]] == ["commit", "deployment", "rollback"]
 
 
 def test_pushes_delivered_out_of_order_fall_back_and_agree() -> None:
