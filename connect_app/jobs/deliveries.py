@@ -38,7 +38,12 @@ from connect_app.intake.parse_gitlab import (
     parse_gitlab_release,
 )
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_deployment_compare, queue_recompute
+from connect_app.jobs.kinds import (
+    queue_deployment_compare,
+    queue_flag_recompute,
+    queue_push_recompute,
+    queue_recompute,
+)
 from connect_app.providers.access import reader_for
 from connect_app.providers.base import HistoryReader, ProviderUnavailable, RateLimited
 from connect_app.reality.model import Commit, Segment
@@ -46,6 +51,7 @@ from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.facts import (
     ReleaseEvent,
+    keys_a_flag_change_touches,
     parse_release,
     record_commit,
     record_config_change,
@@ -133,7 +139,8 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
     kind = (delivery.source, delivery.event)
     if kind in _PUSHES:
         if _record_push(svc, session, connection, _parsed(_PUSHES[kind], payload), delivery.received_at):
-            queue_recompute(session, tenant_id)
+            # Judged incrementally when it only extends the known branch tip (jobs.incremental).
+            queue_push_recompute(session, tenant_id)
             # A deployment may have named a SHA we had not seen; now we might have it.
             queue_deployment_compare(session, connection.id, tenant_id)
     elif kind == ("bitbucket", "repo:push"):
@@ -147,6 +154,8 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         released = _parsed(_RELEASES[kind], payload)
         if released is not None:
             record_release(session, connection.id, _with_tag_commit(svc, connection, released))
+            # The release shows on the stored timelines of the features its tag carries.
+            queue_recompute(session, tenant_id)
     elif delivery.source == "github" and delivery.event in ("deployment", "deployment_status"):
         event = _parsed(parse_deployment, delivery.event, payload)
         record_deployment(session, connection.id, "github", event, event.external_id)
@@ -166,9 +175,12 @@ def _apply(svc: Services, session: Session, delivery: Delivery, connection: Conn
         queue_deployment_compare(session, connection.id, tenant_id)
     elif delivery.source.startswith("flag:"):
         provider = delivery.source.split(":", 1)[1]
+        links = (session.get(Tenant, tenant_id).settings or {}).get("flag_links") or {}  # type: ignore[union-attr]
+        touched: set[str] = set()
         for change in _parsed(parse_flag_changes, provider, payload, delivery.received_at):
+            touched |= keys_a_flag_change_touches(session, connection, provider, change, links)
             record_flag(session, connection, provider, change)
-        queue_recompute(session, tenant_id)
+        queue_flag_recompute(session, tenant_id, touched)
     elif delivery.source == "config":
         event = _parsed(parse_config_change, payload, delivery.received_at)
         record_config_change(session, connection, delivery.id, event)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_recompute
+from connect_app.jobs.kinds import queue_deployment_recompute, queue_recompute
 from connect_app.providers.access import reader_for
 from connect_app.providers.base import HistoryReader, ProviderUnavailable, RateLimited
 from connect_app.reality.history import difference_on_branch, order_branch
@@ -33,9 +33,11 @@ def compare_deployments(svc: Services, job: Job) -> None:
             return
         production = production_names(connection, svc.settings.production_environments)
         rows = production_deployments(session, connection.id, production)
+        if not rows:
+            return  # every push asks; a repository without production deployments has nothing to compare
         reader = reader_for(svc, connection)
-        branch = _branch_order(session, connection.id)
-        changed = False
+        branch = _LazyBranch(session, connection.id)
+        changed: list[tuple[DeploymentFact, bool]] = []  # and whether it had been compared before
         previous: DeploymentFact | None = None
         for row in rows:
             base = previous.sha if previous is not None else None
@@ -46,12 +48,29 @@ def compare_deployments(svc: Services, job: Job) -> None:
                 if difference is not None and (
                     not row.compared or (row.added, row.removed) != difference or row.compared_base != base
                 ):
+                    changed.append((row, row.compared))
                     row.added, row.removed = difference
                     row.compared, row.compared_base = True, base
-                    changed = True
             previous = row
-        if changed:
+        if len(changed) == 1 and changed[0][0] is rows[-1] and not changed[0][1]:
+            # The common case: one new deployment after the others. Only its issues move.
+            queue_deployment_recompute(session, connection.tenant_id, connection.id, rows[-1].id)
+        elif changed:
             queue_recompute(session, connection.tenant_id)
+
+
+class _LazyBranch:
+    """The recorded branch order, read (the whole history's segments) only when a comparison
+    actually falls back to it."""
+
+    def __init__(self, session: Session, connection_id: str) -> None:
+        self.session, self.connection_id = session, connection_id
+        self._order: list[str] | None = None
+
+    def order(self) -> list[str]:
+        if self._order is None:
+            self._order = _branch_order(self.session, self.connection_id)
+        return self._order
 
 
 def _branch_order(session: Session, connection_id: str) -> list[str]:
@@ -60,7 +79,7 @@ def _branch_order(session: Session, connection_id: str) -> list[str]:
     return order_branch(segments)
 
 
-def _difference(reader: HistoryReader | None, branch: list[str], base: str | None,
+def _difference(reader: HistoryReader | None, branch: _LazyBranch, base: str | None,
                 head: str) -> tuple[list[str], list[str]] | None:
     if reader is not None:
         try:
@@ -72,4 +91,4 @@ def _difference(reader: HistoryReader | None, branch: list[str], base: str | Non
             raise queue.Retry(exc.wait_seconds, str(exc)) from exc
         except ProviderUnavailable as exc:
             log.info("compare unavailable, using recorded history: %s", exc)
-    return difference_on_branch(branch, base, head)
+    return difference_on_branch(branch.order(), base, head)

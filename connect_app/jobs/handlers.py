@@ -38,7 +38,11 @@ class Handlers:
             kinds.DELIVERY: lambda job: process_delivery(svc, job),
             kinds.COMPARE_DEPLOYMENTS: lambda job: compare_deployments(svc, job),
             kinds.BACKFILL: self._backfill,
-            kinds.RECOMPUTE: lambda job: recompute_tenant(svc, int(job.payload["tenant_id"])),
+            kinds.RECOMPUTE: lambda job: recompute_tenant(svc, int(job.payload["tenant_id"]),
+                                                          push=bool(job.payload.get("push")),
+                                                          keys=tuple(job.payload.get("keys") or ()),
+                                                          deployments=[(str(c), int(d)) for c, d in
+                                                                       job.payload.get("deployments") or ()]),
             kinds.SYNC_ISSUE: lambda job: sync_issue(svc, int(job.payload["tenant_id"]), job.payload["issue_key"]),
             kinds.HOUSEKEEPING: lambda job: run_housekeeping(svc),
             kinds.REPORT_ACCOUNTS: lambda job: report_accounts(svc, int(job.payload["tenant_id"])),

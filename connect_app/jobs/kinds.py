@@ -8,12 +8,14 @@ so the same work asked for twice while it waits runs once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from connect_app.jobs import queue
+from connect_app.store.models import Job
 
 DELIVERY: Final = "delivery"
 COMPARE_DEPLOYMENTS: Final = "compare_deployments"
@@ -56,8 +58,34 @@ def queue_delivery_again(session: Session, delivery_id: int, tenant_id: int) -> 
 
 
 def queue_recompute(session: Session, tenant_id: int, delay: float = 0.0) -> None:
+    """A full recomputation. A push-only one still waiting becomes full: whatever else changed
+    must be weighed too."""
     queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id}, tenant_id=tenant_id,
                   dedupe_key=recompute_key(tenant_id), delay=delay)
+    waiting = session.scalar(select(Job).where(Job.dedupe_key == recompute_key(tenant_id)))
+    if waiting is not None and waiting.payload.get("push"):
+        waiting.payload = {"tenant_id": tenant_id}
+
+
+def queue_flag_recompute(session: Session, tenant_id: int, keys: Iterable[str]) -> None:
+    """A recomputation of the issues a flag change names, which may take the fast path. Never
+    absorbed into another (each carries its own keys); runs one at a time like every recompute."""
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id, "push": True, "keys": sorted(set(keys))},
+                  tenant_id=tenant_id)
+
+
+def queue_deployment_recompute(session: Session, tenant_id: int, connection_id: str, deployment_id: int) -> None:
+    """A recomputation of the issues a new production deployment shipped or took out, which may
+    take the fast path. Never absorbed into another; runs one at a time like every recompute."""
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id, "push": True,
+                                       "deployments": [[connection_id, deployment_id]]}, tenant_id=tenant_id)
+
+
+def queue_push_recompute(session: Session, tenant_id: int) -> None:
+    """A recomputation asked for by a push alone: it may take the fast path that extends the
+    branch (jobs/incremental.py). A full one already waiting stays full."""
+    queue.enqueue(session, RECOMPUTE, {"tenant_id": tenant_id, "push": True}, tenant_id=tenant_id,
+                  dedupe_key=recompute_key(tenant_id))
 
 
 def queue_deployment_compare(session: Session, connection_id: str, tenant_id: int) -> None:

@@ -9,23 +9,34 @@ and backfills that change nothing make no Jira calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
-from connect_app.jobs.kinds import COMPARE_DEPLOYMENTS, queue_backfill, queue_devops, queue_recompute, queue_sync
+from connect_app.jobs.incremental import extend_and_judge
+from connect_app.jobs.kinds import (
+    COMPARE_DEPLOYMENTS,
+    queue_backfill,
+    queue_devops,
+    queue_recompute,
+    queue_sync,
+    recompute_key,
+)
 from connect_app.jobs.locks import exclusive
-from connect_app.reality.drift import drift_for_keys
+from connect_app.jobs.timelines import RepositoryReality, tenant_reality, timelines
+from connect_app.reality.drift import TimelineEvent, drift_for_keys
 from connect_app.reality.model import NOT_DRIFT, Drift
 from connect_app.reality.record import change_id, combine, drift_record
 from connect_app.services import Services
 from connect_app.store.db import transaction
-from connect_app.store.history import load_tenant_history
+from connect_app.store.derived import save_repository_state
+from connect_app.store.history import RepositoryHistory, load_moves, load_tenant_history, projects_with_moves
 from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
+from connect_app.store.timelines import save_timelines
 from connect_app.sync.catch_up import behind_policy
 
 log = logging.getLogger(__name__)
@@ -50,6 +61,12 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
 
 def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
     """Drift of every issue any of the tenant's repositories or flags names."""
+    return _judge_tenant(svc, session, tenant)[0]
+
+
+def _judge_tenant(svc: Services, session: Session,
+                  tenant: Tenant) -> tuple[dict[str, Drift], dict[str, list[TimelineEvent]]]:
+    """Drift and timeline of every issue, from the whole history: the full recomputation."""
     history = load_tenant_history(svc, session, tenant)
     moves = history.moves
     known = history.projects_with_moves(known_projects(svc, tenant))
@@ -73,7 +90,22 @@ def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str,
         for key, drift in drifts.items():
             key = moves.get(key, key)
             per_key.setdefault(key, []).append(replace(drift, key=key))
-    return {key: combine(drifts) for key, drifts in per_key.items()}
+    reality = tenant_reality(session, tenant.id, history, known)
+    for repo, derived_repo in zip(history.repositories, reality.repositories, strict=True):
+        _keep_derived(session, repo, derived_repo, known)
+    judged = {key: combine(drifts) for key, drifts in per_key.items()}
+    return judged, timelines(reality, reality.keys() | set(judged), done_at)
+
+
+def _keep_derived(session: Session, repo: RepositoryHistory, found: RepositoryReality,
+                  known: Collection[str] | None) -> None:
+    """What this full pass derived, for the next push to extend (jobs/incremental.py). The fast
+    path extends only a branch whose tip a push reached and whose every commit we hold."""
+    tip = repo.commits[-1].sha if repo.commits else None
+    reached = any(segment.after == tip for segment in repo.facts.segments)
+    save_repository_state(session, repo.connection.id, branch=[c.sha for c in repo.commits],
+                          ready=repo.complete and reached, analysis=repo.analysis, changes=found.changes,
+                          hotfixes=[c.sha for c in found.hotfixes], known=known)
 
 
 def _resolve_by_backfill(session: Session, connection: Connection, unresolved: Sequence[str]) -> None:
@@ -93,16 +125,68 @@ def _resolve_by_backfill(session: Session, connection: Connection, unresolved: S
     queue_backfill(session, connection.id, connection.tenant_id, since=None)
 
 
-def recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
+def recompute_tenant(svc: Services, tenant_id: int, *, push: bool = False, keys: Sequence[str] = (),
+                     deployments: Sequence[tuple[str, int]] = ()) -> list[str]:
     """Record the desired state of every issue; queue a sync for those that moved. Returns them.
+
+    `push`: asked for by pushes (and flag changes, naming `keys`, and new production
+    `deployments`, (connection id, deployment row id)) alone, so the fast path may judge only what
+    they touch (jobs/incremental.py); it falls back to the full recomputation whenever it cannot.
 
     Never alongside another recompute of the same tenant: an older run finishing last would
     overwrite a newer one's answer (see locks.py)."""
     with exclusive(svc, f"recompute:{tenant_id}"):
-        return _recompute_tenant(svc, tenant_id)
+        return _recompute_tenant(svc, tenant_id, push, keys, deployments)
 
 
-def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
+def _recompute_push(svc: Services, session: Session, tenant: Tenant, keys: Sequence[str],
+                    deployments: Sequence[tuple[str, int]]) -> list[str] | None:
+    if _full_waiting(session, tenant.id):
+        return None  # something else changed too: the full pass weighs it all, once
+    known = projects_with_moves(known_projects(svc, tenant), load_moves(session, tenant.id))
+    judged = extend_and_judge(svc, session, tenant, known, keys, deployments)
+    if judged is None:
+        return None
+    save_timelines(session, tenant.id, judged.timelines, only=judged.timelines.keys())
+    realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
+        IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(judged.targets))))}
+    return _record(session, tenant.id, judged.drifts, realities) + _back_to_live(
+        session, tenant.id, {key: row for key, row in realities.items() if key not in judged.drifts})
+
+
+def _full_waiting(session: Session, tenant_id: int) -> bool:
+    waiting = session.scalar(select(Job).where(Job.dedupe_key == recompute_key(tenant_id), Job.status == "queued"))
+    return waiting is not None and not waiting.payload.get("push")
+
+
+def _back_to_live(session: Session, tenant_id: int, realities: dict[str, IssueReality]) -> list[str]:
+    """An issue no repository or flag names any more (its only commit was force-pushed away, the
+    flag was renamed) goes back to live rather than keeping a stale drift."""
+    moved = []
+    for key, reality in sorted(realities.items()):
+        if reality.state not in NOT_DRIFT and _apply_drift(reality, Drift(
+                key=key, state="live", since=None, summary="", changes=0, reverted=0, environment=None)):
+            moved.append(key)
+            queue_sync(session, tenant_id, key)
+    return moved
+
+
+def _record(session: Session, tenant_id: int, drifts: dict[str, Drift],
+            realities: dict[str, IssueReality]) -> list[str]:
+    moved: list[str] = []
+    for key, drift in sorted(drifts.items()):
+        reality = realities.get(key)
+        if reality is None:
+            reality = IssueReality(tenant_id=tenant_id, issue_key=key, desired={})
+            session.add(reality)
+        if _apply_drift(reality, drift):
+            moved.append(key)
+            queue_sync(session, tenant_id, key)
+    return moved
+
+
+def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: Sequence[str] = (),
+                      deployments: Sequence[tuple[str, int]] = ()) -> list[str]:
     with transaction(svc.sessions) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or not tenant.active:
@@ -112,33 +196,34 @@ def _recompute_tenant(svc: Services, tenant_id: int) -> list[str]:
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
             queue_recompute(session, tenant_id)
             return []
-        drifts = compute_tenant(svc, session, tenant)
-        # Jira's Releases and Deployments follow the same facts; that job sends only what moved.
-        queue_devops(session, tenant_id)
-        realities = {r.issue_key: r for r in session.scalars(
-            select(IssueReality).where(IssueReality.tenant_id == tenant_id))}
-        moved: list[str] = []
-        for key, drift in sorted(drifts.items()):
-            reality = realities.get(key)
-            if reality is None:
-                reality = IssueReality(tenant_id=tenant_id, issue_key=key, desired={})
-                session.add(reality)
-            if _apply_drift(reality, drift):
-                moved.append(key)
-                queue_sync(session, tenant_id, key)
-        # An issue no repository names any more (its only commit was force-pushed away, say)
-        # goes back to live rather than keeping a stale drift.
-        for key, reality in realities.items():
-            if key not in drifts and reality.state not in NOT_DRIFT:
-                if _apply_drift(reality, Drift(key=key, state="live", since=None, summary="", changes=0,
-                                               reverted=0, environment=None)):
-                    moved.append(key)
-                    queue_sync(session, tenant_id, key)
-        # Nothing moved for these, but the project's policy changed under them (observe -> comment).
-        synced = set(moved)
-        for key in behind_policy(session, tenant, (r for k, r in realities.items() if k not in synced)):
-            queue_sync(session, tenant_id, key)
+        moved = _recompute_push(svc, session, tenant, keys, deployments) if push else None
+        if moved is None:
+            moved = _recompute_full(svc, session, tenant)
+        # Both paths end here: whatever follows a recomputation follows either.
+        _after(session, tenant, moved)
         return moved
+
+
+def _after(session: Session, tenant: Tenant, moved: Sequence[str]) -> None:
+    """What follows any recomputation, fast or full."""
+    # Jira's Releases and Deployments follow the same facts; that job sends only what moved.
+    queue_devops(session, tenant.id)
+    # Issues nothing moved for, whose project's policy changed under them (observe -> comment).
+    synced = set(moved)
+    labelled_or_in_drift = session.scalars(select(IssueReality).where(
+        IssueReality.tenant_id == tenant.id,
+        or_(IssueReality.state.not_in(sorted(NOT_DRIFT)), IssueReality.applied_label.is_not(None))))
+    for key in behind_policy(session, tenant, (r for r in labelled_or_in_drift if r.issue_key not in synced)):
+        queue_sync(session, tenant.id, key)
+
+
+def _recompute_full(svc: Services, session: Session, tenant: Tenant) -> list[str]:
+    drifts, events = _judge_tenant(svc, session, tenant)
+    save_timelines(session, tenant.id, events)
+    realities = {r.issue_key: r for r in session.scalars(
+        select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+    moved = _record(session, tenant.id, drifts, realities)
+    return moved + _back_to_live(session, tenant.id, {k: r for k, r in realities.items() if k not in drifts})
 
 
 def _comparison_waiting(session: Session, tenant_id: int) -> bool:

@@ -68,6 +68,17 @@ def looks_like_revert(subject: str) -> bool:
     return bool(_REVERT_WORDING.match(subject)) or subject.startswith(_REFERENCE_PLACEHOLDER)
 
 
+def may_revert(message: str) -> bool:
+    """Whether a commit's message could make it a revert (or an unconfirmed one) at all; a commit
+    whose message cannot is an ordinary commit unless GitHub's Revert button merged it."""
+    return "revert" in message.lower() or "eapply" in message
+
+
+def is_revert_button_branch(head_ref: str) -> bool:
+    """The head branch of a pull request made by GitHub's Revert button (`revert-<n>-<branch>`)."""
+    return _REVERT_BRANCH.match(head_ref or "") is not None
+
+
 def _quoted_subject(subject: str) -> tuple[str, str] | None:
     """(`Revert` | `Reapply`, S) for `Revert "<S>"`, tolerating ` (#N)` and a missing quote."""
     match = _QUOTED.match(subject)
@@ -333,7 +344,7 @@ class _Pass:
 
     def _classify(self, index: int, commit: Commit) -> _Outcome:
         message = commit.message
-        if commit.sha not in self.button_of and "revert" not in message.lower() and "eapply" not in message:
+        if commit.sha not in self.button_of and not may_revert(message):
             return _ORDINARY
         quoted = _quoted_subject(self.subjects[index])
         reapply = quoted is not None and quoted[0] == "Reapply"

@@ -271,17 +271,24 @@ def load_repository(session: Session, connection: Connection, production: frozen
         for row in session.scalars(select(PullRequestFact).where(PullRequestFact.connection_id == cid)
                                    .order_by(PullRequestFact.number))
     )
-    rows = production_deployments(session, cid, production)
-    deployments = tuple(
-        Deployment(id=f"{row.source}:{row.external_id}", environment=row.environment, sha=row.sha,
-                   deployed_at=row.deployed_at, added=tuple(row.added), removed=tuple(row.removed), url=row.url)
-        for row in rows if row.compared
-    )
+    deployments, rows = load_deployments(session, cid, production)
     return RepositoryFacts(
         connection_id=cid, repository=connection.repository, segments=segments, commits=commits, pulls=pulls,
         deployments=deployments, production_seen=bool(rows),
         pending_deployments=sum(1 for row in rows if not row.compared),
     )
+
+
+def load_deployments(session: Session, connection_id: str,
+                     production: frozenset[str]) -> tuple[tuple[Deployment, ...], list[DeploymentFact]]:
+    """The compared successful production deployments, oldest first, and every successful
+    production deployment row (compared or not)."""
+    rows = production_deployments(session, connection_id, production)
+    return tuple(
+        Deployment(id=f"{row.source}:{row.external_id}", environment=row.environment, sha=row.sha,
+                   deployed_at=row.deployed_at, added=tuple(row.added), removed=tuple(row.removed), url=row.url)
+        for row in rows if row.compared
+    ), rows
 
 
 def production_deployments(session: Session, connection_id: str,
@@ -300,6 +307,26 @@ def load_releases(session: Session, connection_id: str) -> tuple[Release, ...]:
     )
 
 
+def flag_keys(key: str, name: str, description: str, tags: Iterable[str],
+              links: Mapping[str, Sequence[str]]) -> list[str]:
+    """The issue keys a flag names, or is linked to on the panel."""
+    # A flag key is an identifier like a branch name (any case); prose fields name keys in upper case.
+    named = find_keys_in_branch(key) + find_keys(" ".join([name, description, *tags]))
+    return sorted({*named, *links.get(key, [])})
+
+
+def keys_a_flag_change_touches(session: Session, connection: Connection, provider: str, change: FlagChange,
+                               links: Mapping[str, Sequence[str]]) -> set[str]:
+    """Keys the flag names before this change and after it (an edit can rename what it names)."""
+    row = session.scalar(select(FlagFact).where(
+        FlagFact.connection_id == connection.id, FlagFact.provider == provider, FlagFact.key == change.key,
+        FlagFact.environment == change.environment,
+    ))
+    after = flag_keys(change.key, change.name, change.description, change.tags, links)
+    before = flag_keys(row.key, row.name, row.description, row.tags, links) if row is not None else []
+    return {*after, *before}
+
+
 def load_flags(session: Session, tenant_id: int, default_production: Iterable[str],
                links: dict[str, list[str]]) -> list[FlagState]:
     """The tenant's flags from its live connections; each flag's environment is judged by the
@@ -311,9 +338,7 @@ def load_flags(session: Session, tenant_id: int, default_production: Iterable[st
         .where(FlagFact.tenant_id == tenant_id, Connection.deleted_at.is_(None))
     ).all()
     for row, connection in rows:
-        # A flag key is an identifier like a branch name (any case); prose fields name keys in upper case.
-        named = find_keys_in_branch(row.key) + find_keys(" ".join([row.name, row.description, *row.tags]))
-        keys = sorted({*named, *links.get(row.key, [])})
+        keys = flag_keys(row.key, row.name, row.description, row.tags, links)
         production = production_names(connection, default_production)
         states.append(FlagState(provider=row.provider, key=row.key, name=row.name, environment=row.environment,
                                 on=row.on, changed_at=row.changed_at, issue_keys=tuple(keys), url=row.url,

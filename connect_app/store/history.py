@@ -3,7 +3,7 @@ once: recompute and the panel/report read the same thing."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -28,12 +28,21 @@ def branch_commits(facts: RepositoryFacts) -> list[Commit]:
     return [facts.commits[sha] for sha in order_branch(facts.segments) if sha in facts.commits]
 
 
+def _branch(facts: RepositoryFacts) -> tuple[list[Commit], bool]:
+    """The branch's commits in order, and whether we hold every commit the pushes named."""
+    order = order_branch(facts.segments)
+    commits = [facts.commits[sha] for sha in order if sha in facts.commits]
+    return commits, len(commits) == len(order)
+
+
 @dataclass(frozen=True)
 class RepositoryHistory:
     connection: Connection
     facts: RepositoryFacts
     commits: list[Commit]  # the default branch, in the order commits reached it
     analysis: RevertAnalysis
+    # Every commit the pushes named is known: the incremental path may extend this branch.
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,23 +57,45 @@ class TenantHistory:
     config_changes: list[ConfigChange] = field(default_factory=list)
 
     def projects_with_moves(self, projects: Collection[str] | None) -> set[str] | None:
-        # Keys of a project an issue moved out of still name the (moved) issue.
-        if projects is None:
-            return None
-        return set(projects) | {project_of(old) for old in self.moves}
+        return projects_with_moves(projects, self.moves)
+
+
+def projects_with_moves(projects: Collection[str] | None, moves: Mapping[str, str]) -> set[str] | None:
+    # Keys of a project an issue moved out of still name the (moved) issue.
+    if projects is None:
+        return None
+    return set(projects) | {project_of(old) for old in moves}
+
+
+def production_defaults(svc: Services, tenant: Tenant) -> list[str]:
+    return list(tenant.settings.get("production_environments") or svc.settings.production_environments)
+
+
+def load_moves(session: Session, tenant_id: int) -> dict[str, str]:
+    return dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
+                                .where(IssueMove.tenant_id == tenant_id)).all())
+
+
+def tenant_flags(svc: Services, session: Session, tenant: Tenant) -> list[FlagState]:
+    return load_flags(session, tenant.id, production_defaults(svc, tenant), tenant.settings.get("flag_links") or {})
+
+
+def live_connections(session: Session, tenant_id: int) -> list[Connection]:
+    """The tenant's connections, in the one order every recomputation weighs them in."""
+    return list(session.scalars(select(Connection).where(
+        Connection.tenant_id == tenant_id, Connection.deleted_at.is_(None))))
 
 
 def load_tenant_history(svc: Services, session: Session, tenant: Tenant) -> TenantHistory:
-    default_envs = tenant.settings.get("production_environments") or svc.settings.production_environments
-    moves = dict(session.execute(select(IssueMove.old_key, IssueMove.new_key)
-                                 .where(IssueMove.tenant_id == tenant.id)).all())
-    flags = load_flags(session, tenant.id, default_envs, tenant.settings.get("flag_links") or {})
+    default_envs = production_defaults(svc, tenant)
+    moves = load_moves(session, tenant.id)
+    flags = tenant_flags(svc, session, tenant)
     repositories = []
-    for connection in session.scalars(select(Connection).where(
-            Connection.tenant_id == tenant.id, Connection.deleted_at.is_(None))):
+    for connection in live_connections(session, tenant.id):
         facts = load_repository(session, connection, production_names(connection, default_envs))
-        commits = branch_commits(facts)
-        repositories.append(RepositoryHistory(connection, facts, commits, analyse_reverts(commits, facts.pulls)))
+        commits, complete = _branch(facts)
+        repositories.append(RepositoryHistory(connection, facts, commits, analyse_reverts(commits, facts.pulls),
+                                              complete))
     return TenantHistory(moves=moves, flags=flags, repositories=repositories,
                          config_changes=load_config_changes(session, tenant.id, default_envs))
 

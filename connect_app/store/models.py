@@ -289,7 +289,8 @@ class IssueReality(Base):
     """Desired Jira state of one issue next to what was last applied to Jira."""
 
     __tablename__ = "issue_reality"
-    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", name="uq_issue_reality"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", name="uq_issue_reality"),
+                      Index("ix_issue_reality_state", "tenant_id", "state", "since"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -310,6 +311,81 @@ class IssueReality(Base):
     applied_label: Mapped[str | None] = mapped_column(String(60))
     applied_at: Mapped[datetime | None] = mapped_column()
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IssueTimeline(Base):
+    """How many events one issue's timeline holds, and a digest of them: recompute rewrites an
+    issue's events only when the digest moved."""
+
+    __tablename__ = "issue_timelines"
+    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", name="uq_issue_timeline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    issue_key: Mapped[str] = mapped_column(String(100))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class IssueEvent(Base):
+    """One event of an issue's timeline as recompute judged it (`seq` 0 is the oldest): the panel
+    pages through one issue's rows and the report reads one window's, never the whole history."""
+
+    __tablename__ = "issue_events"
+    __table_args__ = (Index("ix_issue_events_issue", "tenant_id", "issue_key", "seq"),
+                      Index("ix_issue_events_window", "tenant_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    issue_key: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime | None] = mapped_column()
+    title: Mapped[str] = mapped_column(Text)
+    sha: Mapped[str | None] = mapped_column(String(40))
+    url: Mapped[str | None] = mapped_column(Text)
+    environment: Mapped[str | None] = mapped_column(String(100))
+
+
+class RepositoryState(Base):
+    """What the last recomputation derived from one repository's history, so that a push that
+    only extends the branch updates it in time proportional to the push (jobs/incremental.py).
+
+    `analysis` is the revert analysis (reverts, unconfirmed reverts, what each revert keeps
+    reverted), `hotfixes` the hotfix candidates' SHAs, `known` the project keys changes were
+    filtered with. `ready` is false when the history is not one the fast path can extend."""
+
+    __tablename__ = "repository_states"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    tip: Mapped[str | None] = mapped_column(String(40))
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    last_segment_id: Mapped[int] = mapped_column(Integer, default=0)
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    known: Mapped[list[Any] | None] = mapped_column(JSON)
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hotfixes: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class BranchCommit(Base):
+    """A commit's place on the default branch (the order commits reached it), per repository."""
+
+    __tablename__ = "branch_commits"
+    __table_args__ = (Index("ix_branch_commits_position", "connection_id", "position"),)
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    sha: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class IssueChanges(Base):
+    """One issue key's changes in one repository, as `changes_for_keys` found them."""
+
+    __tablename__ = "issue_changes"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class IssueMove(Base):

@@ -10,34 +10,28 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller, context_jwt_required
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest, NotFound
 from connect_app.reality import story
-from connect_app.reality.drift import (
-    BranchIndex,
-    TimelineEvent,
-    changes_for_keys,
-    find_hotfixes,
-    timeline_for_key,
-)
+from connect_app.reality.drift import TimelineEvent
 from connect_app.reality.keys import project_of
-from connect_app.reality.model import NOT_DRIFT, Change, Release, RevertAnalysis
+from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso, iso_in_zone, parse_iso, property_value
 from connect_app.reality.rollup import ChildReality, drifted_names, rollup_headline
 from connect_app.services import Services, services
-from connect_app.store.facts import load_flag_events, load_releases
-from connect_app.store.history import load_tenant_history
-from connect_app.store.models import IssueReality, ParentRollup, Tenant, utcnow
+from connect_app.store.models import CommitFact, Connection, IssueReality, ParentRollup, Tenant, utcnow
+from connect_app.store.timelines import timeline_of_kind, timeline_page, timeline_total, window_events
 from connect_app.sync.policy import business_owner_field, project_policy
 from connect_app.sync.still_open import still_open
 
@@ -51,96 +45,15 @@ WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timede
 REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag", "config"})
 
 
-@dataclass
-class RepositoryReality:
-    """One repository's history run through the reality core, for timelines."""
-
-    branch: BranchIndex
-    analysis: RevertAnalysis
-    changes: dict[str, list[Change]]
-    deployments: tuple[Any, ...]
-    hotfixes: list[Any]
-    releases: tuple[Release, ...] = ()
-
-
-@dataclass
-class TenantReality:
-    repositories: list[RepositoryReality] = field(default_factory=list)
-    flags: list[Any] = field(default_factory=list)
-    moves: dict[str, str] = field(default_factory=dict)
-    configs: list[Any] = field(default_factory=list)
-
-    def timeline(self, key: str, done_at: datetime | None) -> list[TimelineEvent]:
-        names = [key, *(old for old, new in self.moves.items() if new == key)]
-        events: list[TimelineEvent] = []
-        for index, repo in enumerate(self.repositories):
-            changes = [c for name in names for c in repo.changes.get(name, [])]
-            found = timeline_for_key(key, changes, repo.analysis, branch=repo.branch,
-                                     deployments=repo.deployments, flags=self.flags if index == 0 else (),
-                                     hotfixes=repo.hotfixes, done_at=done_at, releases=repo.releases,
-                                     configs=self.configs if index == 0 else ())
-            events += told_by_meaning(found, repo, self.flags)
-        if not self.repositories and (self.flags or self.configs):
-            events += timeline_for_key(key, [], RevertAnalysis((), ()), branch=BranchIndex.of([]),
-                                       flags=self.flags, configs=self.configs)
-        return sorted(events, key=lambda e: (e.when is None, e.when or datetime.min.replace(tzinfo=UTC)))
-
-
-def told_by_meaning(events: list[TimelineEvent], repo: RepositoryReality,
-                    flags: Sequence[Any]) -> list[TimelineEvent]:
-    """The timeline in stakeholder words (reality.story): a deployment says whether it took the
-    revert or the feature live, a revert says who and why, a rollback and a flag say what they did."""
-    reverts = {e.sha for e in events if e.kind == "revert"}
-    changes = {e.sha for e in events if e.kind in ("commit", "pull-request")}
-    told = []
-    for event in events:
-        title = event.title
-        if event.kind == "deployment":
-            shipped = next((set(d.added) for d in repo.deployments
-                            if d.sha == event.sha and d.deployed_at == event.when), set())
-            brought = "revert" if shipped & reverts else "feature" if shipped & changes else ""
-            title = story.deployment_title(event.environment, brought)
-        elif event.kind == "rollback":
-            title = story.rollback_title(event.environment)
-        elif event.kind == "revert" and event.sha:
-            commit = repo.branch.commit(event.sha)
-            if commit is not None:
-                title = story.revert_title(commit.author, story.revert_reason(commit.message), commit.subject)
-        elif event.kind == "flag":
-            flag = next((f for f in flags if f.changed_at == event.when and f.environment == event.environment), None)
-            if flag is not None:
-                title = story.flag_title(flag.name or flag.key, flag.on, flag.environment)
-        told.append(replace(event, title=title))
-    return told
-
-
-def revert_of(snapshot: TenantReality, sha: str | None) -> tuple[str, str]:
-    """Who made this revert commit and the first line of its reason, when a repository knows it."""
-    for repo in snapshot.repositories:
-        commit = repo.branch.commit(sha) if sha else None
-        if commit is not None:
-            return commit.author, story.revert_reason(commit.message)
-    return "", ""
-
-
-def tenant_reality(svc: Services, tenant: Tenant) -> TenantReality:
-    # Cached project keys only: a panel view never waits for Jira's project list.
-    known = set(tenant.known_projects) if tenant.known_projects_at else None
-    with svc.sessions() as session:
-        history = load_tenant_history(svc, session, tenant)
-        known = history.projects_with_moves(known)
-        # The timeline tells every toggle, not only the state each flag is in now.
-        result = TenantReality(moves=history.moves, flags=load_flag_events(session, tenant.id, history.flags),
-                               configs=history.config_changes)
-        for repo in history.repositories:
-            result.repositories.append(RepositoryReality(
-                branch=BranchIndex.of(repo.commits), analysis=repo.analysis,
-                changes=changes_for_keys(repo.commits, repo.facts.pulls, repo.analysis, known),
-                deployments=repo.facts.deployments,
-                hotfixes=find_hotfixes(repo.commits, repo.facts.pulls, repo.analysis, known),
-                releases=load_releases(session, repo.connection.id),
-            ))
-    return result
+def revert_of(session: Session, tenant_id: int, sha: str | None) -> tuple[str, str]:
+    """Who made this revert commit and the first line of its reason, when a repository knows it:
+    one stored commit, never the history."""
+    if not sha:
+        return "", ""
+    found = session.execute(
+        select(CommitFact.author, CommitFact.message).join(Connection, Connection.id == CommitFact.connection_id)
+        .where(Connection.tenant_id == tenant_id, CommitFact.sha == sha).limit(1)).first()
+    return (found.author or "", story.revert_reason(found.message or "")) if found else ("", "")
 
 
 def event_view(event: TimelineEvent) -> dict[str, Any]:
@@ -212,14 +125,14 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
     with svc.sessions() as session:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))
-    drift = drift_from_record(key, reality.desired if reality else {"state": "live"}, title)
-    snapshot = tenant_reality(svc, tenant)
-    timeline = snapshot.timeline(key, reality.done_at if reality else None)
-    reverted_by, reason = revert_of(snapshot, drift.cause_ref) if drift.cause_kind == "commit" else ("", "")
-    newest_first = list(reversed(timeline))
-    page = max(1, page)
-    shown = newest_first[(page - 1) * TIMELINE_PAGE: page * TIMELINE_PAGE]
-    unconfirmed = [event_view(e) for e in timeline if e.kind == "unconfirmed-revert"]
+        # Only this issue's stored rows, one page of them: never the tenant's history.
+        page = max(1, page)
+        total = timeline_total(session, tenant.id, key)
+        shown = timeline_page(session, tenant.id, key, page, TIMELINE_PAGE)
+        unconfirmed = [event_view(e) for e in timeline_of_kind(session, tenant.id, key, "unconfirmed-revert")]
+        drift = drift_from_record(key, reality.desired if reality else {"state": "live"}, title)
+        reverted_by, reason = revert_of(session, tenant.id, drift.cause_ref) if drift.cause_kind == "commit" \
+            else ("", "")
     open_items = still_open(jira, issue, drift.since) if drift.in_drift else []
     # Found with the app's access: show only what this viewer may browse.
     if open_items:
@@ -232,8 +145,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "label": story.state_label(drift.state),
         "in_drift": drift.in_drift,
         # Drift without code (a flag switched off, a configuration rolled back) is still something to tell.
-        "has_changes": bool(timeline) and (drift.changes > 0 or drift.in_drift),
-        "headline": story.headline(drift) if timeline else f"Nothing to report on {key} yet",
+        "has_changes": total > 0 and (drift.changes > 0 or drift.in_drift),
+        "headline": story.headline(drift) if total else f"Nothing to report on {key} yet",
         "summary": drift.summary,
         "what_happened": story.what_happened(drift, reverted_by=reverted_by, reason=reason),
         "reverted_by": reverted_by or None,
@@ -249,9 +162,9 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "business_owner": owner,
         "meaning": story.meaning(drift) if drift.in_drift else None,
         "timeline": [event_view(e) for e in shown],
-        "timeline_total": len(timeline),
+        "timeline_total": total,
         "timeline_page": page,
-        "timeline_pages": max(1, -(-len(timeline) // TIMELINE_PAGE)),
+        "timeline_pages": max(1, -(-total // TIMELINE_PAGE)),
         "unconfirmed_reverts": unconfirmed,
         "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why} for i in open_items],
         "property": property_value(drift),
@@ -355,25 +268,14 @@ def report_view(svc: Services, tenant: Tenant, account_id: str | None, query: Re
     """Deployments and reversions in the window, for features under (active) epics, grouped by
     epic, limited to issues the user may browse."""
     jira = jira or jira_for(svc, tenant)
-    snapshot = tenant_reality(svc, tenant)
     with svc.sessions() as session:
-        realities = {r.issue_key: r for r in session.scalars(
-            select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
+        # The window's stored events of issues the tenant keeps reality for: never the history.
+        window = window_events(session, tenant.id, query.since, query.until, REPORTED_KINDS, query.project)
+        realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
+            IssueReality.tenant_id == tenant.id, IssueReality.issue_key.in_(sorted(window))))} if window else {}
         rollups = {r.parent_key: r.desired for r in session.scalars(
             select(ParentRollup).where(ParentRollup.tenant_id == tenant.id))}
-    keys = set(realities)
-    for repo in snapshot.repositories:
-        keys |= set(repo.changes)
-    keys = {snapshot.moves.get(k, k) for k in keys}
-    if query.project:
-        keys = {k for k in keys if k.startswith(f"{query.project}-")}
-    touched: dict[str, list[dict[str, Any]]] = {}
-    for key in sorted(keys):
-        reality = realities.get(key)
-        events = [e for e in snapshot.timeline(key, reality.done_at if reality else None)
-                  if e.kind in REPORTED_KINDS and e.when is not None and query.since <= e.when <= query.until]
-        if events:
-            touched[key] = [event_view(e) for e in reversed(events)]
+    touched = {key: [event_view(e) for e in events] for key, events in window.items()}
     issues = _fetch(jira, list(touched), ["summary", "status", "parent", "project", "issuetype"])
     epic_keys = sorted({(i["fields"].get("parent") or {}).get("key") for i in issues.values()} - {None})
     epics = _fetch(jira, epic_keys, ["summary", "status", "issuetype", "project"])
@@ -448,7 +350,9 @@ def drifted_view(svc: Services, tenant: Tenant, account_id: str | None, *, state
     if project and not PROJECT_KEY.match(project):
         raise BadRequest("project must be a Jira project key.")
     with svc.sessions() as session:
-        rows = list(session.scalars(select(IssueReality).where(IssueReality.tenant_id == tenant.id)))
+        drifting = select(IssueReality).where(IssueReality.tenant_id == tenant.id,
+                                              IssueReality.state.not_in(sorted(NOT_DRIFT)))
+        rows = list(session.scalars(drifting.where(IssueReality.state == state) if state else drifting))
     chosen: dict[str, dict[str, Any]] = {}
     for row in rows:
         record = row.desired or {}

@@ -1,0 +1,157 @@
+"""What recompute derived from each repository's history, kept so that the next push that only
+extends the branch is judged from these rows and the few commits it touches
+(jobs/incremental.py), never by reading the history back.
+
+Written in full by every full recomputation (only the rows that differ are touched), extended
+by the fast path."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from connect_app.reality.model import Change, Commit, Revert, RevertAnalysis, Segment, UnconfirmedRevert
+from connect_app.reality.record import iso, parse_iso
+from connect_app.store.models import BranchCommit, CommitFact, IssueChanges, RepositoryState, SegmentFact
+
+_CHUNK = 500  # SHAs per IN (...) query
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+# ---- plain data <-> JSON ------------------------------------------------------------------
+
+
+def analysis_json(analysis: RevertAnalysis) -> dict[str, Any]:
+    return {
+        "reverts": [[r.sha, list(r.targets), r.form, list(r.undoes), list(r.keys)] for r in analysis.reverts],
+        "unconfirmed": [[u.sha, u.subject, list(u.keys)] for u in analysis.unconfirmed],
+        "reverted_by": dict(analysis.reverted_by),
+        "unresolved": list(analysis.unresolved),
+    }
+
+
+def analysis_from(data: Mapping[str, Any]) -> RevertAnalysis:
+    return RevertAnalysis(
+        reverts=tuple(Revert(sha, tuple(targets), form, tuple(undoes), tuple(keys))
+                      for sha, targets, form, undoes, keys in data.get("reverts", [])),
+        unconfirmed=tuple(UnconfirmedRevert(sha, subject, tuple(keys))
+                          for sha, subject, keys in data.get("unconfirmed", [])),
+        reverted_by=dict(data.get("reverted_by", {})),
+        unresolved=tuple(data.get("unresolved", [])),
+    )
+
+
+def change_json(change: Change) -> list[Any]:
+    return [change.sha, change.position, change.subject, change.pr_number, change.url, iso(change.timestamp)]
+
+
+def change_from(data: Sequence[Any]) -> Change:
+    sha, position, subject, pr_number, url, when = data
+    return Change(sha, int(position), subject, pr_number, url, parse_iso(when))
+
+
+# ---- the full recomputation writes ----------------------------------------------------------
+
+
+def save_repository_state(session: Session, connection_id: str, *, branch: Sequence[str], ready: bool,
+                          analysis: RevertAnalysis, changes: Mapping[str, Sequence[Change]],
+                          hotfixes: Sequence[str], known: Collection[str] | None) -> None:
+    """Everything derived from one repository's history, as the full recomputation found it."""
+    last_segment = session.scalar(select(func.max(SegmentFact.id)).where(SegmentFact.connection_id == connection_id))
+    state = session.get(RepositoryState, connection_id)
+    if state is None:
+        state = RepositoryState(connection_id=connection_id)
+        session.add(state)
+    state.tip = branch[-1] if branch else None
+    state.length = len(branch)
+    state.last_segment_id = int(last_segment or 0)
+    state.ready = ready and bool(branch)
+    state.known = sorted(known) if known is not None else None
+    state.analysis = analysis_json(analysis)
+    state.hotfixes = list(hotfixes)
+    _save_branch(session, connection_id, branch)
+    _save_changes(session, connection_id, changes)
+
+
+def _save_branch(session: Session, connection_id: str, branch: Sequence[str]) -> None:
+    stored = dict(session.execute(select(BranchCommit.sha, BranchCommit.position)
+                                  .where(BranchCommit.connection_id == connection_id)).all())
+    wanted = {sha: position for position, sha in enumerate(branch)}
+    if any(wanted.get(sha) != position for sha, position in stored.items()):
+        # Older history arrived (a backfill) or a force push rewrote it: every place moves.
+        session.execute(delete(BranchCommit).where(BranchCommit.connection_id == connection_id))
+        stored = {}
+    add_branch(session, connection_id, [(sha, p) for sha, p in wanted.items() if sha not in stored])
+
+
+def add_branch(session: Session, connection_id: str, placed: Sequence[tuple[str, int]]) -> None:
+    if placed:
+        session.execute(insert(BranchCommit), [{"connection_id": connection_id, "sha": sha, "position": position}
+                                               for sha, position in placed])
+
+
+def _save_changes(session: Session, connection_id: str, changes: Mapping[str, Sequence[Change]]) -> None:
+    stored = {row.issue_key: row for row in session.scalars(
+        select(IssueChanges).where(IssueChanges.connection_id == connection_id))}
+    for key, row in stored.items():
+        if key not in changes:
+            session.delete(row)
+    for key, found in changes.items():
+        put_changes(session, connection_id, key, found, stored.get(key))
+
+
+def put_changes(session: Session, connection_id: str, key: str, changes: Sequence[Change],
+                row: IssueChanges | None) -> None:
+    data = [change_json(change) for change in changes]
+    if row is None:
+        session.add(IssueChanges(connection_id=connection_id, issue_key=key, changes=data))
+    elif row.changes != data:
+        row.changes = data
+
+
+# ---- the fast path reads --------------------------------------------------------------------
+
+
+def new_segments(session: Session, connection_id: str, after_id: int) -> list[tuple[int, Segment]]:
+    """Segments recorded since the state was derived, in the order they were recorded."""
+    rows = session.scalars(select(SegmentFact).where(SegmentFact.connection_id == connection_id,
+                                                     SegmentFact.id > after_id).order_by(SegmentFact.id))
+    return [(row.id, Segment(before=row.before, after=row.after, commits=tuple(row.commits),
+                             source=row.source))  # type: ignore[arg-type]
+            for row in rows]
+
+
+def positions(session: Session, connection_id: str, shas: Collection[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(shas))):
+        found.update(session.execute(select(BranchCommit.sha, BranchCommit.position).where(
+            BranchCommit.connection_id == connection_id, BranchCommit.sha.in_(chunk))).all())
+    return found
+
+
+def commits(session: Session, connection_id: str, shas: Collection[str]) -> dict[str, Commit]:
+    """These commits' facts (those we have)."""
+    columns = (CommitFact.sha, CommitFact.message, CommitFact.author, CommitFact.authored_at, CommitFact.files,
+               CommitFact.parents, CommitFact.brought_in, CommitFact.url)
+    found: dict[str, Commit] = {}
+    for chunk in _chunks(sorted(set(shas))):
+        for sha, message, author, when, files, parents, brought_in, url in session.execute(
+                select(*columns).where(CommitFact.connection_id == connection_id, CommitFact.sha.in_(chunk))):
+            found[sha] = Commit(sha=sha, message=message, author=author, timestamp=when, files=tuple(files),
+                                parents=tuple(parents), brought_in=tuple(brought_in), url=url)
+    return found
+
+
+def changes_of(session: Session, connection_id: str, keys: Collection[str]) -> dict[str, IssueChanges]:
+    found: dict[str, IssueChanges] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        found.update((row.issue_key, row) for row in session.scalars(select(IssueChanges).where(
+            IssueChanges.connection_id == connection_id, IssueChanges.issue_key.in_(chunk))))
+    return found
