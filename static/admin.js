@@ -178,20 +178,20 @@
 
   /* owner/name from a pasted web or clone address (GitHub, GitLab's group/sub/name, Bitbucket),
      the same rule as the server's repository_path. */
-  function repositoryPath(text) {
+  function repositoryPath(text, provider) {
     var value = text.trim();
     var match = /^(?:https?:\/\/(?:[^@\/]+@)?([^\/]+)\/|ssh:\/\/git@([^\/]+)\/|git@([^:]+):)([^?#]+)/.exec(value);
     if (!match) { return value.replace(/\.git$/, ""); }
     var host = (match[1] || match[2] || match[3] || "").toLowerCase();
     var parts = match[4].split("/-/")[0].split("/").filter(Boolean);
-    if (host.indexOf("gitlab") < 0) { parts = parts.slice(0, 2); }
+    if (provider !== "gitlab" && host.indexOf("gitlab") < 0) { parts = parts.slice(0, 2); }
     return parts.join("/").replace(/\.git$/, "");
   }
 
   var repositoryInput = document.getElementById("sr-repository");
   repositoryInput.addEventListener("input", function () {
     var pasted = repositoryInput.value.trim();
-    var path = repositoryPath(pasted);
+    var path = repositoryPath(pasted, document.getElementById("sr-provider").value);
     if (path && path !== pasted) {
       repositoryInput.value = path;
       document.getElementById("sr-repository-filled").textContent = "Filled in " + path + " from the address you pasted.";

@@ -22,6 +22,7 @@ from typing import Any
 
 from connect_app.reality.drift import changes_for_keys
 from connect_app.reality.history import difference_on_branch
+from connect_app.reality.keys import project_of
 from connect_app.reality.model import Commit, FlagState, PullRequest, RevertAnalysis
 from connect_app.reality.record import iso
 from connect_app.reality.reverts import reverted_in
@@ -224,7 +225,7 @@ def flag_records(flags: Sequence[FlagState], fallback_url: str, known: Collectio
     records: dict[str, dict[str, Any]] = {}
     for flag_id, states in sorted(grouped.items()):
         keys = sorted({moves.get(k, k) for state in states for k in state.issue_keys
-                       if known is None or k.rsplit("-", 1)[0] in known})
+                       if known is None or project_of(k) in known})
         if not keys:
             continue
         latest = _latest_per_environment(states)

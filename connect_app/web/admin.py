@@ -140,10 +140,11 @@ def get_connection(connection_id: str) -> Response:
         return jsonify(connection_view(_own_connection(session, connection_id)))
 
 
-def repository_path(text: str) -> str:
+def repository_path(text: str, provider: str = "github") -> str:
     """owner/name from what an admin pastes: owner/name itself, or the repository's web or clone
     address (github.com/owner/name, .git, GitLab's group/sub/name, Bitbucket's workspace/repo),
-    ignoring what follows it (/tree/main, /-/merge_requests, /src/main)."""
+    ignoring what follows it (/tree/main, /-/merge_requests, /src/main). A GitLab project keeps
+    its whole path on any host: a self-managed one is rarely called gitlab (git.example.com)."""
     text = text.strip()
     match = _REPOSITORY_ADDRESS.match(text)
     if match is None:
@@ -151,7 +152,7 @@ def repository_path(text: str) -> str:
     host = (match.group("host") or match.group("ssh") or match.group("scp") or "").lower()
     path = match.group("path").split("/-/")[0].strip("/")
     parts = [part for part in path.split("/") if part]
-    if "gitlab" not in host:
+    if provider != "gitlab" and "gitlab" not in host:
         parts = parts[:2]  # GitHub and Bitbucket: owner/name, then pages of the repository
     return "/".join(parts).removesuffix(".git")
 
@@ -163,7 +164,7 @@ def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     if provider is None:
         raise BadRequest('provider must be "github", "gitlab" or "bitbucket".')
     repository = data.get("repository")
-    repository = repository_path(repository) if isinstance(repository, str) else repository
+    repository = repository_path(repository, provider.name) if isinstance(repository, str) else repository
     if not isinstance(repository, str) or not provider.repository.match(repository):
         raise BadRequest(f"Name the repository as {provider.repository_form}, or paste its address such as "
                          f"{provider.web_example}.")

@@ -131,9 +131,11 @@ def _send_test(url: str, body: bytes, signature: str, nonce: str) -> dict[str, A
             "Reality for your company to check it.")}
     elapsed = round((time.monotonic() - started) * 1000)
     try:
-        echoed = answer.json().get("test") if answer.status_code == 200 else None
+        reply = answer.json() if answer.status_code == 200 else None
     except ValueError:
-        echoed = None
+        reply = None
+    # Whatever answers at a wrong public address (a proxy, another app) may say any JSON at all.
+    echoed = reply.get("test") if isinstance(reply, dict) else None
     if echoed != nonce:
         return {"reached": False, "url": url, "status": answer.status_code, "message": (
             f"Something answered at {url} (HTTP {answer.status_code}), but not System Reality for this "

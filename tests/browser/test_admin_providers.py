@@ -21,7 +21,10 @@ def test_admin_connects_a_gitlab_project_and_sees_gitlabs_webhook_settings(story
     admin.get_by_label("Host").select_option("gitlab")
     api = admin.get_by_label("GitLab API address")
     expect(api).to_have_value("https://gitlab.com/api/v4")
-    admin.get_by_label("Repository", exact=True).fill("acme/checkout/payments")
+    # A self-managed GitLab's address rarely says gitlab: the project keeps its whole group path.
+    repository = admin.get_by_label("Repository", exact=True)
+    repository.fill("https://git.example.com/acme/checkout/payments/-/tree/main")
+    expect(repository).to_have_value("acme/checkout/payments")
     api.fill("http://127.0.0.1:9/api/v4")
     admin.get_by_role("button", name="Connect repository").click()
 

@@ -5,9 +5,11 @@ up with the same property, label and one comment as on GitHub."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -103,7 +105,9 @@ def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack
     assert revert[:7] in str(issue["comments"][0]["body"])
     mentioned = {node["attrs"]["id"] for node in _mentions(issue["comments"][0]["body"])}
     assert {account for account, _name in STAKEHOLDERS.values()} <= mentioned
-    assert stack.search("drift = reverted") == ["FEAT-304"]
+    # The epic FEAT-300 rolls its feature up in the same property (INTERFACES section 3).
+    assert sorted(stack.search("drift = reverted")) == ["FEAT-300", "FEAT-304"]
+    assert stack.search("driftedChildren > 0") == ["FEAT-300"]
     # The app read the project through the API (the merge request's squash commit, its commits).
     assert any("/merge_requests/1" in path for _method, path in gitlab.api_requests)
 
@@ -178,6 +182,25 @@ def test_forged_gitlab_token_is_refused_and_changes_nothing(stack: Stack, gitlab
     stack.settle()
     assert _deliveries(stack) == before
     assert "system-reality" not in stack.jira.issues["FEAT-9"]["properties"]
+
+
+def test_a_wrong_gitlab_token_is_refused_before_the_body_is_read(stack: Stack, gitlab: GitLabSimulator) -> None:
+    """The token is a header: a sender without it announcing 30 MB gets 401, not a 413 after the
+    app started reading what it sent."""
+    stack.install()
+    connection = _connect(stack, gitlab)
+    parts = urlsplit(connection.webhook_url)
+    client = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    client.putrequest("POST", parts.path)
+    for name, value in {"X-Gitlab-Token": "not-the-secret", "X-Gitlab-Event": "Push Hook",
+                        "X-Gitlab-Event-UUID": "0d3c5a3e-5b1e-4c0e-9d57-2a4f0f6b1c12",
+                        "Content-Type": "application/json", "Content-Length": str(30 * 1024 * 1024)}.items():
+        client.putheader(name, value)
+    client.endheaders(b"{}")
+    answer = client.getresponse()
+    assert answer.status == 401
+    assert json.loads(answer.read())["error"] == "bad_token"
+    client.close()
 
 
 def _push_of_head(gitlab: GitLabSimulator) -> dict[str, Any]:
