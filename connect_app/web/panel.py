@@ -40,6 +40,7 @@ bp = Blueprint("reality_api", __name__)
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 TIMELINE_PAGE = 50
+MAX_TIMELINE_PAGE = 1_000_000
 WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timedelta(hours=72),
            "7d": timedelta(days=7)}
 REPORTED_KINDS = frozenset({"deployment", "revert", "rollback", "flag", "config"})
@@ -50,9 +51,9 @@ def revert_of(session: Session, tenant_id: int, sha: str | None) -> tuple[str, s
     one stored commit, never the history."""
     if not sha:
         return "", ""
-    found = session.execute(
-        select(CommitFact.author, CommitFact.message).join(Connection, Connection.id == CommitFact.connection_id)
-        .where(Connection.tenant_id == tenant_id, CommitFact.sha == sha).limit(1)).first()
+    connections = select(Connection.id).where(Connection.tenant_id == tenant_id).scalar_subquery()
+    found = session.execute(select(CommitFact.author, CommitFact.message).where(
+        CommitFact.connection_id.in_(connections), CommitFact.sha == sha).limit(1)).first()
     return (found.author or "", story.revert_reason(found.message or "")) if found else ("", "")
 
 
@@ -126,7 +127,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant.id,
                                                             IssueReality.issue_key == key))
         # Only this issue's stored rows, one page of them: never the tenant's history.
-        page = max(1, page)
+        # Any page number is a page (past the last one, an empty one); databases take 64-bit offsets only.
+        page = min(max(1, page), MAX_TIMELINE_PAGE)
         total = timeline_total(session, tenant.id, key)
         shown = timeline_page(session, tenant.id, key, page, TIMELINE_PAGE)
         unconfirmed = [event_view(e) for e in timeline_of_kind(session, tenant.id, key, "unconfirmed-revert")]

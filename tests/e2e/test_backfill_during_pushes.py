@@ -29,7 +29,8 @@ def test_a_push_between_two_pages_of_a_backfill_leaves_it_whole(stack: Stack) ->
     github.push_branch()
     stack.settle()
 
-    inner: Callable[..., Iterable[bytes]] = github._server._app.wsgi_app
+    api = github.rest_app
+    inner: Callable[..., Iterable[bytes]] = api.wsgi_app
     pushed: list[str] = []
 
     def push_before_page_two(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -37,7 +38,7 @@ def test_a_push_between_two_pages_of_a_backfill_leaves_it_whole(stack: Stack) ->
             pushed.append(github.push("Late fix", {"src/late.py": "x = 1\n"}))
         return inner(environ, start_response)
 
-    github._server._app.wsgi_app = push_before_page_two
+    api.wsgi_app = push_before_page_two
     assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
     stack.settle()
 

@@ -341,7 +341,8 @@ def test_a_flag_change_takes_the_fast_path_and_agrees() -> None:
     assert world.fast_paths == 3, "each flag change judges only the issues it names"
     realities, events = world.snapshot(world.fast)
     assert realities["FEAT-1"][1] == "live" and realities["FEAT-2"][1] == "flag-off"
-    assert [e[1] for e in events["FEAT-1"]] == ["commit", "flag"]
+    # Both toggles stay on the timeline (off, then on again), not only the flag's state now.
+    assert [e[1] for e in events["FEAT-1"]] == ["commit", "flag", "flag"]
 
 
 def test_a_later_deployment_takes_the_fast_path_and_agrees() -> None:

@@ -176,7 +176,7 @@ def test_worker_killed_while_reading_a_pull_request_from_github(stack, tmp_path:
     repo.checkout("feat-305-dashboard")
     repo.commit("Dashboard for retries", {"checkout/dashboard.py": "SHOW = True\n"})
     number = github.open_pull_request("feat-305-dashboard", "FEAT-305: Retry analytics dashboard")
-    gate = _gate(github._server._app, "GET", f"/pulls/{number}/commits")
+    gate = _gate(github.rest_app, "GET", f"/pulls/{number}/commits")
     merge = github.merge_pull_request(number, "merge")
     with stack.svc.sessions() as session:
         stored = session.scalars(select(Delivery).where(Delivery.status == "stored")).all()

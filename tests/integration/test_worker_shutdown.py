@@ -35,7 +35,7 @@ def _held_pull_request_delivery(stack: Stack) -> tuple[Gate, int]:
     github.repo.checkout("feat-305-dashboard")
     github.repo.commit("Dashboard for retries", {"checkout/dashboard.py": "SHOW = True\n"})
     number = github.open_pull_request("feat-305-dashboard", "FEAT-305: Retry analytics dashboard")
-    gate = _gate(github._server._app, "GET", f"/pulls/{number}/commits")
+    gate = _gate(github.rest_app, "GET", f"/pulls/{number}/commits")
     github.merge_pull_request(number, "merge")
     return gate, number
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import jwt
 import requests
+from flask import Flask
 
 from connect_app.sandbox.github import hostile, payloads
 from connect_app.sandbox.github.api.app import build_api_app
@@ -97,6 +98,8 @@ class GitHubSimulator:
         self._token: str | None = None
         self._lock = threading.RLock()
         self._server: ServedApp | None = None
+        # The REST app behind the hostile-mode switch: tests wrap its wsgi_app to hold a request.
+        self.rest_app: Flask | None = None
         self._next_number = 1
         self._next_deployment_id = 145988746
         self._next_status_id = 209916254
@@ -114,7 +117,8 @@ class GitHubSimulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> GitHubSimulator:
         if self._server is None:
-            self._server = ServedApp(hostile.HostileAnswers(self, build_api_app(self)), host=host, port=port).start()
+            self.rest_app = build_api_app(self)
+            self._server = ServedApp(hostile.HostileAnswers(self, self.rest_app), host=host, port=port).start()
             self.rate_limit.reset = int(self.clock()) + 3600
         return self
 
