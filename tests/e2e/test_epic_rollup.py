@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete
 
-from connect_app.jobs.kinds import queue_roll_up
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY
+from connect_app.jobs.kinds import queue_roll_up, queue_sync
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
@@ -93,3 +94,29 @@ def test_a_site_upgraded_from_before_roll_ups_learns_its_parents_from_jira(stack
     stack.settle()
     epic = _epic(stack)
     assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
+
+
+def _epic_writes(stack: Stack) -> list:
+    return [call for call in stack.jira.writes() if "FEAT-300" in call.path]
+
+
+def test_an_epic_named_by_a_commit_carries_its_own_reality_and_its_features_in_one_value(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    stack.jira.reset_log()
+    stack.github.push("FEAT-300: checkout docs", {"docs/checkout.md": "Checkout\n"})
+    stack.settle()
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"], epic["changes"]) == ("reverted", 1, 1, 2)
+    assert len(_epic_writes(stack)) == 1, "one write, no ping-pong between the issue's sync and the roll-up"
+    status = stack.jira.issues["FEAT-300"]["properties"][ISSUE_CONTEXT_STATUS_PROPERTY]
+    assert status["value"]["label"] == "Reverted", "the issue context agrees with the property"
+    assert stack.search("driftedChildren > 0") == ["FEAT-300"]
+
+    stack.jira.reset_log()
+    with transaction(stack.svc.sessions) as session:  # a later sync of the epic, and a roll-up again
+        queue_sync(session, 1, "FEAT-300")
+        queue_roll_up(session, 1)
+    assert stack.settle() >= 1
+    assert _epic_writes(stack) == []
+    assert _epic(stack)["children"] == 1
