@@ -117,6 +117,8 @@ def test_an_epic_named_by_a_commit_carries_its_own_reality_and_its_features_in_o
     status = stack.jira.issues["FEAT-300"]["properties"][ISSUE_CONTEXT_STATUS_PROPERTY]
     assert status["value"]["label"] == "Reverted", "the issue context agrees with the property"
     assert stack.search("driftedChildren > 0") == ["FEAT-300"]
+    plans = stack.admin("GET", "/api/dry-run?project=FEAT").json()["issues"]
+    assert next(p for p in plans if p["issue"] == "FEAT-300")["calls"] == [], "the dry run says what sync does"
 
     stack.jira.reset_log()
     with transaction(stack.svc.sessions) as session:  # a later sync of the epic, and a roll-up again
