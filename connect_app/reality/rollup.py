@@ -59,7 +59,9 @@ def drifted_names(children: Sequence[ChildReality]) -> str:
 
 
 def rollup_summary(children: Sequence[ChildReality]) -> str:
-    """One plain sentence: `1 of 2 features is no longer fully live: FEAT-304 reverted.`"""
+    """One plain sentence in counts: `1 of 2 features is no longer fully live.` Everyone who can
+    browse the epic reads its property, so it names no child (issue security may hide one); the
+    panel, which filters children by viewer, names them."""
     drifted = [c for c in ordered(children) if c.in_drift]
     total = len(children)
     noun = "feature" if total == 1 else "features"
@@ -68,7 +70,7 @@ def rollup_summary(children: Sequence[ChildReality]) -> str:
             return "Its one feature with code is live as built."
         return f"All {total} {noun} with code are live as built." if total else "No feature has code yet."
     verb = "is" if len(drifted) == 1 else "are"
-    return f"{len(drifted)} of {total} {noun} {verb} no longer fully live: {drifted_names(children)}."
+    return f"{len(drifted)} of {total} {noun} {verb} no longer fully live."
 
 
 def rollup_headline(children: Sequence[ChildReality]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,7 @@ from connect_app.store.facts import commit_author_and_message
 from connect_app.store.models import IssueReality, PostedComment, Tenant, utcnow
 from connect_app.sync.plan import CommentPlan, context_status, plan_comment, plan_fields
 from connect_app.sync.policy import ProjectPolicy, business_owner_field, project_policy
-from connect_app.sync.rollup import note_parent
+from connect_app.sync.rollup import note_parent, rolls_up
 from connect_app.sync.still_open import still_open
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ def _reconcile_fields(svc: Services, jira: JiraClient, reality: IssueReality, is
                       drift: Drift, policy: ProjectPolicy) -> None:
     current = (issue.get("properties") or {}).get(ISSUE_PROPERTY_KEY)
     plan = plan_fields(current, (issue.get("fields") or {}).get("labels") or [], drift, policy)
+    if plan.property is not None and rolls_up(svc, reality.tenant_id, reality.issue_key):
+        # A parent's property carries its own reality and its children's in one value: the
+        # roll-up writes it (and the status beside it), so the two never overwrite each other.
+        plan = replace(plan, property=None)
     properties: dict[str, Any] = {}
     if plan.property is not None:
         properties[ISSUE_PROPERTY_KEY] = {**plan.property, "updated": iso(utcnow())}

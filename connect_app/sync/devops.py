@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,14 @@ log = logging.getLogger(__name__)
 
 # Records per bulk request: well inside Jira's payload limit (413 "submit fewer").
 BATCH = 100
+
+# A site that refused DevOps data (403: provider module not granted; 404: no Jira Software) is
+# not asked again for an hour, or until it is installed again (a new install, as when an admin
+# grants the app's new modules): else every recompute re-posts the whole history for nothing.
+# Kept per process, by (tenant, install, kind of record): each worker asks at most once an hour.
+REFUSAL_PAUSE = 3600.0
+_refused_until: dict[tuple[int, datetime | None, str], float] = {}
+_clock = time.monotonic  # a test moves it past the pause
 
 
 def digest(record: Mapping[str, Any]) -> str:
@@ -135,6 +144,9 @@ def _submit_devops(svc: Services, tenant_id: int) -> int:
 def _send(svc: Services, tenant_id: int, install_at: datetime | None,
           items: Sequence[tuple[str, dict[str, Any], int]],
           submit: Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]], refused: str) -> None:
+    refusal = (tenant_id, install_at, refused)
+    if _refused_until.get(refusal, 0.0) > _clock():
+        return
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
         try:
@@ -144,8 +156,9 @@ def _send(svc: Services, tenant_id: int, install_at: datetime | None,
                 raise
             # 403: the site has not granted the provider module yet (an install from before it
             # was declared); 404: a site without Jira Software. Nothing is recorded, so everything
-            # is sent once the site takes it.
+            # is sent once the site takes it (after the pause, or at once on a new install).
             log.warning("Jira refused DevOps data of tenant %s: %s", tenant_id, exc)
+            _refused_until[refusal] = _clock() + REFUSAL_PAUSE
             return
         if answer.get(refused):
             # Jira keeps refusing a record it found malformed: retrying would change nothing.

@@ -30,7 +30,12 @@ def drift_label(drift: Drift, policy: ProjectPolicy) -> str | None:
 
 def context_status(drift: Drift) -> dict[str, Any]:
     """The issue-context lozenge Jira shows beside the issue."""
-    return {"type": "lozenge", "value": {"label": story.state_label(drift.state), "type": LOZENGE[drift.state]}}
+    return state_lozenge(drift.state)
+
+
+def state_lozenge(state: str) -> dict[str, Any]:
+    """The issue-context lozenge for a state: an issue's own, or an epic's rolled-up one."""
+    return {"type": "lozenge", "value": {"label": story.state_label(state), "type": LOZENGE[state]}}
 
 
 def same_property(current: Any, wanted: Mapping[str, Any]) -> bool:

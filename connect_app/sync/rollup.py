@@ -3,7 +3,9 @@
 After an issue's sync, `note_parent` keeps the parent Jira named for it (the issue's `parent`
 field) and queues the roll-up. The roll-up computes each parent's `system-reality` value from its
 children's stored reality (`reality.rollup`) and writes it only when it differs from what was last
-applied, so replays and restarts make no Jira writes. Roll-ups live in their own rows
+applied, so replays and restarts make no Jira writes. A parent's own sync leaves the property
+(and the issue-context status) to the roll-up, whose value adds the parent's own reality when
+commits name it: one writer, one value, no overwriting each other. Roll-ups live in their own rows
 (`ParentRollup`, `IssueParent`), apart from the per-issue reality.
 """
 
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
-from connect_app.connect.descriptor import ISSUE_PROPERTY_KEY
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY
 from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_roll_up
@@ -26,6 +28,7 @@ from connect_app.reality.rollup import ChildReality, ordered, rollup_value
 from connect_app.services import Services
 from connect_app.store.db import transaction
 from connect_app.store.models import IssueParent, IssueReality, ParentRollup, Tenant, utcnow
+from connect_app.sync.plan import state_lozenge
 
 
 def note_parent(svc: Services, tenant_id: int, issue_key: str, parent: Mapping[str, Any] | None) -> None:
@@ -40,6 +43,14 @@ def note_parent(svc: Services, tenant_id: int, issue_key: str, parent: Mapping[s
         row.parent_key = str(parent_key) if parent_key else None
         row.seen_at = utcnow()
         queue_roll_up(session, tenant_id)
+
+
+def rolls_up(svc: Services, tenant_id: int, issue_key: str) -> bool:
+    """Whether the issue is a parent: then the roll-up alone writes its property, which carries
+    the issue's own reality (commits naming the epic itself) and its children's together."""
+    with svc.sessions() as session:
+        return session.scalar(select(ParentRollup.id).where(
+            ParentRollup.tenant_id == tenant_id, ParentRollup.parent_key == issue_key)) is not None
 
 
 def child_reality(reality: IssueReality) -> ChildReality | None:
@@ -78,11 +89,8 @@ def _plan(session: Session, tenant_id: int) -> list[tuple[ParentRollup, dict[str
         desired = rollup_value(children, own)
         row.desired = desired
         row.computed_at = utcnow()
-        # The parent's own sync writes its own value: the roll-up is owed again after it.
-        overwritten = own is not None and own_reality is not None and own_reality.applied_at is not None and (
-            row.applied_at is None or own_reality.applied_at > row.applied_at)
         applied = {k: v for k, v in (row.applied or {}).items() if k != "updated"}
-        plans.append((row, desired, applied != desired or overwritten))
+        plans.append((row, desired, applied != desired))
     return plans
 
 
@@ -125,8 +133,9 @@ def roll_up_parents(svc: Services, tenant_id: int) -> list[str]:
         written = []
         for row_id, parent_key, desired in due:
             value = {**desired, "updated": iso(utcnow())}
-            try:
-                jira.set_issue_property(parent_key, ISSUE_PROPERTY_KEY, value)
+            try:  # the issue-context status says what the property says, in the same PUT
+                jira.edit_issue(parent_key, properties={
+                    ISSUE_PROPERTY_KEY: value, ISSUE_CONTEXT_STATUS_PROPERTY: state_lozenge(str(desired["drift"]))})
             except JiraError as exc:
                 if exc.retry_after is not None:  # Jira's quota: back to the queue, attempt uncounted
                     raise queue.Retry(exc.retry_after, str(exc)) from exc

@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -32,7 +33,17 @@ from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import services
 from connect_app.store.db import transaction
-from connect_app.store.models import AuditEntry, Connection, Delivery, IssueReality, Job, PostedComment, Tenant, utcnow
+from connect_app.store.models import (
+    AuditEntry,
+    Connection,
+    Delivery,
+    IssueReality,
+    Job,
+    ParentRollup,
+    PostedComment,
+    Tenant,
+    utcnow,
+)
 from connect_app.store.secrets import new_token
 from connect_app.sync.plan import plan_comment, plan_fields
 from connect_app.sync.policy import project_policy, validate_settings
@@ -417,17 +428,21 @@ def _dry_run(settings: dict[str, Any], project: str | None, epic: str | None, *,
             select(PostedComment).where(PostedComment.tenant_id == tenant.id,
                                         PostedComment.jira_comment_id.is_not(None)))}
         realities = session.scalars(query.order_by(IssueReality.issue_key).limit(200)).all()
-        plans = [_dry_run_issue(settings, reality, posted) for reality in realities]
+        parents = set(session.scalars(select(ParentRollup.parent_key).where(ParentRollup.tenant_id == tenant.id)))
+        plans = [_dry_run_issue(settings, reality, posted, parent=reality.issue_key in parents)
+                 for reality in realities]
     return {"project": project, "epic": epic, "preview": preview, "issues": plans}
 
 
 def _dry_run_issue(settings: dict[str, Any], reality: IssueReality,
-                   posted: set[tuple[str, str | None]]) -> dict[str, Any]:
+                   posted: set[tuple[str, str | None]], *, parent: bool) -> dict[str, Any]:
     key = reality.issue_key
     policy = project_policy(settings, project_of(key))
     drift = drift_from_record(key, reality.desired, reality.title or key)
     applied_labels = [reality.applied_label] if reality.applied_label else []
     fields = plan_fields(reality.applied_property, applied_labels, drift, policy)
+    if parent:  # as sync does: a parent's property is the roll-up's to write (sync.rollup)
+        fields = replace(fields, property=None)
     calls = []
     edits = [*(["update its Drift field"] if fields.property is not None else []),
              *(f"add the label {label}" for label in fields.add),

@@ -4,12 +4,14 @@ zero, and replays write nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete
 
-from connect_app.jobs.kinds import queue_roll_up
+from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY
+from connect_app.jobs.kinds import queue_roll_up, queue_sync
 from connect_app.sandbox.stack import ADMIN, STAKEHOLDERS, Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
@@ -29,7 +31,8 @@ def test_a_reverted_feature_makes_its_epic_reverted_until_it_is_restored(stack: 
     epic = _epic(stack)
     assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
     assert epic["since"].startswith("2026-11-25T23:31") and epic["environment"] == "production"
-    assert "FEAT-304 reverted" in epic["summary"]
+    # Anyone who may browse the epic reads its property, even when issue security hides a feature.
+    assert epic["summary"] == "1 of 1 feature is no longer fully live."
     assert stack.search("driftedChildren > 0") == ["FEAT-300"]
     assert sorted(stack.search("drift = reverted")) == ["FEAT-300", "FEAT-304"]
     assert "drift-reverted" not in stack.jira.issues["FEAT-300"]["labels"], "labels stay on the features"
@@ -79,6 +82,9 @@ def test_the_epic_panel_lists_only_features_the_viewer_may_browse(stack: Stack) 
     assert answer.status_code == 200
     assert [c["key"] for c in answer.json()["rollup"]["children"]] == ["FEAT-307"]
     assert "FEAT-304" not in answer.text and "Payment retry logic" not in answer.text
+    # Jira shows the epic's property to anyone who may browse the epic: it names no feature.
+    epic = json.dumps(_epic(stack))
+    assert "FEAT-304" not in epic and "FEAT-307" not in epic and "Payment retry logic" not in epic
 
 
 def test_a_site_upgraded_from_before_roll_ups_learns_its_parents_from_jira(stack: Stack) -> None:
@@ -93,3 +99,31 @@ def test_a_site_upgraded_from_before_roll_ups_learns_its_parents_from_jira(stack
     stack.settle()
     epic = _epic(stack)
     assert (epic["drift"], epic["children"], epic["childrenTotal"]) == ("reverted", 1, 1)
+
+
+def _epic_writes(stack: Stack) -> list:
+    return [call for call in stack.jira.writes() if "FEAT-300" in call.path]
+
+
+def test_an_epic_named_by_a_commit_carries_its_own_reality_and_its_features_in_one_value(stack: Stack) -> None:
+    story = ship_feature(stack)
+    revert_and_deploy(stack, story)
+    stack.jira.reset_log()
+    stack.github.push("FEAT-300: checkout docs", {"docs/checkout.md": "Checkout\n"})
+    stack.settle()
+    epic = _epic(stack)
+    assert (epic["drift"], epic["children"], epic["childrenTotal"], epic["changes"]) == ("reverted", 1, 1, 2)
+    assert len(_epic_writes(stack)) == 1, "one write, no ping-pong between the issue's sync and the roll-up"
+    status = stack.jira.issues["FEAT-300"]["properties"][ISSUE_CONTEXT_STATUS_PROPERTY]
+    assert status["value"]["label"] == "Reverted", "the issue context agrees with the property"
+    assert stack.search("driftedChildren > 0") == ["FEAT-300"]
+    plans = stack.admin("GET", "/api/dry-run?project=FEAT").json()["issues"]
+    assert next(p for p in plans if p["issue"] == "FEAT-300")["calls"] == [], "the dry run says what sync does"
+
+    stack.jira.reset_log()
+    with transaction(stack.svc.sessions) as session:  # a later sync of the epic, and a roll-up again
+        queue_sync(session, 1, "FEAT-300")
+        queue_roll_up(session, 1)
+    assert stack.settle() >= 1
+    assert _epic_writes(stack) == []
+    assert _epic(stack)["children"] == 1

@@ -4,6 +4,7 @@ as `rolled_back` for the issues it took out, and replays send nothing."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
 from connect_app.store.db import transaction
 from connect_app.store.models import Job
+from connect_app.sync import devops
 
 pytestmark = pytest.mark.postgres  # sequence numbers and re-install also hold on PostgreSQL
 
@@ -158,7 +160,37 @@ def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(sta
     stack.settle()
     assert [call.status for call in _bulk_calls(stack, DEPLOYMENTS)] == [403]
     assert stack.jira.state.deployments == {}
+    stack.jira.reset_log()
+    github.deploy(github.push("FEAT-1: Coupon limits", {"src/coupons.py": "ON = 2\n"}), "production")
+    with transaction(stack.svc.sessions) as session:
+        queue_devops(session, 1)
+    assert stack.settle() >= 1
+    assert _bulk_calls(stack, DEPLOYMENTS) == [], "the refusal is remembered: the history is not re-posted"
+    # An admin grants the app's new modules: Jira installs it again, and everything goes at once.
     stack.jira.state.app_modules[app_key] = granted
+    stack.install()
+    with transaction(stack.svc.sessions) as session:
+        queue_devops(session, 1)
+    stack.settle()
+    assert _states(stack, "FEAT-1") == [("successful", "production")]
+    assert len(stack.jira.state.deployments) == 2, "both deployments, the one made during the refusal too"
+
+
+def test_a_refusal_is_asked_again_after_the_pause(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
+    stack.install()
+    app_key = "system-reality-for-jira"
+    granted = stack.jira.state.app_modules[app_key]
+    stack.jira.state.app_modules[app_key] = granted - {"jiraDeploymentInfoProvider"}
+    github = stack.start_github()
+    stack.connect_repository()
+    github.repo.commit("Initial shop", {"README.md": "shop\n"})
+    github.push_branch()
+    github.deploy(github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"}), "production")
+    stack.settle()
+    stack.jira.state.app_modules[app_key] = granted  # granted without a new install
+    later = time.monotonic() + devops.REFUSAL_PAUSE + 1
+    monkeypatch.setattr(devops, "_clock", lambda: later)
     with transaction(stack.svc.sessions) as session:
         queue_devops(session, 1)
     stack.settle()
