@@ -93,7 +93,7 @@ def run_mcp(settings: Settings) -> int:
     from connect_app.services import Services
     from connect_app.store.db import upgrade
 
-    token = (os.environ.get("SYSTEM_REALITY_TOKEN") or os.environ.get("SYSTEM_REALITY_MCP_TOKEN") or "").strip()
+    token = (os.environ.get("SYSTEM_REALITY_TOKEN") or "").strip()
     if not token:
         print("connect-app mcp: set SYSTEM_REALITY_TOKEN to a personal token from the app's AI assistants page",
               file=sys.stderr)
