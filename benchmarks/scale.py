@@ -312,6 +312,9 @@ def measure(size: int, pushes: int, runs: int, database_url: str | None, rows: b
         seeded = time.perf_counter()
         app.settle(datetime.now(UTC) - timedelta(hours=1), drop_syncs=True)
         recomputed = time.perf_counter()
+        # One push not timed: its sync of FEAT-1 is the first to learn the issue's Done date and
+        # queues a full pass (the seeded issues' syncs were dropped), which no later push pays.
+        _, head = one_push_seconds(app, hook, head, pushes)
         push_times = []
         for n in range(pushes):
             seconds, head = one_push_seconds(app, hook, head, n)
