@@ -43,6 +43,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, delete, insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from connect_app.config import load_settings
@@ -198,9 +199,9 @@ class Served:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.svc.sessions() as session:
-                if drop_syncs:
-                    session.execute(delete(Job).where(Job.kind == kinds.SYNC_ISSUE, Job.status == "queued"))
-                    session.commit()
+                if drop_syncs and not _dropped_syncs(session):
+                    time.sleep(0.5)
+                    continue
                 jobs = session.scalars(select(Job).where(Job.created_at >= since, Job.kind != kinds.HOUSEKEEPING)).all()
                 left = [j for j in jobs if j.status in ("queued", "running")]
                 if jobs and not left:
@@ -212,6 +213,18 @@ class Served:
                     return ((last if last.tzinfo else last.replace(tzinfo=UTC)) - since).total_seconds()
             time.sleep(0.02)
         raise SystemExit("the worker did not finish in time:\n" + self.log.read_text(errors="replace")[-3000:])
+
+
+def _dropped_syncs(session: Session) -> bool:
+    """Delete the seeded history's queued Jira syncs; False while the worker holds SQLite's write
+    lock longer than its busy timeout (the first full recomputation at 100k commits does)."""
+    try:
+        session.execute(delete(Job).where(Job.kind == kinds.SYNC_ISSUE, Job.status == "queued"))
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        return False
+    return True
 
 
 def _reset_postgres(url: str) -> None:
@@ -299,6 +312,9 @@ def measure(size: int, pushes: int, runs: int, database_url: str | None, rows: b
         seeded = time.perf_counter()
         app.settle(datetime.now(UTC) - timedelta(hours=1), drop_syncs=True)
         recomputed = time.perf_counter()
+        # One push not timed: its sync of FEAT-1 is the first to learn the issue's Done date and
+        # queues a full pass (the seeded issues' syncs were dropped), which no later push pays.
+        _, head = one_push_seconds(app, hook, head, pushes)
         push_times = []
         for n in range(pushes):
             seconds, head = one_push_seconds(app, hook, head, n)

@@ -21,7 +21,10 @@ from connect_app.jobs.incremental import extend_and_judge
 from connect_app.jobs.kinds import (
     COMPARE_DEPLOYMENTS,
     queue_backfill,
+    queue_deployment_recompute,
     queue_devops,
+    queue_flag_recompute,
+    queue_push_recompute,
     queue_recompute,
     queue_sync,
     recompute_key,
@@ -194,7 +197,7 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: S
         if _comparison_waiting(session, tenant_id):
             # A deployment is about to be compared: judging now would flicker issues through
             # "pending" and back. Queue behind the comparison instead (jobs run oldest first).
-            queue_recompute(session, tenant_id)
+            _queue_again(session, tenant_id, push, keys, deployments)
             return []
         moved = _recompute_push(svc, session, tenant, keys, deployments) if push else None
         if moved is None:
@@ -202,6 +205,21 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: S
         # Both paths end here: whatever follows a recomputation follows either.
         _after(session, tenant, moved)
         return moved
+
+
+def _queue_again(session: Session, tenant_id: int, push: bool, keys: Sequence[str],
+                 deployments: Sequence[tuple[str, int]]) -> None:
+    """The same recomputation again, behind the comparison. Every push queues a comparison, so
+    a push's recomputation turned into a full one here would cost every push the whole history."""
+    if not push:
+        queue_recompute(session, tenant_id)
+    elif keys:
+        queue_flag_recompute(session, tenant_id, keys)
+    elif deployments:
+        for connection_id, deployment_id in deployments:
+            queue_deployment_recompute(session, tenant_id, connection_id, deployment_id)
+    else:
+        queue_push_recompute(session, tenant_id)
 
 
 def _after(session: Session, tenant: Tenant, moved: Sequence[str]) -> None:

@@ -361,3 +361,24 @@ def test_pushes_delivered_out_of_order_fall_back_and_agree() -> None:
     assert world.fast_paths == 0, "the later push arrived first: only the full pass can place it"
     realities, _ = world.snapshot(world.fast)
     assert realities["FEAT-1"][0]["changes"] == 3
+
+
+def test_a_push_waiting_behind_a_deployment_comparison_keeps_its_fast_path() -> None:
+    """Every push queues a comparison of deployments too: the push's recomputation, deferred
+    behind it, must come back as a push's (the fast path), not as a full pass over the history
+    (benchmarks/scale.py measured 38 s a push at 100k commits when it did)."""
+    from connect_app.jobs.kinds import RECOMPUTE, queue_deployment_compare
+    from connect_app.store.models import Job
+
+    svc = _empty(_services("behind"))
+    asked = [{"tenant_id": 1, "push": True}, {"tenant_id": 1, "push": True, "keys": ["FEAT-1"]},
+             {"tenant_id": 1, "push": True, "deployments": [[CONNECTION, 7]]}, {"tenant_id": 1}]
+    for payload in asked:
+        with transaction(svc.sessions) as session:
+            queue_deployment_compare(session, CONNECTION, 1)
+        recompute_tenant(svc, 1, push=bool(payload.get("push")), keys=tuple(payload.get("keys", ())),
+                         deployments=[(str(c), int(d)) for c, d in payload.get("deployments", ())])
+        with transaction(svc.sessions) as session:
+            again = list(session.scalars(select(Job).where(Job.kind == RECOMPUTE, Job.status == "queued")))
+            assert [job.payload for job in again] == [payload]
+            session.execute(delete(Job))
