@@ -1,7 +1,7 @@
 """Text that every database can store, enforced where every value leaves for the database.
 
 PostgreSQL refuses NUL (U+0000) in text and in `json` values read as text, and a lone surrogate
-(U+D800-U+DFFF without its partner, which JSON's `\\udXXX` escapes can carry) cannot be encoded
+(U+D800-U+DFFF without its partner, which JSON's escapes such as `\\ud800` can carry) cannot be encoded
 at all, on PostgreSQL or SQLite. Either one made an insert fail, so a delivery whose commit
 message carried one never became facts. Every JSON sender can put them in any string or key.
 
