@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,17 +26,16 @@ def _free_port() -> int:
 def test_demo_urls_open_in_a_browser_and_ctrl_c_stops_it(tmp_path: Path, page) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "APP_BASE_URL", "APP_SECRET_KEY")}
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["PYTHONFAULTHANDLER"] = "1"  # a demo that will not stop shows where each thread stands
     demo = subprocess.Popen([sys.executable, "-m", "connect_app.cli", "demo", "--port", str(_free_port())],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     printed: list[str] = []
+    ready = threading.Event()
+    # Read everything it prints until it exits, as a terminal does: a full pipe would block it.
+    reader = threading.Thread(target=_read_lines, args=(demo, printed, ready), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 240
-        assert demo.stdout is not None
-        for line in demo.stdout:
-            printed.append(line)
-            if "Press Ctrl-C" in line:
-                break
-            assert time.monotonic() < deadline, "".join(printed)
+        assert ready.wait(240), "".join(printed)
         urls = dict(re.findall(r"^\s+(Issue page|Stakeholder report|Admin page)[^:]*:\s+(\S+)", "".join(printed),
                                re.MULTILINE))
         assert set(urls) == {"Issue page", "Stakeholder report", "Admin page"}, "".join(printed)
@@ -53,6 +52,16 @@ def test_demo_urls_open_in_a_browser_and_ctrl_c_stops_it(tmp_path: Path, page) -
         try:
             demo.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            demo.kill()
-            raise
+            demo.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            demo.wait(timeout=10)
+            reader.join(timeout=5)
+            pytest.fail("Ctrl-C did not stop the demo within 30 s:\n" + "".join(printed[-200:]))
     assert demo.returncode == 0
+
+
+def _read_lines(demo: subprocess.Popen[str], printed: list[str], ready: threading.Event) -> None:
+    assert demo.stdout is not None
+    for line in demo.stdout:
+        printed.append(line)
+        if "Press Ctrl-C" in line:
+            ready.set()
