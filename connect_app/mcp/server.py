@@ -58,6 +58,13 @@ class Event(BaseModel):
     text: str
 
 
+class OpenIssue(BaseModel):
+    key: str
+    summary: str
+    status: str
+    why: str
+
+
 class Feature(BaseModel):
     key: str
     summary: str
@@ -66,6 +73,9 @@ class Feature(BaseModel):
                                    "or hotfixed")
     since: str | None
     events: list[Event]
+    still_open: list[OpenIssue] | None = Field(
+        description="open work around a drifted feature, as issue_reality lists it (empty when live; null when "
+                    "not looked up: ask issue_reality)")
 
 
 class Epic(BaseModel):
@@ -83,13 +93,6 @@ class Window(BaseModel):
 class RecentChanges(BaseModel):
     window: Window
     epics: list[Epic]
-
-
-class OpenIssue(BaseModel):
-    key: str
-    summary: str
-    status: str
-    why: str
 
 
 class IssueReality(BaseModel):
@@ -179,7 +182,8 @@ def build_server(svc: Services, principal_for: PrincipalFor) -> MCPServer:
         states: Annotated[list[str] | None, Field(description="drift states to keep, e.g. [\"reverted\"]")] = None,
     ) -> Annotated[CallToolResult, RecentChanges]:
         """What was deployed, reverted, rolled back or switched off in a window, feature by feature,
-        grouped under their (active) epics: the drift report's data."""
+        grouped under their (active) epics: the drift report's data, with the open work still
+        around each feature that is no longer fully live."""
         who = principal_for(ctx)
         return _answer(lambda: tools.recent_changes(svc, who, since=since, until=until, project=project, epic=epic,
                                                     active_epics_only=active_epics_only, states=states))

@@ -3,16 +3,20 @@ report use (`web.panel`), so an assistant sees the same facts, limited by the sa
 checks, and gets them back as structured data plus a briefing a stakeholder can read.
 
 Nothing here computes reality: it reshapes what `issue_view`, `report_view` and `drifted_view`
-already say, and puts it into words.
+already say, and puts it into words. The words give times in the user's own zone (from their Jira
+profile, as the panel does), each with the zone's name; the structured results keep ISO-8601 UTC.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from connect_app.errors import BadRequest
+from connect_app.connect.audited import jira_for
+from connect_app.connect.jira import JiraClient, JiraError
+from connect_app.errors import AppError, BadRequest
 from connect_app.mcp.tokens import Principal
 from connect_app.reality import story
 from connect_app.reality.record import parse_iso
@@ -27,7 +31,10 @@ from connect_app.web.panel import (
     issue_view,
     parse_window,
     report_view,
+    viewer_zone,
 )
+
+log = logging.getLogger(__name__)
 
 ALL_STATES = ("live", *DRIFT_STATES)
 EVENT_WORDS = {"deployment": "deployed", "revert": "reverted", "rollback": "rolled back", "flag": "flag changed",
@@ -39,9 +46,32 @@ DEPLOYMENT_KINDS = {"deployment": "deploy", "rollback": "rollback", "config": "c
 # ---- small shared pieces -----------------------------------------------------------------------
 
 
-def _when(value: str | None) -> str:
+def user_zone(svc: Services, who: Principal) -> tzinfo:
+    """The time zone in the user's Jira profile, which the panel shows times in too. UTC (and the
+    answers say so) when Jira cannot be asked or names a zone this machine does not know."""
+    try:
+        name = jira_for(svc, who.tenant).get_user(who.account_id).get("timeZone")
+    except JiraError as exc:
+        log.warning("could not read the MCP user's time zone from Jira (%s); answering in UTC", exc)
+        return UTC
+    try:
+        return viewer_zone(name if isinstance(name, str) else None)
+    except BadRequest:
+        return UTC
+
+
+def _when(value: str | None, zone: tzinfo) -> str:
     moment = parse_iso(value)
-    return story.format_when(moment) if moment else "at an unknown time"
+    return story.format_when(moment, zone) if moment else "at an unknown time"
+
+
+def _sentence(text: str | None, since: str | None, zone: tzinfo) -> str:
+    """The stored summary sentence (the issue property's, which states its time in UTC for JQL
+    users and scripts) with that time told in the user's zone instead."""
+    moment = parse_iso(since)
+    if not text or moment is None:
+        return text or ""
+    return text.replace(story.format_when(moment), story.format_when(moment, zone))
 
 
 def _event(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,11 +80,11 @@ def _event(view: Mapping[str, Any]) -> dict[str, Any]:
             "ref": view.get("short") or view.get("sha"), "url": view.get("url"), "text": view.get("title") or ""}
 
 
-def _event_line(event: Mapping[str, Any]) -> str:
+def _event_line(event: Mapping[str, Any], zone: tzinfo) -> str:
     where = f" in {event['environment']}" if event.get("environment") else ""
     ref = f" ({event['ref']})" if event.get("ref") else ""
     word = EVENT_WORDS.get(str(event.get("kind")), str(event.get("kind")))
-    return f"{_when(event.get('at'))}: {word}{where}{ref}: {event.get('text')}"
+    return f"{_when(event.get('at'), zone)}: {word}{where}{ref}: {event.get('text')}"
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime, datetime]:
@@ -89,6 +119,10 @@ def _plural(count: int, word: str) -> str:
 
 # ---- recent_changes ------------------------------------------------------------------------------
 
+# Drifted features whose open work is looked up (a few Jira calls each, as the panel makes):
+# enough for any real 48 hours; past it, the answer says to ask issue_reality.
+OPEN_WORK_LOOKUPS = 10
+
 
 def recent_changes(svc: Services, who: Principal, *, since: str = "48h", until: str | None = None,
                    project: str | None = None, epic: str | None = None, active_epics_only: bool = True,
@@ -99,23 +133,37 @@ def recent_changes(svc: Services, who: Principal, *, since: str = "48h", until: 
         raise BadRequest("epic must be an issue key such as FEAT-300.")
     query = ReportQuery(since=start, until=end, project=_check_project(project), epic=epic,
                         active_epics_only=active_epics_only, states=_states(states))
-    report = report_view(svc, who.tenant, who.account_id, query)
+    jira = jira_for(svc, who.tenant)
+    report = report_view(svc, who.tenant, who.account_id, query, jira=jira)
+    drifted = [f["key"] for group in report["groups"] for f in group["features"] if f["in_drift"]]
+    open_work = {key: _open_work(svc, who, key, jira) for key in drifted[:OPEN_WORK_LOOKUPS]}
     epics = []
     for group in report["groups"]:
         head = group["epic"] or {}
         epics.append({
             "key": head.get("key"), "summary": head.get("summary"), "status": head.get("status"),
             "features": [{"key": f["key"], "summary": f["summary"], "status": f["status"], "drift": f["drift"],
-                          "since": f.get("since"), "events": [_event(e) for e in f["events"]]}
+                          "since": f.get("since"), "events": [_event(e) for e in f["events"]],
+                          "still_open": open_work.get(f["key"], [] if not f["in_drift"] else None)}
                          for f in group["features"]],
         })
     result = {"window": report["window"], "epics": epics}
-    return result, _recent_text(result, report, active_epics_only)
+    return result, _recent_text(result, report, active_epics_only, user_zone(svc, who))
 
 
-def _recent_text(result: Mapping[str, Any], report: Mapping[str, Any], active_only: bool) -> str:
+def _open_work(svc: Services, who: Principal, key: str, jira: JiraClient) -> list[dict[str, Any]] | None:
+    """The open work the panel lists around a drifted feature (None when it could not be read)."""
+    try:
+        view = issue_view(svc, who.tenant, who.account_id, key, jira=jira)
+    except AppError:
+        return None
+    return [{"key": i["key"], "summary": i["summary"], "status": i["status"], "why": i["why"]}
+            for i in view["still_open"]]
+
+
+def _recent_text(result: Mapping[str, Any], report: Mapping[str, Any], active_only: bool, zone: tzinfo) -> str:
     window = result["window"]
-    span = f"between {_when(window['since'])} and {_when(window['until'])}"
+    span = f"between {_when(window['since'], zone)} and {_when(window['until'], zone)}"
     features = [f for group in report["groups"] for f in group["features"]]
     if not features:
         scope = "under active epics " if active_only else ""
@@ -125,28 +173,40 @@ def _recent_text(result: Mapping[str, Any], report: Mapping[str, Any], active_on
     lines = [f"{_plural(len(features), 'feature')} changed {span}"
              + (f"; {len(drifted)} of them {'is' if len(drifted) == 1 else 'are'} no longer fully live."
                 if drifted else "; all of them are live.")]
+    open_work = {f["key"]: f["still_open"] for group in result["epics"] for f in group["features"]}
     for group in report["groups"]:
         head = group["epic"]
         lines.append("")
         lines.append(f"Epic {head['key']} \"{head['summary']}\" ({head['status']}):" if head
                      else "Not under an epic you can see:")
         for feature in group["features"]:
-            lines.extend(_feature_lines(feature))
+            lines.extend(_feature_lines(feature, open_work.get(feature["key"]), zone))
     if drifted:
         lines += ["", f"What it means: {story.DEFAULT_MEANING} Check what was promised on "
                   + ", ".join(f["key"] for f in drifted) + " before repeating any date."]
     return "\n".join(lines)
 
 
-def _feature_lines(feature: Mapping[str, Any]) -> list[str]:
+def _feature_lines(feature: Mapping[str, Any], still_open: Sequence[Mapping[str, Any]] | None,
+                   zone: tzinfo) -> list[str]:
     lines = [f"- {feature['key']} \"{feature['summary']}\": {feature['label']}."]
     if feature["in_drift"]:
         says = feature.get("status") or "unknown"
-        lines.append(f"  {feature.get('summary_text') or feature['headline']} Jira says {says}"
-                     + (", but the work is not fully live." if says.lower() == "done" else "."))
+        lines.append(f"  {_sentence(feature.get('summary_text'), feature.get('since'), zone) or feature['headline']}"
+                     f" Jira says {says}" + (", but the work is not fully live." if says.lower() == "done" else "."))
+        lines.append(f"  {_open_line(feature['key'], still_open)}")
     for event in feature["events"]:
-        lines.append(f"  * {_event_line(_event(event))}")
+        lines.append(f"  * {_event_line(_event(event), zone)}")
     return lines
+
+
+def _open_line(key: str, still_open: Sequence[Mapping[str, Any]] | None) -> str:
+    if still_open is None:
+        return f"For the open work around it, ask for the reality of {key}."
+    if not still_open:
+        return "No open work around it that you can see."
+    return "Still open around it: " + "; ".join(
+        f"{i['key']} \"{i['summary']}\" ({i['status']}): {i['why']}" for i in still_open) + "."
 
 
 # ---- issue_reality ---------------------------------------------------------------------------------
@@ -166,14 +226,14 @@ def issue_reality(svc: Services, who: Principal, issue_key: str) -> tuple[dict[s
         "still_open": [{"key": i["key"], "summary": i["summary"], "status": i["status"], "why": i["why"]}
                        for i in view["still_open"]],
     }
-    return result, _issue_text(view, result)
+    return result, _issue_text(view, result, user_zone(svc, who))
 
 
-def _issue_text(view: Mapping[str, Any], result: Mapping[str, Any]) -> str:
+def _issue_text(view: Mapping[str, Any], result: Mapping[str, Any], zone: tzinfo) -> str:
     issue = view["issue"]
     lines = [f"{issue['key']} \"{issue['summary']}\": {view['headline']}."]
     if view["has_changes"]:
-        lines.append(result["summary_text"])
+        lines.append(_sentence(result["summary_text"], result["since"], zone))
     says = issue.get("status") or "unknown"
     if view["callout"]:
         lines.append(view["callout"])
@@ -181,7 +241,7 @@ def _issue_text(view: Mapping[str, Any], result: Mapping[str, Any]) -> str:
         lines.append(f"Jira says {says}.")
     if result["timeline"]:
         lines += ["", "What happened, most recent first:"]
-        lines += [f"- {_event_line(e)}" for e in result["timeline"][:10]]
+        lines += [f"- {_event_line(e, zone)}" for e in result["timeline"][:10]]
         if result["timeline_total"] > 10:
             lines.append(f"- ...and {result['timeline_total'] - 10} earlier events.")
     if view["in_drift"]:
@@ -206,11 +266,13 @@ def drifted_issues(svc: Services, who: Principal, *, state: str | None = None, p
                           "since": i["since"], "summary_text": i["summary_text"]} for i in found]}
     if not found:
         return result, "No issue you can see is in drift: everything marked as shipped is still live."
+    zone = user_zone(svc, who)
     done = [i for i in found if (i["status"] or "").lower() == "done"]
     lines = [f"{_plural(len(found), 'issue')} {'is' if len(found) == 1 else 'are'} not fully live"
              + (f", {len(done)} of them marked Done in Jira." if done else ".")]
     for issue in found:
-        lines.append(f"- {issue['key']} \"{issue['summary']}\" (Jira: {issue['status']}): {issue['summary_text']}")
+        lines.append(f"- {issue['key']} \"{issue['summary']}\" (Jira: {issue['status']}): "
+                     f"{_sentence(issue['summary_text'], issue['since'], zone)}")
     lines += ["", f"What it means: {story.DEFAULT_MEANING}"]
     return result, "\n".join(lines)
 
@@ -246,7 +308,7 @@ def what_changed(svc: Services, who: Principal, *, since: str = "48h",
                                             "status": feature["status"], "drift": feature["drift"]})
     ordered = sorted(deployments.values(), key=lambda d: d["at"] or "", reverse=True)
     result = {"window": report["window"], "deployments": ordered}
-    return result, _changed_text(result, environment)
+    return result, _changed_text(result, environment, user_zone(svc, who))
 
 
 def _environments(svc: Services, who: Principal, environment: str | None) -> set[str] | None:
@@ -260,10 +322,10 @@ def _environments(svc: Services, who: Principal, environment: str | None) -> set
     return {name}
 
 
-def _changed_text(result: Mapping[str, Any], environment: str | None) -> str:
+def _changed_text(result: Mapping[str, Any], environment: str | None, zone: tzinfo) -> str:
     window = result["window"]
     place = "any environment" if (environment or "").lower() in ("all", "any", "*") else (environment or "production")
-    span = f"between {_when(window['since'])} and {_when(window['until'])}"
+    span = f"between {_when(window['since'], zone)} and {_when(window['until'], zone)}"
     if not result["deployments"]:
         return f"Nothing touching issues you can see reached {place} {span}."
     lines = [f"{_plural(len(result['deployments']), 'change')} reached {place} {span}, most recent first:"]
@@ -272,6 +334,6 @@ def _changed_text(result: Mapping[str, Any], environment: str | None) -> str:
         ref = f" {entry['ref']}" if entry.get("ref") else ""
         issues = "; ".join(f"{i['key']} \"{i['summary']}\" (Jira: {i['status']}, now {story.state_label(i['drift'])})"
                            for i in entry["issues"])
-        lines.append(f"- {_when(entry['at'])}: {words}{ref} in {entry['environment']}: {entry['text']}. "
+        lines.append(f"- {_when(entry['at'], zone)}: {words}{ref} in {entry['environment']}: {entry['text']}. "
                      f"Issues: {issues}.")
     return "\n".join(lines)

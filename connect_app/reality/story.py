@@ -12,7 +12,7 @@ Jira rejects empty text nodes, so none is built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from connect_app.reality.model import Drift
@@ -56,10 +56,12 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def format_when(moment: datetime) -> str:
-    """`Wed 26 Nov at 23:31 UTC`."""
-    at = _utc(moment)
-    return f"{at:%a} {at.day} {at:%b} at {at:%H:%M} UTC"
+def format_when(moment: datetime, zone: tzinfo = UTC) -> str:
+    """`Wed 26 Nov at 23:31 UTC`; in a reader's own zone, with that zone's abbreviation
+    (`Thu 27 Nov at 08:31 JST`), or its offset from UTC where the zone has no letters (`UTC+04`)."""
+    at = _utc(moment).astimezone(zone)
+    name = at.tzname() or "UTC"
+    return f"{at:%a} {at.day} {at:%b} at {at:%H:%M} {name if name.isalpha() else 'UTC' + name}"
 
 
 def _place(drift: Drift) -> str:

@@ -8,8 +8,9 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 import httpx2
@@ -106,6 +107,10 @@ def text_of(result: Any) -> str:
 
 
 def test_recent_changes_finds_feat304_reverted_under_its_active_epic(stack: Stack, story) -> None:
+    # The bug that came in since the revert, about the retries, is open work the answer must name.
+    stack.jira.add_issue("BUG-901", "Customers charged twice after a failed payment", issuetype="Bug",
+                         links=[("relates to", "FEAT-304")],
+                         fields={"created": (utcnow() - timedelta(hours=1)).isoformat()})
     answer = over_http(stack, make_token(stack), ("recent_changes", {"since": "48h"}))
     assert set(answer["tools"]) == TOOLS and all(answer["tools"].values())
     result = answer["results"][0]
@@ -118,9 +123,33 @@ def test_recent_changes_finds_feat304_reverted_under_its_active_epic(stack: Stac
     kinds = {(e["kind"], e["environment"]) for e in feature["events"]}
     assert ("revert", None) in kinds and ("deployment", "production") in kinds
     assert any(e["ref"] == story.revert[:7] for e in feature["events"])
+    # The same open work as the panel lists: the bug opened since, and the epic's other open child.
+    assert [i["key"] for i in feature["still_open"]] == ["BUG-901", "FEAT-305"]
     text = text_of(result)
-    for words in ("FEAT-300", "Checkout reliability", "FEAT-304", "reverted", "Jira says Done", "commitments"):
+    for words in ("FEAT-300", "Checkout reliability", "FEAT-304", "reverted", "Jira says Done", "commitments",
+                  'Still open around it: BUG-901 "Customers charged twice after a failed payment" (To Do)'):
         assert words in text, text
+
+
+def test_answers_tell_times_in_the_users_jira_time_zone(stack: Stack, story) -> None:
+    # The panel shows times in the viewer's Jira time zone; an assistant's answer does too, and
+    # names it, while the structured results stay ISO-8601 UTC.
+    stack.jira.add_user("557058:tokyo-taro", "Taro Tanaka", time_zone="Asia/Tokyo")
+    answer = over_http(stack, make_token(stack, "557058:tokyo-taro"), ("issue_reality", {"issue_key": "FEAT-304"}),
+                       ("recent_changes", {"since": "48h"}), ("drifted_issues", {}), ("what_changed", {"since": "48h"}))
+    issue = answer["results"][0].structured_content
+    since = datetime.fromisoformat(issue["since"])
+    assert since.utcoffset() == timedelta(0)
+    tokyo = since.astimezone(ZoneInfo("Asia/Tokyo"))
+    stated = f"{tokyo:%a} {tokyo.day} {tokyo:%b} at {tokyo:%H:%M} JST"
+    for result in answer["results"]:
+        text = text_of(result)
+        assert " JST" in text and " UTC" not in text, text
+    assert f"reverted in production on {stated}" in text_of(answer["results"][0])
+    assert f"{stated}: deployed in production ({story.revert[:7]})" in text_of(answer["results"][0])
+    # The issue property, which JQL users and scripts read, keeps its UTC sentence.
+    assert issue["summary_text"] == stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["summary"]
+    assert " UTC" in issue["summary_text"]
 
 
 def test_issue_reality_matches_the_panel(stack: Stack, story) -> None:
