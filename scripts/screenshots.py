@@ -2,7 +2,7 @@
 (`connect_app.sandbox.story.build_story`) replayed on the loopback stack (signed install, GitHub
 webhooks, the worker), shown in the sandbox's Jira pages by Debian's Chromium.
 
-    .venv/bin/python scripts/screenshots.py            # writes docs/panel.png and docs/report.png
+    .venv/bin/python scripts/screenshots.py            # writes docs/panel.png, report.png, assistants.png
     .venv/bin/python scripts/screenshots.py --out /tmp
 """
 
@@ -12,9 +12,13 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import build_story
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,8 +52,25 @@ def take(out: Path) -> list[Path]:
             report_frame.locator("#sr-report-status").filter(has_text="last 7 days").wait_for()
             report = out / "report.png"
             page.screenshot(path=str(report), full_page=True)
+
+            assistants = take_assistants(page, stack.jira.base_url, out)
             browser.close()
-    return [panel, report]
+    return [panel, report, assistants]
+
+
+def take_assistants(page: Page, jira_url: str, out: Path) -> Path:
+    """The AI assistants page just after a token was made: the token shown once, the client
+    configuration to copy, and the token listed (the sandbox stops, and its token with it)."""
+    page.set_viewport_size({"width": 1280, "height": 1150})
+    page.goto(f"{jira_url}/plugins/servlet/ac/{APP_KEY}/ai-assistants")
+    frame = page.frame_locator("#app-page")
+    frame.get_by_label("Name").fill("Laptop assistant")
+    frame.get_by_role("button", name="Make token").click()
+    frame.locator("#sr-client-config").wait_for()
+    frame.locator("#sr-token-table").filter(has_text="Laptop assistant").wait_for()
+    path = out / "assistants.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def main() -> int:

@@ -42,6 +42,8 @@ def test_a_user_makes_copies_lists_and_revokes_a_token(story_stack, page) -> Non
     server = config["mcpServers"]["system-reality"]
     assert server == {"type": "http", "url": f"{story_stack.app_url}/mcp",
                       "headers": {"Authorization": f"Bearer {token}"}}
+    # One box around the whole configuration, not a box around each of its lines.
+    assert assistants.locator("#sr-client-config").evaluate("code => code.getClientRects().length") == 1
     # The sandbox's host page frames the app from another origin without a clipboard permission,
     # so the button says either that it copied or to select and copy: it answers either way.
     assistants.get_by_role("button", name="Copy client configuration").click()
