@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -12,6 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
+
+from gunicorn import util as gunicorn_util
+from gunicorn.workers.sync import SyncWorker
 
 from connect_app.config import ConfigError, Settings, load_settings
 from connect_app.observe import logs, metrics
@@ -164,10 +169,38 @@ def _worker_niceness() -> int:
         return DEFAULT_WORKER_NICENESS
 
 
-# gunicorn refuses oversized headers itself, with an HTML page; its limits sit above the app's
-# own (connect_app.MAX_HEADER_*), so the app is the one to refuse, with the JSON of the contract.
+# gunicorn refuses oversized headers itself; its limits sit above the app's own
+# (connect_app.MAX_HEADER_*), so the app is the one to refuse, with the JSON of the contract.
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 64 * 1024
 GUNICORN_LIMIT_REQUEST_FIELDS = 200
+# What gunicorn refuses before the app sees the request (past its limits, or not HTTP at all), in
+# the contract's words: (error, detail) by status.
+GUNICORN_REFUSALS = {
+    414: ("uri_too_long", "The URL is longer than 4 KB."),
+    431: ("headers_too_large", "The request headers are too large."),
+}
+MALFORMED = ("bad_request", "The request could not be read as HTTP.")
+
+
+def _json_refusal(sock: Any, status: int, reason: str, _message: str) -> None:
+    """gunicorn's own refusal of a request it could not read, with the JSON body of every other
+    refusal instead of its HTML page."""
+    error, detail = GUNICORN_REFUSALS.get(status, MALFORMED if status < 500 else ("server_error", reason))
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class JsonRefusalWorker(SyncWorker):
+    """gunicorn's sync worker, refusing unreadable requests in JSON (`--worker-class` of `serve`)."""
+
+    def init_process(self) -> None:
+        # gunicorn writes those refusals through `util.write_error` alone (workers.base
+        # handle_error); in this worker's own process they are JSON. It must be set before the
+        # base class starts serving, which its init_process does last.
+        gunicorn_util.write_error = _json_refusal
+        super().init_process()
 
 
 def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
@@ -177,6 +210,7 @@ def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
         "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "--limit-request-field_size", str(GUNICORN_LIMIT_REQUEST_FIELD_SIZE),
         "--limit-request-fields", str(GUNICORN_LIMIT_REQUEST_FIELDS),
+        "--worker-class", "connect_app.cli.JsonRefusalWorker",
         "connect_app.wsgi:app",
     ]
 

@@ -27,6 +27,7 @@ REFUSALS = {
     403: "The credentials are good but not allowed to do this (not an admin, app disabled on the site...).",
     404: "Unknown connection, issue, token or other id.",
     413: "The body is larger than 25 MB.",
+    414: "The URL is longer than 4 KB.",
     415: "The body is not sent as application/json.",
     429: "Too many calls with this token; wait for Retry-After seconds.",
     431: "The request headers are too large.",
@@ -83,8 +84,8 @@ def _operation(summary: str, tag: str, responses: dict[str, Schema], *, refusals
                security: list[dict[str, list[str]]] | None = None, parameters: list[Schema] | None = None,
                body: Schema | None = None, description: str = "") -> Schema:
     """One operation. Every refusal answers the JSON error body; any request may be refused for
-    oversized headers (431) or answered 503 while the database is unreachable."""
-    codes = sorted({*refusals, 431, 503} | ({400, 413} if body else set()))
+    an oversized URL (414) or headers (431), or answered 503 while the database is unreachable."""
+    codes = sorted({*refusals, 414, 431, 503} | ({400, 413} if body else set()))
     operation: Schema = {"summary": summary, "tags": [tag], "responses": {
         **responses, **{str(code): {"$ref": f"#/components/responses/Error{code}"} for code in codes}}}
     if description:

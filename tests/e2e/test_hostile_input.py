@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -24,7 +25,7 @@ import pytest
 import requests
 
 from connect_app import create_app
-from connect_app.cli import gunicorn_argv
+from connect_app.cli import GUNICORN_LIMIT_REQUEST_FIELD_SIZE, GUNICORN_LIMIT_REQUEST_FIELDS, gunicorn_argv
 from connect_app.config import load_settings
 from connect_app.sandbox.stack import ADMIN, RepositoryConnection, Stack, free_port
 from connect_app.store.db import upgrade
@@ -281,6 +282,22 @@ def test_oversized_headers_get_a_json_431_under_gunicorn(gunicorn_url: str) -> N
     assert_json_refusal(requests.get(f"{gunicorn_url}/healthz", headers=many, timeout=TIMEOUT), 431)
     assert requests.get(f"{gunicorn_url}/healthz", headers={"X-Padding": LARGE_HEADER},
                         timeout=TIMEOUT).status_code == 200
+
+
+def test_what_gunicorn_itself_refuses_is_refused_in_json(gunicorn_url: str) -> None:
+    # Past gunicorn's own limits the app never sees the request: gunicorn answers, in the same JSON.
+    beyond = "x" * (GUNICORN_LIMIT_REQUEST_FIELD_SIZE + 1024)
+    assert_json_refusal(requests.post(f"{gunicorn_url}/github/webhook/c1", headers={"X-Padding": beyond},
+                                      data=b"{}", timeout=TIMEOUT), 431)
+    many = {f"X-Padding-{i}": "x" for i in range(GUNICORN_LIMIT_REQUEST_FIELDS + 10)}
+    assert_json_refusal(requests.get(f"{gunicorn_url}/healthz", headers=many, timeout=TIMEOUT), 431)
+    assert_json_refusal(requests.get(f"{gunicorn_url}/api/report", params={"since": "x" * 5000},
+                                     timeout=TIMEOUT), 414)
+    with socket.create_connection(("127.0.0.1", int(gunicorn_url.rsplit(":", 1)[1])), timeout=TIMEOUT) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")
+        head, _, body = sock.makefile("rb").read().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head, head
+    assert json.loads(body) == {"error": "bad_request", "detail": "The request could not be read as HTTP."}
 
 
 def test_admin_api_with_an_account_jira_does_not_know_is_forbidden(stack: Stack) -> None:
