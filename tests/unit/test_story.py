@@ -1,6 +1,7 @@
 """The words people read, and ADF that Jira accepts."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -78,6 +79,16 @@ def test_dates_are_utc_in_plain_words():
     berlin = timezone(timedelta(hours=1))
     assert format_when(datetime(2025, 11, 27, 0, 31, tzinfo=berlin)) == "Wed 26 Nov at 23:31 UTC"
     assert format_when(datetime(2025, 11, 3, 7, 5)) == "Mon 3 Nov at 07:05 UTC"
+
+
+def test_format_when_in_a_readers_zone_names_the_zone() -> None:
+    # An assistant's answer tells times in the user's Jira zone; a bare "08:31" would be ambiguous.
+    moment = datetime(2025, 11, 26, 23, 31, tzinfo=UTC)
+    assert format_when(moment, ZoneInfo("Asia/Tokyo")) == "Thu 27 Nov at 08:31 JST"
+    assert format_when(moment, ZoneInfo("America/New_York")) == "Wed 26 Nov at 18:31 EST"
+    # Zones whose abbreviation is only an offset say it is one.
+    assert format_when(moment, ZoneInfo("Asia/Dubai")) == "Thu 27 Nov at 03:31 UTC+04"
+    assert format_when(moment, ZoneInfo("Etc/UTC")) == format_when(moment) == "Wed 26 Nov at 23:31 UTC"
 
 
 def test_summary_of_a_revert_in_production():
