@@ -1,5 +1,6 @@
-"""Open work around a drifted feature: linked issues, the epic's other children and issues
-opened since the drift that mention its key, as the app (not the viewer) finds them in Jira."""
+"""Open work around a drifted feature: its own sub-tasks, linked issues, the epic's other children
+and issues opened since the drift that mention its key, as the app (not the viewer) finds them in
+Jira."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ class OpenIssue:
 
 
 def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | None) -> list[OpenIssue]:
-    """Open work around the feature: linked issues and the epic's other children that are not
-    done, and issues created since the drift that mention the key.
+    """Open work around the feature: its sub-tasks, linked issues and the epic's other children
+    that are not done, and issues created since the drift that mention the key.
 
     Found with the app's access, so callers must filter before showing it to anyone: by the
     viewer's browse permission, or, where everyone who sees the drifted issue reads it (the
@@ -61,33 +62,36 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
         ids = ", ".join(item.issue_id for item in found.values() if item.issue_id.isdigit())
         if ids:
             clauses.append(f"(id in ({ids}) AND statusCategory != Done)")
+    clauses.append(f'(parent = "{key}" AND statusCategory != Done)')
     parent = (fields.get("parent") or {}).get("key")
     if parent:
         clauses.append(f'(parent = "{parent}" AND statusCategory != Done AND key != "{key}")')
     if since is not None:
         clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
-    if clauses:
-        try:
-            for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security", "parent"],
-                                         max_results=STILL_OPEN_LIMIT):
-                other_fields = other.get("fields") or {}
-                unconfirmed.discard(other["key"])
-                if other["key"] in found or len(found) < STILL_OPEN_LIMIT:
-                    found[other["key"]] = OpenIssue(
-                        str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
-                        (other_fields.get("status") or {}).get("name") or "",
-                        secured=bool(other_fields.get("security")),
-                        why=_why(key, parent, other, found.get(other["key"])))
-                if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
-                    break
-        except JiraError as exc:  # the comment is still worth posting without this list
-            log.info("still-open search failed for %s: %s", key, exc)
+    try:
+        for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security", "parent"],
+                                     max_results=STILL_OPEN_LIMIT):
+            other_fields = other.get("fields") or {}
+            unconfirmed.discard(other["key"])
+            if other["key"] in found or len(found) < STILL_OPEN_LIMIT:
+                found[other["key"]] = OpenIssue(
+                    str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
+                    (other_fields.get("status") or {}).get("name") or "",
+                    secured=bool(other_fields.get("security")),
+                    why=_why(key, parent, other, found.get(other["key"])))
+            if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
+                break
+    except JiraError as exc:  # the comment is still worth posting without this list
+        log.info("still-open search failed for %s: %s", key, exc)
     return list(found.values())
 
 
 def _why(key: str, parent: str | None, other: Mapping[str, Any], linked: OpenIssue | None) -> str:
     if linked is not None:
         return linked.why
-    if parent and ((other.get("fields") or {}).get("parent") or {}).get("key") == parent:
+    other_parent = ((other.get("fields") or {}).get("parent") or {}).get("key")
+    if other_parent == key:
+        return f"a sub-task of {key}"
+    if parent and other_parent == parent:
         return f"also open under the epic {parent}"
     return f"mentions {key} and was opened after the drift"

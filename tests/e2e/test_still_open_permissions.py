@@ -46,3 +46,18 @@ def test_the_drift_comment_leaves_out_open_issues_behind_a_security_level(stack:
     assert "FEAT-307" in body and "Retry settings page" in body
     for hidden in ("FEAT-305", "Retry analytics dashboard", "FEAT-306", "Retry incident runbook"):
         assert hidden not in body
+
+
+def test_the_features_own_open_sub_tasks_are_still_open_work(stack: Stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_issue("FEAT-308", "Make card retries idempotent", issuetype="Sub-task", parent="FEAT-304",
+                         status="In Progress")
+    stack.jira.add_issue("FEAT-309", "Retry backoff settings", issuetype="Sub-task", parent="FEAT-304",
+                         status="Done")
+    revert_and_deploy(stack, story)
+
+    view = stack.admin("GET", "/api/issues/FEAT-304/reality").json()
+    whys = {item["key"]: item["why"] for item in view["still_open"]}
+    assert whys.get("FEAT-308") == "a sub-task of FEAT-304", view["still_open"]
+    assert "FEAT-309" not in whys  # done work is not open work
+    assert "Make card retries idempotent" in str(stack.jira.issues["FEAT-304"]["comments"][0]["body"])
