@@ -304,7 +304,8 @@ def _mark_missing(svc: Services, reality_id: int) -> None:
 
 def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], title: str, done: bool) -> None:
     """Keep what recompute needs from Jira (title, when it went Done); a change triggers one more
-    recompute, since the hotfix rule and the summary's words depend on them."""
+    recompute, since the hotfix rule and the summary's words depend on them. Reopened (no longer
+    Done) is a change too: a hotfix counts only against a Done issue."""
     fields = issue.get("fields") or {}
     changed_at = fields.get("statuscategorychangedate")
     done_at = parse_iso(changed_at) if done and changed_at else None
@@ -314,7 +315,7 @@ def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], ti
             return
         row.missing = False
         row.issue_id = str(issue.get("id") or row.issue_id or "") or None
-        needs_recompute = row.done_at != done_at and done_at is not None
+        needs_recompute = row.done_at != done_at
         row.title, row.done_at = title, done_at
         if needs_recompute:
             queue_recompute(session, row.tenant_id)
