@@ -168,12 +168,17 @@ def _worker_niceness() -> int:
 # own (connect_app.MAX_HEADER_*), so the app is the one to refuse, with the JSON of the contract.
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 64 * 1024
 GUNICORN_LIMIT_REQUEST_FIELDS = 200
+# Threads in each web process: the admin page's "send a test delivery" calls the app's own public
+# address while its request is open, and a process that handled one request at a time could not
+# answer itself (with --web-workers 1 the check would always time out and say "unreachable").
+GUNICORN_THREADS = 4
 
 
 def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
     """The command line `serve` runs the web app with."""
     return [
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
+        "--threads", str(GUNICORN_THREADS),
         "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "--limit-request-field_size", str(GUNICORN_LIMIT_REQUEST_FIELD_SIZE),
         "--limit-request-fields", str(GUNICORN_LIMIT_REQUEST_FIELDS),
