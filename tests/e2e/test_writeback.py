@@ -279,3 +279,22 @@ def test_an_issue_moved_to_done_while_live_counts_a_later_hotfix(stack) -> None:
     assert issue["properties"]["system-reality"]["drift"] == "hotfixed"
     assert "drift-hotfixed" in issue["labels"]
     assert len(comments(stack, "FEAT-40")) == 1
+
+
+def test_an_issue_the_app_reopened_for_a_hotfix_keeps_that_drift_until_it_is_done_again(stack) -> None:
+    """Jira echoes the app's own reopening as an update; the hotfix that was its reason stays
+    until the team moves the issue to Done again, after the hotfix."""
+    ship_feature(stack, settings={"projects": {"FEAT": {"policy": "reopen", "reopen_to": "Reopened"}}})
+    _hotfix(stack)
+    assert stack.jira.issues["FEAT-304"]["status"] == "Reopened"
+    stack.jira.send_webhook(stack.app_url, "jira:issue_updated", "FEAT-304")  # the app's own transition
+    stack.settle()
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "hotfixed"
+    assert "drift-hotfixed" in issue["labels"]
+
+    _update_status(stack, "FEAT-304", "Done")
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    assert issue["status"] == "Done", "not reopened a second time for the same hotfix"
