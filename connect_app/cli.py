@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from gunicorn import util as gunicorn_util
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers.gthread import ThreadWorker
 
 from connect_app.config import ConfigError, Settings, load_settings
 from connect_app.observe import logs, metrics
@@ -173,6 +173,10 @@ def _worker_niceness() -> int:
 # (connect_app.MAX_HEADER_*), so the app is the one to refuse, with the JSON of the contract.
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 64 * 1024
 GUNICORN_LIMIT_REQUEST_FIELDS = 200
+# Threads in each web process: the admin page's "send a test delivery" calls the app's own public
+# address while its request is open, and a process that handled one request at a time could not
+# answer itself (with --web-workers 1 the check would always time out and say "unreachable").
+GUNICORN_THREADS = 4
 # What gunicorn refuses before the app sees the request (past its limits, or not HTTP at all), in
 # the contract's words: (error, detail) by status.
 GUNICORN_REFUSALS = {
@@ -192,8 +196,9 @@ def _json_refusal(sock: Any, status: int, reason: str, _message: str) -> None:
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class JsonRefusalWorker(SyncWorker):
-    """gunicorn's sync worker, refusing unreadable requests in JSON (`--worker-class` of `serve`)."""
+class JsonRefusalWorker(ThreadWorker):
+    """gunicorn's threaded worker (`--threads`), refusing unreadable requests in JSON (the
+    `--worker-class` of `serve`)."""
 
     def init_process(self) -> None:
         # gunicorn writes those refusals through `util.write_error` alone (workers.base
@@ -207,6 +212,7 @@ def gunicorn_argv(*, bind: str, web_workers: int) -> list[str]:
     """The command line `serve` runs the web app with."""
     return [
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(web_workers),
+        "--threads", str(GUNICORN_THREADS),
         "--access-logfile", "-", "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "--limit-request-field_size", str(GUNICORN_LIMIT_REQUEST_FIELD_SIZE),
         "--limit-request-fields", str(GUNICORN_LIMIT_REQUEST_FIELDS),

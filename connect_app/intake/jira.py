@@ -1,4 +1,4 @@
-"""Jira's own webhooks: an issue moved to Done while in drift, or an issue whose key changed."""
+"""Jira's own webhooks: an issue moved into or out of Done, or an issue whose key changed."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def _key_change(changelog: Any) -> tuple[str, str] | None:
         if isinstance(item, dict) and item.get("field") == "Key" and item.get("fromString") and item.get("toString"):
             return str(item["fromString"]), str(item["toString"])
     return None
+
+
+def _status_may_have_moved(changelog: Any) -> bool:
+    """Jira names the fields an update changed; without a changelog, assume the status moved."""
+    items = changelog.get("items") if isinstance(changelog, dict) else None
+    if not items:
+        return True
+    return any(isinstance(item, dict) and str(item.get("field", "")).casefold() in ("status", "resolution")
+               for item in items)
 
 
 @bp.post("/jira/webhook/issue-updated")
@@ -57,7 +66,9 @@ def issue_updated() -> tuple[Response, int]:
             key = new
         reality = session.scalar(select(IssueReality).where(IssueReality.tenant_id == tenant_id,
                                                             IssueReality.issue_key == key))
-        if reality is not None and (reality.change_id or reality.restore_of):
-            # Status may have moved to Done: the sync decides whether a comment is now owed.
+        if reality is not None and (reality.change_id or reality.restore_of
+                                    or _status_may_have_moved(payload.get("changelog"))):
+            # Into Done a comment may be owed; out of it (or back) the hotfix rule weighs another
+            # Done date. The sync reads the status, and asks for a recompute when that date moved.
             queue_sync(session, tenant_id, key)
     return jsonify({"status": "accepted"}), 202

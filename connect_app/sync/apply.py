@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connect_app.connect.audited import jira_for
 from connect_app.connect.descriptor import ISSUE_CONTEXT_STATUS_PROPERTY, ISSUE_PROPERTY_KEY, PROJECT_PROPERTY_KEY
@@ -295,6 +296,12 @@ def _restore_comment(tenant: Tenant, issue: Mapping[str, Any], drift: Drift) -> 
     )
 
 
+def _reopened_by_us(session: Session, row: IssueReality) -> bool:
+    return session.scalar(select(PostedComment.id).where(
+        PostedComment.tenant_id == row.tenant_id, PostedComment.issue_key == row.issue_key,
+        PostedComment.change_id == row.change_id, PostedComment.transitioned.is_(True))) is not None
+
+
 def _mark_missing(svc: Services, reality_id: int) -> None:
     with transaction(svc.sessions) as session:
         row = session.get(IssueReality, reality_id)
@@ -304,7 +311,9 @@ def _mark_missing(svc: Services, reality_id: int) -> None:
 
 def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], title: str, done: bool) -> None:
     """Keep what recompute needs from Jira (title, when it went Done); a change triggers one more
-    recompute, since the hotfix rule and the summary's words depend on them."""
+    recompute, since the hotfix rule and the summary's words depend on them. Reopened (no longer
+    Done) is a change too: a hotfix counts only against a Done issue. Reopened by this app for its
+    drift is not: the drift that was the reason stays until someone moves the issue to Done again."""
     fields = issue.get("fields") or {}
     changed_at = fields.get("statuscategorychangedate")
     done_at = parse_iso(changed_at) if done and changed_at else None
@@ -312,9 +321,11 @@ def _remember_issue(svc: Services, reality_id: int, issue: Mapping[str, Any], ti
         row = session.get(IssueReality, reality_id)
         if row is None:
             return
+        if done_at is None and row.change_id and _reopened_by_us(session, row):
+            done_at = row.done_at
         row.missing = False
         row.issue_id = str(issue.get("id") or row.issue_id or "") or None
-        needs_recompute = row.done_at != done_at and done_at is not None
+        needs_recompute = row.done_at != done_at
         row.title, row.done_at = title, done_at
         if needs_recompute:
             queue_recompute(session, row.tenant_id)

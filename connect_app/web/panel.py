@@ -406,13 +406,14 @@ def viewer_zone(name: str | None) -> tzinfo:
 def report_csv(report: Mapping[str, Any], zone: tzinfo = UTC) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["epic", "epic status", "issue", "summary", "jira status", "reality", "when", "what",
-                     "commit or deployment", "environment", "link"])
+    writer.writerow(["epic", "epic status", "epic reality", "issue", "summary", "jira status", "reality", "when",
+                     "what", "commit or deployment", "environment", "link"])
     for group in report["groups"]:
         epic = group["epic"] or {}
+        rollup = (epic.get("rollup") or {}).get("text")  # the epic header's own words
         for feature in group["features"]:
             for event in feature["events"]:
-                writer.writerow([_cell(epic.get("key")), _cell(epic.get("status")), feature["key"],
+                writer.writerow([_cell(epic.get("key")), _cell(epic.get("status")), _cell(rollup), feature["key"],
                                  _cell(feature["summary"]), _cell(feature["status"]), feature["label"],
                                  iso_in_zone(event["when"], zone), _cell(event["title"]), event.get("short") or "",
                                  _cell(event.get("environment")), _cell(event.get("url"))])

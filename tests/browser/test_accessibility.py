@@ -20,6 +20,8 @@ PAGES = [
     ("/browse/FEAT-304", "#system-reality-panel", "#sr-timeline"),
     ("/browse/FEAT-304", "#issue-context", ".sr-lozenge"),
     ("/browse/FEAT-305", "#system-reality-panel", "main"),
+    ("/browse/FEAT-300", "#system-reality-panel", "#sr-rollup-list"),  # an epic: its features' roll-up
+    ("/browse/FEAT-300", "#issue-context", ".sr-lozenge"),
     (f"/plugins/servlet/ac/{APP_KEY}/drift-report", "#app-page", "tr[data-issue]"),
     (f"/plugins/servlet/ac/{APP_KEY}/system-reality-admin", "#app-page", "main"),
     (f"/plugins/servlet/ac/{APP_KEY}/ai-assistants", "#app-page", "main"),

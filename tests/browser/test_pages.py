@@ -136,7 +136,8 @@ def test_report_lists_features_touched_in_the_chosen_window(story_stack, page) -
     with page.expect_download() as download:
         report.get_by_role("button", name="Export CSV").click()
     csv_text = open(download.value.path(), encoding="utf-8").read()
-    assert csv_text.splitlines()[0].startswith("epic,epic status,issue")
+    assert csv_text.splitlines()[0].startswith("epic,epic status,epic reality,issue")
+    assert "1 of 2 features no longer fully live" in csv_text  # the epic header's roll-up
     assert "FEAT-304" in csv_text and "FEAT-310" not in csv_text and "OPS-12" not in csv_text
 
     assert _iframe_height(page, "#app-page") != 400

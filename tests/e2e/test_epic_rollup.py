@@ -4,6 +4,8 @@ zero, and replays write nothing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import timedelta
 
@@ -127,3 +129,16 @@ def test_an_epic_named_by_a_commit_carries_its_own_reality_and_its_features_in_o
     assert stack.settle() >= 1
     assert _epic_writes(stack) == []
     assert _epic(stack)["children"] == 1
+
+
+def test_the_reports_csv_carries_the_epics_roll_up_as_its_header_shows_it(stack: Stack) -> None:
+    story = ship_feature(stack)
+    stack.jira.add_issue("FEAT-307", "Retry settings page", status="Done", parent="FEAT-300")
+    stack.github.push("FEAT-307: retry settings", {"checkout/settings.py": "RETRY = 3\n"})
+    revert_and_deploy(stack, story)
+    window = "/api/report?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z&epics=all"
+    header = stack.admin("GET", window).json()["groups"][0]["epic"]
+    assert header["rollup"]["text"] == "1 of 2 features no longer fully live"
+    rows = list(csv.DictReader(io.StringIO(stack.admin("GET", f"{window}&format=csv").text)))
+    assert {row["issue"] for row in rows} == {"FEAT-304", "FEAT-307"}
+    assert {(row["epic"], row["epic reality"]) for row in rows} == {("FEAT-300", header["rollup"]["text"])}

@@ -3,6 +3,8 @@ and a crash between Jira's answer and our commit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select, update
 
@@ -229,3 +231,70 @@ def test_when_jira_does_not_name_the_apps_account_recovery_waits_instead_of_gues
     with pytest.raises(JiraError):
         sync.sync_issue(stack.svc, tenant_id, "FEAT-304")
     assert len(comments(stack, "FEAT-304")) == 1
+
+
+def _update_status(stack, key: str, status: str) -> None:
+    stack.jira.set_status(key, status)
+    changelog = [{"field": "status", "fieldtype": "jira", "from": None, "fromString": None,
+                  "to": None, "toString": status}]
+    assert stack.jira.send_webhook(stack.app_url, "jira:issue_updated", key, changelog=changelog).status_code == 202
+    stack.settle()
+
+
+def _hotfix(stack, path: str = "checkout/retry.py") -> None:
+    github = stack.github
+    later = datetime.now(UTC) + timedelta(minutes=5)  # after Jira moved the issue to Done
+    github.push("hotfix: cap payment retries at 1", {path: "RETRIES = 1\n"}, when=later)
+    github.deploy(github.repo.rev_parse("main"), "production", when=later)
+    stack.settle()
+
+
+def test_reopening_a_hotfixed_issue_recomputes_it_at_once(stack) -> None:
+    """A hotfix counts against a Done issue; once the team reopens it, the hotfix is part of the
+    work again, and the label goes without waiting for another push."""
+    ship_feature(stack)
+    _hotfix(stack)
+    assert stack.jira.issues["FEAT-304"]["properties"]["system-reality"]["drift"] == "hotfixed"
+
+    _update_status(stack, "FEAT-304", "In Progress")
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    assert stack.search("drift = hotfixed") == []
+
+
+def test_an_issue_moved_to_done_while_live_counts_a_later_hotfix(stack) -> None:
+    """Done is learned when Jira says the issue moved there, not only when its drift changes."""
+    ship_feature(stack)
+    stack.jira.add_issue("FEAT-40", "Apple Pay", status="In Progress")
+    github = stack.github
+    github.push("FEAT-40: Apple Pay button", {"checkout/applepay.py": "ON = True\n"})
+    github.deploy(github.repo.rev_parse("main"), "production")
+    stack.settle()
+    assert stack.jira.issues["FEAT-40"]["properties"]["system-reality"]["drift"] == "live"
+
+    _update_status(stack, "FEAT-40", "Done")
+    _hotfix(stack, "checkout/applepay.py")
+    issue = stack.jira.issues["FEAT-40"]
+    assert issue["properties"]["system-reality"]["drift"] == "hotfixed"
+    assert "drift-hotfixed" in issue["labels"]
+    assert len(comments(stack, "FEAT-40")) == 1
+
+
+def test_an_issue_the_app_reopened_for_a_hotfix_keeps_that_drift_until_it_is_done_again(stack) -> None:
+    """Jira echoes the app's own reopening as an update; the hotfix that was its reason stays
+    until the team moves the issue to Done again, after the hotfix."""
+    ship_feature(stack, settings={"projects": {"FEAT": {"policy": "reopen", "reopen_to": "Reopened"}}})
+    _hotfix(stack)
+    assert stack.jira.issues["FEAT-304"]["status"] == "Reopened"
+    stack.jira.send_webhook(stack.app_url, "jira:issue_updated", "FEAT-304")  # the app's own transition
+    stack.settle()
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "hotfixed"
+    assert "drift-hotfixed" in issue["labels"]
+
+    _update_status(stack, "FEAT-304", "Done")
+    issue = stack.jira.issues["FEAT-304"]
+    assert issue["properties"]["system-reality"]["drift"] == "live"
+    assert not any(label.startswith("drift-") for label in issue["labels"])
+    assert issue["status"] == "Done", "not reopened a second time for the same hotfix"

@@ -1,14 +1,26 @@
-"""The admin page's flag-source test delivery, against whatever answers at the app's public address."""
+"""The admin page's flag-source test delivery, against whatever answers at the app's public address,
+and through `connect-app serve`'s gunicorn with a single web worker."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import requests
 
-from connect_app.web.admin_jira import _send_test
+from connect_app.cli import gunicorn_argv
+from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.github.simulator import GitHubSimulator
+from connect_app.sandbox.jira.simulator import JiraSimulator
+from connect_app.sandbox.stack import ADMIN, free_port
+from connect_app.store.db import upgrade
+from connect_app.web.admin_jira import TEST_TIMEOUT, _send_test
 
 
 class _NotTheApp(BaseHTTPRequestHandler):
@@ -42,3 +54,55 @@ def test_another_service_answering_json_at_the_public_address_is_named_not_a_cra
     assert result["reached"] is False
     assert result["status"] == 200
     assert "not System Reality" in result["message"]
+
+
+@pytest.fixture
+def one_web_worker(tmp_path: Path) -> Iterator[tuple[str, JiraSimulator]]:
+    """`connect-app serve --web-workers 1`'s web app (serve's own gunicorn options), installed
+    on a Jira simulator: the smallest deployment an operator may run."""
+    jira = JiraSimulator().start()
+    database_url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(database_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": database_url, "APP_BASE_URL": url,
+           "INSTANCE_PATH": str(tmp_path / "instance"), "CONNECT_INSTALL_KEYS_URL": jira.keys_url,
+           "ALLOWED_JIRA_BASE_URLS": "http://127.0.0.1:*", "ALLOWED_GITHUB_API_URLS": "http://127.0.0.1:*",
+           "APP_SECRET_KEY": "sandbox-secret-key-that-is-long-enough-0123456789"}
+    server = subprocess.Popen(gunicorn_argv(bind=f"127.0.0.1:{port}", web_workers=1), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/healthz", timeout=10)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        jira.add_user(ADMIN, "Ada Admin", admin=True)
+        jira.install(url).raise_for_status()
+        yield url, jira
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        jira.stop()
+
+
+def test_a_test_delivery_reaches_an_app_served_by_one_web_worker(one_web_worker, tmp_path: Path) -> None:
+    """The check calls the app's own public address while the admin's request is still open: the
+    one web process must answer it too, or the admin is told the address is unreachable."""
+    url, jira = one_web_worker
+    github = GitHubSimulator(GitRepo(tmp_path / "repo"), full_name="acme/shop").start()
+    try:
+        headers = {"Authorization": f"JWT {jira.context_token(ADMIN)}"}
+        connection = requests.post(f"{url}/api/connections", headers=headers, timeout=30, json={
+            "provider": "github", "repository": "acme/shop", "api_url": github.api_url}).json()
+        started = time.monotonic()
+        answer = requests.post(f"{url}/api/connections/{connection['id']}/test-delivery", headers=headers,
+                               json={"provider": "generic"}, timeout=30).json()
+    finally:
+        github.stop()
+    assert answer["reached"] is True, answer["message"]
+    assert time.monotonic() - started < TEST_TIMEOUT
