@@ -30,7 +30,7 @@ from connect_app.store.models import utcnow
 
 bp = Blueprint("flag_intake", __name__)
 
-PROVIDERS = ("launchdarkly", "unleash", "generic")
+FLAG_SERVICES = ("launchdarkly", "unleash", "generic")
 # The admin page's "send a test delivery": the app calls its own public flag URL, signed with the
 # connection's webhook secret, to prove the address a flag service is given reaches this app.
 TEST_HEADER = "X-System-Reality-Test"
@@ -61,8 +61,8 @@ def _event_id(provider: str, data: dict[str, object]) -> str | None:
 
 @bp.post("/flags/<provider>/<connection_id>")
 def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
-    if provider not in PROVIDERS:
-        raise NotFound(f"Unknown flag provider; use one of {', '.join(PROVIDERS)}.", "unknown_provider")
+    if provider not in FLAG_SERVICES:
+        raise NotFound(f"Unknown flag provider; use one of {', '.join(FLAG_SERVICES)}.", "unknown_provider")
     connection = active_connection(connection_id)
     body = raw_body()
     if request.headers.get(TEST_HEADER):

@@ -15,13 +15,12 @@ from typing import Any
 from connect_app.errors import BadRequest
 from connect_app.mcp.tokens import Principal
 from connect_app.reality import story
+from connect_app.reality.keys import ISSUE_KEY, PROJECT_KEY
 from connect_app.reality.record import parse_iso
 from connect_app.services import Services
 from connect_app.store.models import utcnow
 from connect_app.web.panel import (
     DRIFT_STATES,
-    ISSUE_KEY,
-    PROJECT_KEY,
     ReportQuery,
     drifted_view,
     issue_view,
