@@ -34,6 +34,10 @@ class SimulatedHost(ABC):
     def api_app(self) -> Flask:
         """The host's REST API over this simulator."""
 
+    @abstractmethod
+    def push_branch(self) -> str:
+        """Announce the default branch's new head with the host's push webhook; returns its GUID."""
+
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -45,6 +49,12 @@ class SimulatedHost(ABC):
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @property
     def api_url(self) -> str:
