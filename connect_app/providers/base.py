@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,44 @@ class HistoryReader(Protocol):
 
 
 # --- what every reader does alike ---------------------------------------------------------------
+
+
+class GuardedReader(ABC):
+    """A host's reader for one connection: one `guarded_session` for everything it sends, the
+    default branch asked once, and the history read from the host's listing (`history_pages`)."""
+
+    host = "the host"  # the host's name, in what its hostile answers are reported as
+
+    def __init__(self, session: GuardedSession, *, has_credentials: bool) -> None:
+        self._session = session
+        self.has_credentials = has_credentials
+        self._default_branch: str | None = None
+        self.requests_sent = 0
+
+    def close(self) -> None:
+        self._session.close()
+
+    @abstractmethod
+    def _read_default_branch(self) -> Any:
+        """The default branch's name as the host answers it (checked by `default_branch`)."""
+
+    @abstractmethod
+    def history_pages(self, branch: str, since: datetime | None = None, *, start_url: str | None = None,
+                      max_pages: int | None = None) -> Iterator[HistoryPage]:
+        """As `HistoryReader.history_pages` says."""
+
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            branch = self._read_default_branch()
+            if not isinstance(branch, str) or not branch:
+                raise HostileAnswer(f"{self.host} answered the repository without a default branch")
+            self._default_branch = branch
+        return self._default_branch
+
+    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
+        """Commits reachable from the branch head, newest first, with parents (no files)."""
+        return each_commit_once(self.history_pages(branch, since), self.host)
+
 
 
 def guarded_session(allowed_api_urls: tuple[OriginPattern, ...], api_url: str, timeout: int) -> GuardedSession:

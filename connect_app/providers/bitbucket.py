@@ -18,13 +18,13 @@ from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.providers.base import (
     FULL_SHA,
     Comparison,
+    GuardedReader,
     HistoryPage,
     HostileAnswer,
     ListingPage,
     ProviderUnavailable,
     RateLimited,
     compared,
-    each_commit_once,
     guarded_answers,
     guarded_session,
     listing_pages,
@@ -36,27 +36,23 @@ PAGELEN = 100
 _SHORT = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
-class BitbucketReader:
+class BitbucketReader(GuardedReader):
     """One Bitbucket Cloud repository (`workspace/repo_slug`)."""
+
+    host = "Bitbucket"
 
     def __init__(self, *, api_url: str, repository: str, token: str | None,
                  allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15) -> None:
         api_url = api_url.rstrip("/")
         if not url_allowed(api_url, list(allowed_api_urls)):
             raise ProviderUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
-        self.has_credentials = bool(token)
-        self._session = guarded_session(allowed_api_urls, api_url, timeout)
+        super().__init__(guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
         if token and ":" in token:
             self._session.auth = tuple(token.split(":", 1))  # type: ignore[assignment]
         elif token:
             self._session.headers["Authorization"] = f"Bearer {token}"
         workspace, _, slug = repository.partition("/")
         self._repo = f"{api_url}/repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
-        self._default_branch: str | None = None
-        self.requests_sent = 0
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -86,20 +82,15 @@ class BitbucketReader:
             nxt = body.get("next")
             return ListingPage(here, body.get("values"), nxt if isinstance(nxt, str) else None)
 
-        return listing_pages(read, url, {**params, "pagelen": PAGELEN}, host="Bitbucket", per_page=PAGELEN,
+        return listing_pages(read, url, {**params, "pagelen": PAGELEN}, host=self.host, per_page=PAGELEN,
                              start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
 
-    def default_branch(self) -> str:
-        if self._default_branch is None:
-            body = self._get(self._repo)
-            main = body.get("mainbranch") if isinstance(body, dict) else None
-            name = main.get("name") if isinstance(main, dict) else None
-            if not isinstance(name, str) or not name:
-                raise HostileAnswer("Bitbucket answered the repository without a main branch")
-            self._default_branch = name
-        return self._default_branch
+    def _read_default_branch(self) -> Any:
+        body = self._get(self._repo)
+        main = body.get("mainbranch") if isinstance(body, dict) else None
+        return main.get("name") if isinstance(main, dict) else None
 
     def commit(self, sha: str) -> Commit:
         body = self._get(f"{self._repo}/commit/{quote(sha, safe='')}")
@@ -147,10 +138,6 @@ class BitbucketReader:
             if since is not None:
                 commits = tuple(c for c in commits if c.timestamp is None or c.timestamp >= since)
             yield HistoryPage(url=page.url, commits=commits, next_url=page.next_url)
-
-    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
-        return each_commit_once(self.history_pages(branch, since), "Bitbucket")
-
 
 def _sha_of(item: Any) -> str:
     sha = item.get("hash") if isinstance(item, dict) else None

@@ -30,12 +30,12 @@ from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.providers.base import (
     FULL_SHA,
     Comparison,
+    GuardedReader,
     HistoryPage,
     HostileAnswer,
     ListingPage,
     ProviderUnavailable,
     RateLimited,
-    each_commit_once,
     guarded_answers,
     guarded_session,
     listing_pages,
@@ -119,11 +119,13 @@ class _Conditional:
 _CONDITIONAL = _Conditional()
 
 
-class RepositoryReader:
+class RepositoryReader(GuardedReader):
     """A small GitHub REST client for one connection, over a `GuardedSession`: every request (the
     pages a `Link` header names included) is checked against ALLOWED_GITHUB_API_URLS when it is
     sent, and the token goes only to the exact origin of the connection's `api_url`. Answers are
     JSON read under a wall-clock budget and a size cap; URLs inside answers are never followed."""
+
+    host = "GitHub"
 
     def __init__(self, *, api_url: str, repository: str, token: str | None,
                  allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15, app: GitHubApp | None = None) -> None:
@@ -133,20 +135,15 @@ class RepositoryReader:
                                     "company to allow this address")
         # A connection's own token wins; the app is the fallback for connections saved without one.
         self._app = None if token else app
-        self.has_credentials = bool(token) or self._app is not None
+        super().__init__(guarded_session(allowed_api_urls, api_url, timeout),
+                         has_credentials=bool(token) or self._app is not None)
         self._api = api_url.rstrip("/")
         self._token = token
         self._name = repository
         owner, _, name = repository.partition("/")
         self._repo_path = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-        self._session = guarded_session(allowed_api_urls, api_url, timeout)
         self._installation_id: int | None = None
         self._installation_token: tuple[str, float] | None = None  # token, expires at (epoch)
-        self._default_branch: str | None = None
-        self.requests_sent = 0
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -236,19 +233,14 @@ class RepositoryReader:
             body, response = self._get(url, query)
             return ListingPage(response.url or url, items(body), next_link(response))
 
-        return listing_pages(read, self._api + path, {**params, "per_page": per_page}, host="GitHub",
+        return listing_pages(read, self._api + path, {**params, "per_page": per_page}, host=self.host,
                              per_page=per_page, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
 
-    def default_branch(self) -> str:
-        if self._default_branch is None:
-            body, _ = self._get(self._repo_path)
-            branch = body.get("default_branch") if isinstance(body, dict) else None
-            if not isinstance(branch, str) or not branch:
-                raise HostileAnswer("GitHub answered the repository without a default branch")
-            self._default_branch = branch
-        return self._default_branch
+    def _read_default_branch(self) -> Any:
+        body, _ = self._get(self._repo_path)
+        return body.get("default_branch") if isinstance(body, dict) else None
 
     def commit(self, sha: str) -> Commit:
         body, _ = self._get(f"{self._repo_path}/commits/{quote(sha, safe='')}")
@@ -304,10 +296,6 @@ class RepositoryReader:
         for page in self._pages(f"{self._repo_path}/commits", params, start_url=start_url, max_pages=max_pages):
             yield HistoryPage(url=page.url, commits=tuple(_to_commit(item, with_files=False) for item in page.items),
                               next_url=page.next_url)
-
-    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
-        """Commits reachable from the branch head, newest first, with parents (no files)."""
-        return each_commit_once(self.history_pages(branch, since), "GitHub")
 
 
 def _decoded(response: requests.Response) -> Any:

@@ -23,13 +23,13 @@ from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.providers.base import (
     FULL_SHA,
     Comparison,
+    GuardedReader,
     HistoryPage,
     HostileAnswer,
     ListingPage,
     ProviderUnavailable,
     RateLimited,
     compared,
-    each_commit_once,
     guarded_answers,
     guarded_session,
     listing_pages,
@@ -42,8 +42,10 @@ PER_PAGE = 100
 API_SUFFIX = "/api/v4"
 
 
-class GitLabReader:
+class GitLabReader(GuardedReader):
     """One GitLab project (`group/sub/name`) read through python-gitlab over a GuardedSession."""
+
+    host = "GitLab"
 
     def __init__(self, *, api_url: str, repository: str, token: str | None,
                  allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15) -> None:
@@ -52,19 +54,13 @@ class GitLabReader:
             raise ProviderUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
         if not api_url.endswith(API_SUFFIX):
             raise ProviderUnavailable(f"{api_url} is not a GitLab API v4 address (it ends in {API_SUFFIX})")
-        self.has_credentials = bool(token)
-        self._session = guarded_session(allowed_api_urls, api_url, timeout)
+        super().__init__(guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
         self._session.hooks["response"].append(self._note_limits)
         self._reset_at: float | None = None
         self._gl = gitlab.Gitlab(api_url.removesuffix(API_SUFFIX), private_token=token, timeout=timeout,
                                  session=self._session, user_agent="system-reality-for-jira")
         self._api = api_url
         self._project = f"/projects/{quote(repository, safe='')}"
-        self._default_branch: str | None = None
-        self.requests_sent = 0
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -102,18 +98,13 @@ class GitLabReader:
             return ListingPage(response.url or url, _json(response), next_link(response))
 
         return listing_pages(read, self._api + self._project + path, {**params, "per_page": PER_PAGE},
-                             host="GitLab", per_page=PER_PAGE, start_url=start_url, max_pages=max_pages)
+                             host=self.host, per_page=PER_PAGE, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
 
-    def default_branch(self) -> str:
-        if self._default_branch is None:
-            body = self._get("")
-            branch = body.get("default_branch") if isinstance(body, dict) else None
-            if not isinstance(branch, str) or not branch:
-                raise HostileAnswer("GitLab answered the project without a default branch")
-            self._default_branch = branch
-        return self._default_branch
+    def _read_default_branch(self) -> Any:
+        body = self._get("")
+        return body.get("default_branch") if isinstance(body, dict) else None
 
     def commit(self, sha: str) -> Commit:
         path = f"/repository/commits/{quote(sha, safe='')}"
@@ -163,10 +154,6 @@ class GitLabReader:
         for page in self._pages("/repository/commits", params, start_url=start_url, max_pages=max_pages):
             yield HistoryPage(url=page.url, commits=tuple(_to_commit(item) for item in page.items),
                               next_url=page.next_url)
-
-    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
-        return each_commit_once(self.history_pages(branch, since), "GitLab")
-
 
 def _json(response: requests.Response) -> Any:
     try:
