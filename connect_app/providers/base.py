@@ -6,6 +6,7 @@ so nothing past the jobs knows which host a fact came from."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from abc import ABC, abstractmethod
@@ -187,7 +188,7 @@ def listing_pages(read: Callable[[str, Mapping[str, Any] | None], ListingPage], 
     url, params = (start_url, None) if start_url else (first_url, query)
     seen: set[str] = set()
     limit = MAX_PAGES if max_pages is None else max_pages
-    while True:
+    for count in itertools.count(1):
         page = read(url, params)
         if page.url in seen:
             raise HostileAnswer(f"{host}'s pagination came back to a page it had already sent ({_short(page.url)})")
@@ -200,7 +201,7 @@ def listing_pages(read: Callable[[str, Mapping[str, Any] | None], ListingPage], 
         nxt = page.next_url
         if nxt is not None and nxt in seen:
             raise HostileAnswer(f"{host}'s pagination points back to a page it had already sent ({_short(nxt)})")
-        if nxt is not None and len(seen) >= limit:
+        if nxt is not None and count >= limit:
             raise HostileAnswer(f"{host}'s listing did not end after {limit} pages")
         yield page
         if nxt is None:
