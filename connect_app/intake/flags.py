@@ -24,6 +24,7 @@ from connect_app.intake.store import (
     raw_body,
     same_secret,
     store_delivery,
+    stored_answer,
 )
 from connect_app.services import services
 from connect_app.store.models import utcnow
@@ -79,9 +80,7 @@ def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     guid = request.headers.get("X-Delivery-Id") or _event_id(provider, data) or uuid.uuid4().hex
     delivery_id, created = store_delivery(connection, source=f"flag:{provider}", event="flag",
                                           guid=guid[:100], body=body)
-    return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (
-        202 if created else 200
-    )
+    return stored_answer(delivery_id, created)
 
 
 def _test_delivery(connection: ActiveConnection, body: bytes) -> tuple[Response, int]:
