@@ -228,6 +228,14 @@ def each_commit_once(pages: Iterable[HistoryPage], host: str) -> Iterator[Commit
             yield commit
 
 
+def sha_in(item: Any, field: str, host: str) -> str:
+    """The full commit SHA an answer names in `field`; anything else there is a hostile answer."""
+    sha = item.get(field) if isinstance(item, dict) else None
+    if not isinstance(sha, str) or not FULL_SHA.fullmatch(sha):
+        raise HostileAnswer(f"{host} answered a commit without a valid SHA")
+    return sha
+
+
 def timestamp_of(value: Any) -> datetime | None:
     """An ISO 8601 time as hosts write it (`Z` or an offset), or None for anything else."""
     try:

@@ -16,11 +16,9 @@ from urllib.parse import quote
 
 from connect_app.connect.urls import OriginPattern, url_allowed
 from connect_app.providers.base import (
-    FULL_SHA,
     Comparison,
     GuardedReader,
     HistoryPage,
-    HostileAnswer,
     ListingPage,
     ProviderUnavailable,
     RateLimited,
@@ -28,6 +26,7 @@ from connect_app.providers.base import (
     guarded_answers,
     guarded_session,
     listing_pages,
+    sha_in,
     timestamp_of,
 )
 from connect_app.reality.model import Commit
@@ -140,10 +139,7 @@ class BitbucketReader(GuardedReader):
             yield HistoryPage(url=page.url, commits=commits, next_url=page.next_url)
 
 def _sha_of(item: Any) -> str:
-    sha = item.get("hash") if isinstance(item, dict) else None
-    if not isinstance(sha, str) or not FULL_SHA.fullmatch(sha):
-        raise HostileAnswer("Bitbucket answered a commit without a valid hash")
-    return sha.lower()
+    return sha_in(item, "hash", "Bitbucket").lower()
 
 
 def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:

@@ -40,6 +40,7 @@ from connect_app.providers.base import (
     guarded_session,
     listing_pages,
     next_link,
+    sha_in,
     timestamp_of,
 )
 from connect_app.reality.model import Commit
@@ -334,10 +335,7 @@ def _answer(response: requests.Response) -> str:
 
 
 def _sha_of(item: Any) -> str:
-    sha = item.get("sha") if isinstance(item, dict) else None
-    if not isinstance(sha, str) or not FULL_SHA.fullmatch(sha):
-        raise HostileAnswer("GitHub answered a commit without a valid SHA")
-    return sha
+    return sha_in(item, "sha", "GitHub")
 
 
 def _to_commit(data: Any, *, with_files: bool) -> Commit:

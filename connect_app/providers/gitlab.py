@@ -34,6 +34,7 @@ from connect_app.providers.base import (
     guarded_session,
     listing_pages,
     next_link,
+    sha_in,
     timestamp_of,
 )
 from connect_app.reality.model import Commit
@@ -155,6 +156,7 @@ class GitLabReader(GuardedReader):
             yield HistoryPage(url=page.url, commits=tuple(_to_commit(item) for item in page.items),
                               next_url=page.next_url)
 
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -163,10 +165,7 @@ def _json(response: requests.Response) -> Any:
 
 
 def _sha_of(item: Any) -> str:
-    sha = item.get("id") if isinstance(item, dict) else None
-    if not isinstance(sha, str) or not FULL_SHA.fullmatch(sha):
-        raise HostileAnswer("GitLab answered a commit without a valid SHA")
-    return sha.lower()
+    return sha_in(item, "id", "GitLab").lower()
 
 
 def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
