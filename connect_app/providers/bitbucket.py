@@ -15,27 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 from connect_app.connect.urls import OriginPattern, url_allowed
-from connect_app.providers.base import (
-    Comparison,
-    GuardedReader,
-    HistoryPage,
-    ListingPage,
-    ProviderUnavailable,
-    RateLimited,
-    compared,
-    guarded_answers,
-    guarded_session,
-    listing_pages,
-    sha_in,
-    timestamp_of,
-)
+from connect_app.providers import base
+from connect_app.providers.base import Comparison, HistoryPage, ProviderUnavailable, RateLimited, compared
 from connect_app.reality.model import Commit
 
 PAGELEN = 100
 _SHORT = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
-class BitbucketReader(GuardedReader):
+class BitbucketReader(base.GuardedReader):
     """One Bitbucket Cloud repository (`workspace/repo_slug`)."""
 
     host = "Bitbucket"
@@ -45,7 +33,7 @@ class BitbucketReader(GuardedReader):
         api_url = api_url.rstrip("/")
         if not url_allowed(api_url, list(allowed_api_urls)):
             raise ProviderUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
-        super().__init__(guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
+        super().__init__(base.guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
         if token and ":" in token:
             self._session.auth = tuple(token.split(":", 1))  # type: ignore[assignment]
         elif token:
@@ -57,7 +45,7 @@ class BitbucketReader(GuardedReader):
 
     def _get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         self.requests_sent += 1
-        with guarded_answers("Bitbucket could not be reached"):
+        with base.guarded_answers("Bitbucket could not be reached"):
             response = self._session.get(url, params=params, allow_redirects=False)
         if response.status_code == 429:
             wait = response.headers.get("Retry-After", "")
@@ -70,18 +58,18 @@ class BitbucketReader(GuardedReader):
             raise ProviderUnavailable("Bitbucket answered with something other than JSON") from exc
 
     def _pages(self, url: str, params: dict[str, Any], *, start_url: str | None = None,
-               max_pages: int | None = None) -> Iterator[ListingPage]:
-        """A listing's pages, bounded as `listing_pages` says. Bitbucket names the next page inside
+               max_pages: int | None = None) -> Iterator[base.ListingPage]:
+        """A listing's pages, bounded as `base.listing_pages` says. Bitbucket names the next page inside
         the answer (`next`), which is checked like any other destination when it is requested."""
 
-        def read(here: str, query: Mapping[str, Any] | None) -> ListingPage:
+        def read(here: str, query: Mapping[str, Any] | None) -> base.ListingPage:
             body = self._get(here, query)
             if not isinstance(body, dict):
-                return ListingPage(here, None, None)
+                return base.ListingPage(here, None, None)
             nxt = body.get("next")
-            return ListingPage(here, body.get("values"), nxt if isinstance(nxt, str) else None)
+            return base.ListingPage(here, body.get("values"), nxt if isinstance(nxt, str) else None)
 
-        return listing_pages(read, url, {**params, "pagelen": PAGELEN}, host=self.host, per_page=PAGELEN,
+        return base.listing_pages(read, url, {**params, "pagelen": PAGELEN}, host=self.host, per_page=PAGELEN,
                              start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
@@ -139,7 +127,7 @@ class BitbucketReader(GuardedReader):
             yield HistoryPage(url=page.url, commits=commits, next_url=page.next_url)
 
 def _sha_of(item: Any) -> str:
-    return sha_in(item, "hash", "Bitbucket").lower()
+    return base.sha_in(item, "hash", "Bitbucket").lower()
 
 
 def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
@@ -153,8 +141,8 @@ def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
     raw_author = str(author.get("raw") or "")
     return Commit(
         sha=sha, message=message if isinstance(message, str) else "",
-        author=str(user.get("display_name") or raw_author.split(" <", 1)[0]), timestamp=timestamp_of(data.get("date")),
-        files=files,
+        author=str(user.get("display_name") or raw_author.split(" <", 1)[0]),
+        timestamp=base.timestamp_of(data.get("date")), files=files,
         parents=tuple(_sha_of(parent) for parent in parents),
         url=html.get("href") if isinstance(html.get("href"), str) else None,
     )

@@ -27,22 +27,8 @@ from github import Auth
 
 from connect_app.config import Settings
 from connect_app.connect.urls import OriginPattern, url_allowed
-from connect_app.providers.base import (
-    FULL_SHA,
-    Comparison,
-    GuardedReader,
-    HistoryPage,
-    HostileAnswer,
-    ListingPage,
-    ProviderUnavailable,
-    RateLimited,
-    guarded_answers,
-    guarded_session,
-    listing_pages,
-    next_link,
-    sha_in,
-    timestamp_of,
-)
+from connect_app.providers import base
+from connect_app.providers.base import Comparison, HistoryPage, HostileAnswer, ProviderUnavailable, RateLimited
 from connect_app.reality.model import Commit
 from connect_app.services import Services
 from connect_app.store.models import Connection, Tenant
@@ -120,7 +106,7 @@ class _Conditional:
 _CONDITIONAL = _Conditional()
 
 
-class RepositoryReader(GuardedReader):
+class RepositoryReader(base.GuardedReader):
     """A small GitHub REST client for one connection, over a `GuardedSession`: every request (the
     pages a `Link` header names included) is checked against ALLOWED_GITHUB_API_URLS when it is
     sent, and the token goes only to the exact origin of the connection's `api_url`. Answers are
@@ -136,7 +122,7 @@ class RepositoryReader(GuardedReader):
                                     "company to allow this address")
         # A connection's own token wins; the app is the fallback for connections saved without one.
         self._app = None if token else app
-        super().__init__(guarded_session(allowed_api_urls, api_url, timeout),
+        super().__init__(base.guarded_session(allowed_api_urls, api_url, timeout),
                          has_credentials=bool(token) or self._app is not None)
         self._api = api_url.rstrip("/")
         self._token = token
@@ -204,7 +190,7 @@ class RepositoryReader(GuardedReader):
         if cached is not None:
             prepared.headers["If-None-Match"] = cached[0]
         self.requests_sent += 1
-        with guarded_answers(f"GitHub did not answer at {self._api}: check the API address of this connection"):
+        with base.guarded_answers(f"GitHub did not answer at {self._api}: check the API address of this connection"):
             # Redirects are not followed: an API answer that moves elsewhere is an error here.
             response = self._session.send(prepared, allow_redirects=False)
         if response.status_code == 304 and cached is not None:
@@ -226,15 +212,15 @@ class RepositoryReader(GuardedReader):
 
     def _pages(self, path: str, params: Mapping[str, Any], *, start_url: str | None = None,
                max_pages: int | None = None, per_page: int = PER_PAGE,
-               items: Callable[[Any], Any] = lambda body: body) -> Iterator[ListingPage]:
-        """A listing's pages, bounded as `listing_pages` says; `items` finds the list in an answer
+               items: Callable[[Any], Any] = lambda body: body) -> Iterator[base.ListingPage]:
+        """A listing's pages, bounded as `base.listing_pages` says; `items` finds the list in an answer
         that wraps it."""
 
-        def read(url: str, query: Mapping[str, Any] | None) -> ListingPage:
+        def read(url: str, query: Mapping[str, Any] | None) -> base.ListingPage:
             body, response = self._get(url, query)
-            return ListingPage(response.url or url, items(body), next_link(response))
+            return base.ListingPage(response.url or url, items(body), base.next_link(response))
 
-        return listing_pages(read, self._api + path, {**params, "per_page": per_page}, host=self.host,
+        return base.listing_pages(read, self._api + path, {**params, "per_page": per_page}, host=self.host,
                              per_page=per_page, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
@@ -285,7 +271,7 @@ class RepositoryReader(GuardedReader):
     def merged_commit(self, number: int) -> str | None:
         body, _ = self._get(f"{self._repo_path}/pulls/{int(number)}")
         sha = body.get("merge_commit_sha") if isinstance(body, dict) else None
-        return sha if isinstance(sha, str) and FULL_SHA.fullmatch(sha) else None
+        return sha if isinstance(sha, str) and base.FULL_SHA.fullmatch(sha) else None
 
     def history_pages(self, branch: str, since: datetime | None = None, *, start_url: str | None = None,
                       max_pages: int | None = None) -> Iterator[HistoryPage]:
@@ -335,7 +321,7 @@ def _answer(response: requests.Response) -> str:
 
 
 def _sha_of(item: Any) -> str:
-    return sha_in(item, "sha", "GitHub")
+    return base.sha_in(item, "sha", "GitHub")
 
 
 def _to_commit(data: Any, *, with_files: bool) -> Commit:
@@ -352,7 +338,7 @@ def _to_commit(data: Any, *, with_files: bool) -> Commit:
         sha=sha,
         message=message if isinstance(message, str) else "",
         author=str(author.get("name") or ""),
-        timestamp=timestamp_of(author.get("date")),
+        timestamp=base.timestamp_of(author.get("date")),
         files=files,
         parents=parents,
         url=url if isinstance(url, str) else None,

@@ -20,22 +20,14 @@ import requests
 from gitlab.exceptions import GitlabError, GitlabHttpError
 
 from connect_app.connect.urls import OriginPattern, url_allowed
+from connect_app.providers import base
 from connect_app.providers.base import (
-    FULL_SHA,
     Comparison,
-    GuardedReader,
     HistoryPage,
     HostileAnswer,
-    ListingPage,
     ProviderUnavailable,
     RateLimited,
     compared,
-    guarded_answers,
-    guarded_session,
-    listing_pages,
-    next_link,
-    sha_in,
-    timestamp_of,
 )
 from connect_app.reality.model import Commit
 
@@ -43,7 +35,7 @@ PER_PAGE = 100
 API_SUFFIX = "/api/v4"
 
 
-class GitLabReader(GuardedReader):
+class GitLabReader(base.GuardedReader):
     """One GitLab project (`group/sub/name`) read through python-gitlab over a GuardedSession."""
 
     host = "GitLab"
@@ -55,7 +47,7 @@ class GitLabReader(GuardedReader):
             raise ProviderUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
         if not api_url.endswith(API_SUFFIX):
             raise ProviderUnavailable(f"{api_url} is not a GitLab API v4 address (it ends in {API_SUFFIX})")
-        super().__init__(guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
+        super().__init__(base.guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
         self._session.hooks["response"].append(self._note_limits)
         self._reset_at: float | None = None
         self._gl = gitlab.Gitlab(api_url.removesuffix(API_SUFFIX), private_token=token, timeout=timeout,
@@ -76,7 +68,7 @@ class GitLabReader(GuardedReader):
         self.requests_sent += 1
         self._reset_at = None
         try:
-            with guarded_answers("GitLab could not be reached"):
+            with base.guarded_answers("GitLab could not be reached"):
                 # Retries and rate-limit sleeps are ours to decide (a job handed back), not the library's.
                 return self._gl.http_request("get", path_or_url, query_data=dict(params or {}),
                                              obey_rate_limit=False, retry_transient_errors=False)
@@ -91,14 +83,14 @@ class GitLabReader(GuardedReader):
         return _json(self._response(self._project + path, params))
 
     def _pages(self, path: str, params: dict[str, Any], *, start_url: str | None = None,
-               max_pages: int | None = None) -> Iterator[ListingPage]:
-        """A listing's pages, bounded as `listing_pages` says."""
+               max_pages: int | None = None) -> Iterator[base.ListingPage]:
+        """A listing's pages, bounded as `base.listing_pages` says."""
 
-        def read(url: str, query: Mapping[str, Any] | None) -> ListingPage:
+        def read(url: str, query: Mapping[str, Any] | None) -> base.ListingPage:
             response = self._response(url, query)
-            return ListingPage(response.url or url, _json(response), next_link(response))
+            return base.ListingPage(response.url or url, _json(response), base.next_link(response))
 
-        return listing_pages(read, self._api + self._project + path, {**params, "per_page": PER_PAGE},
+        return base.listing_pages(read, self._api + self._project + path, {**params, "per_page": PER_PAGE},
                              host=self.host, per_page=PER_PAGE, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
@@ -143,7 +135,7 @@ class GitLabReader(GuardedReader):
             return None
         for field in ("merge_commit_sha", "squash_commit_sha"):
             sha = body.get(field)
-            if isinstance(sha, str) and FULL_SHA.fullmatch(sha):
+            if isinstance(sha, str) and base.FULL_SHA.fullmatch(sha):
                 return sha
         return None
 
@@ -165,7 +157,7 @@ def _json(response: requests.Response) -> Any:
 
 
 def _sha_of(item: Any) -> str:
-    return sha_in(item, "id", "GitLab").lower()
+    return base.sha_in(item, "id", "GitLab").lower()
 
 
 def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
@@ -176,7 +168,7 @@ def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
         sha=sha,
         message=message if isinstance(message, str) else "",
         author=str(data.get("author_name") or ""),
-        timestamp=timestamp_of(data.get("authored_date") or data.get("created_at")),
+        timestamp=base.timestamp_of(data.get("authored_date") or data.get("created_at")),
         files=files,
         parents=tuple(_sha_of({"id": parent}) for parent in parents),
         url=url if isinstance(url, str) else None,
