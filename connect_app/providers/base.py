@@ -104,7 +104,6 @@ class HistoryReader(Protocol):
     def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]: ...
 
 
-
 # --- what every reader does alike ---------------------------------------------------------------
 
 
@@ -143,7 +142,6 @@ class GuardedReader(ABC):
     def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
         """Commits reachable from the branch head, newest first, with parents (no files)."""
         return each_commit_once(self.history_pages(branch, since), self.host)
-
 
 
 def guarded_session(allowed_api_urls: tuple[OriginPattern, ...], api_url: str, timeout: int) -> GuardedSession:
