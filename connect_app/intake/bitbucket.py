@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.github import signature_valid
 from connect_app.intake.parse_bitbucket import PROCESSED
-from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery
+from connect_app.intake.store import active_connection, json_body, raw_body, store_delivery, stored_answer
 from connect_app.services import services
 
 bp = Blueprint("bitbucket_intake", __name__)
@@ -39,7 +39,4 @@ def receive(connection_id: str) -> tuple[Response, int]:
     process = event in PROCESSED
     delivery_id, created = store_delivery(connection, source="bitbucket", event=event, guid=guid.strip("{}"),
                                           body=body, process=process)
-    status = "stored" if created else "duplicate"
-    if created and not process:
-        status = "ignored"
-    return jsonify({"status": status, "delivery": delivery_id}), 202 if created else 200
+    return stored_answer(delivery_id, created, processed=process)

@@ -24,13 +24,14 @@ from connect_app.intake.store import (
     raw_body,
     same_secret,
     store_delivery,
+    stored_answer,
 )
 from connect_app.services import services
 from connect_app.store.models import utcnow
 
 bp = Blueprint("flag_intake", __name__)
 
-PROVIDERS = ("launchdarkly", "unleash", "generic")
+FLAG_SERVICES = ("launchdarkly", "unleash", "generic")
 # The admin page's "send a test delivery": the app calls its own public flag URL, signed with the
 # connection's webhook secret, to prove the address a flag service is given reaches this app.
 TEST_HEADER = "X-System-Reality-Test"
@@ -61,8 +62,8 @@ def _event_id(provider: str, data: dict[str, object]) -> str | None:
 
 @bp.post("/flags/<provider>/<connection_id>")
 def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
-    if provider not in PROVIDERS:
-        raise NotFound(f"Unknown flag provider; use one of {', '.join(PROVIDERS)}.", "unknown_provider")
+    if provider not in FLAG_SERVICES:
+        raise NotFound(f"Unknown flag provider; use one of {', '.join(FLAG_SERVICES)}.", "unknown_provider")
     connection = active_connection(connection_id)
     body = raw_body()
     if request.headers.get(TEST_HEADER):
@@ -79,9 +80,7 @@ def receive_flag(provider: str, connection_id: str) -> tuple[Response, int]:
     guid = request.headers.get("X-Delivery-Id") or _event_id(provider, data) or uuid.uuid4().hex
     delivery_id, created = store_delivery(connection, source=f"flag:{provider}", event="flag",
                                           guid=guid[:100], body=body)
-    return jsonify({"status": "stored" if created else "duplicate", "delivery": delivery_id}), (
-        202 if created else 200
-    )
+    return stored_answer(delivery_id, created)
 
 
 def _test_delivery(connection: ActiveConnection, body: bytes) -> tuple[Response, int]:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from flask import Blueprint, Response, jsonify, request
 
 from connect_app.errors import BadRequest, NotFound, Unauthorized
-from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery
+from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery, stored_answer
 from connect_app.services import services
 
 bp = Blueprint("github_intake", __name__)
@@ -60,7 +60,4 @@ def receive(connection_id: str) -> tuple[Response, int]:
     delivery_id, created = store_delivery(
         connection, source="github", event=event, guid=guid, body=payload, process=event in PROCESSED_EVENTS
     )
-    status = "stored" if created else "duplicate"
-    if created and event not in PROCESSED_EVENTS:
-        status = "ignored"
-    return jsonify({"status": status, "delivery": delivery_id}), 202 if created else 200
+    return stored_answer(delivery_id, created, processed=event in PROCESSED_EVENTS)

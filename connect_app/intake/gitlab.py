@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from connect_app.errors import BadRequest, NotFound, Unauthorized
 from connect_app.intake.parse_gitlab import EVENTS
-from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery
+from connect_app.intake.store import active_connection, json_body, raw_body, same_secret, store_delivery, stored_answer
 from connect_app.services import services
 
 bp = Blueprint("gitlab_intake", __name__)
@@ -46,7 +46,4 @@ def receive(connection_id: str) -> tuple[Response, int]:
     event = EVENTS.get(header)
     delivery_id, created = store_delivery(connection, source="gitlab", event=event or header.lower(), guid=guid,
                                           body=body, process=event is not None)
-    status = "stored" if created else "duplicate"
-    if created and event is None:
-        status = "ignored"
-    return jsonify({"status": status, "delivery": delivery_id}), 202 if created else 200
+    return stored_answer(delivery_id, created, processed=event is not None)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -175,3 +175,10 @@ def store_delivery(
             raise
         return existing, False
     return delivery_id, True
+
+
+def stored_answer(delivery_id: int, created: bool, *, processed: bool = True) -> tuple[Response, int]:
+    """What an intake URL answers once a delivery is stored: `stored` (202), `ignored` (202: kept,
+    but not an event the app reads), or `duplicate` (200: a redelivery of one already stored)."""
+    status = "duplicate" if not created else "stored" if processed else "ignored"
+    return jsonify({"status": status, "delivery": delivery_id}), 202 if created else 200

@@ -33,8 +33,7 @@ from connect_app.config import Settings
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_backfill, queue_deployment_compare, queue_recompute
 from connect_app.providers.access import reader_for
-from connect_app.providers.base import HistoryReader, HostileAnswer, ProviderUnavailable, RateLimited
-from connect_app.providers.github import MAX_PAGES
+from connect_app.providers.base import MAX_PAGES, HistoryReader, HostileAnswer, ProviderUnavailable, RateLimited
 from connect_app.reality.history import ParentCycle, first_parent_steps
 from connect_app.reality.keys import find_keys
 from connect_app.reality.model import Commit, Segment

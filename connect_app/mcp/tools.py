@@ -19,13 +19,12 @@ from connect_app.connect.jira import JiraClient, JiraError
 from connect_app.errors import AppError, BadRequest
 from connect_app.mcp.tokens import Principal
 from connect_app.reality import story
+from connect_app.reality.keys import ISSUE_KEY, PROJECT_KEY
 from connect_app.reality.record import parse_iso
 from connect_app.services import Services
 from connect_app.store.models import utcnow
 from connect_app.web.panel import (
     DRIFT_STATES,
-    ISSUE_KEY,
-    PROJECT_KEY,
     ReportQuery,
     drifted_view,
     issue_view,

@@ -10,8 +10,6 @@ from connect_app.providers.gitlab import GitLabReader
 from connect_app.services import Services
 from connect_app.store.models import Connection
 
-PROVIDERS = ("github", "gitlab", "bitbucket")
-
 
 def reader_for(svc: Services, connection: Connection) -> HistoryReader | None:
     """API access for a connection, or None when it has no credentials or its API address is not

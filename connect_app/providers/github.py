@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,8 +26,8 @@ import requests
 from github import Auth
 
 from connect_app.config import Settings
-from connect_app.connect.net import AnswerTooLarge, AnswerTooSlow, GuardedSession, Refused
 from connect_app.connect.urls import OriginPattern, url_allowed
+from connect_app.providers import base
 from connect_app.providers.base import Comparison, HistoryPage, HostileAnswer, ProviderUnavailable, RateLimited
 from connect_app.reality.model import Commit
 from connect_app.services import Services
@@ -37,13 +36,6 @@ from connect_app.store.models import Connection, Tenant
 # GitHub's compare endpoint returns at most 250 commits per page; listings at most 100.
 COMPARE_PAGE = 250
 PER_PAGE = 100
-# Bounds on what one answer and one listing may cost, whatever a server sends: a listing ends
-# after MAX_PAGES pages (10 million commits), an answer after READ_DEADLINE seconds in all or
-# MAX_ANSWER_BYTES bytes.
-MAX_PAGES = 100_000
-READ_DEADLINE = 60.0
-MAX_ANSWER_BYTES = 16 * 1024 * 1024
-_SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
 # The host-neutral names, under the names this module has always used.
@@ -114,38 +106,31 @@ class _Conditional:
 _CONDITIONAL = _Conditional()
 
 
-class RepositoryReader:
+class RepositoryReader(base.GuardedReader):
     """A small GitHub REST client for one connection, over a `GuardedSession`: every request (the
     pages a `Link` header names included) is checked against ALLOWED_GITHUB_API_URLS when it is
     sent, and the token goes only to the exact origin of the connection's `api_url`. Answers are
     JSON read under a wall-clock budget and a size cap; URLs inside answers are never followed."""
 
+    host = "GitHub"
+
     def __init__(self, *, api_url: str, repository: str, token: str | None,
-                 allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15, app: GitHubApp | None = None,
-                 deadline: float | None = None, max_bytes: int | None = None) -> None:
+                 allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15, app: GitHubApp | None = None) -> None:
         if not url_allowed(api_url, list(allowed_api_urls)):
             # Shown to Jira admins on the admin page, who cannot change the allow-list themselves.
             raise GitHubUnavailable(f"System Reality may not call {api_url}; ask whoever runs it for your "
                                     "company to allow this address")
         # A connection's own token wins; the app is the fallback for connections saved without one.
         self._app = None if token else app
-        self.has_credentials = bool(token) or self._app is not None
+        super().__init__(base.guarded_session(allowed_api_urls, api_url, timeout),
+                         has_credentials=bool(token) or self._app is not None)
         self._api = api_url.rstrip("/")
         self._token = token
         self._name = repository
         owner, _, name = repository.partition("/")
         self._repo_path = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-        self._session = GuardedSession(allowed_api_urls, credential_origin=api_url,
-                                       deadline=READ_DEADLINE if deadline is None else deadline,
-                                       max_bytes=MAX_ANSWER_BYTES if max_bytes is None else max_bytes,
-                                       timeout=(min(5.0, float(timeout)), float(timeout)))
         self._installation_id: int | None = None
         self._installation_token: tuple[str, float] | None = None  # token, expires at (epoch)
-        self._default_branch: str | None = None
-        self.requests_sent = 0
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -205,19 +190,9 @@ class RepositoryReader:
         if cached is not None:
             prepared.headers["If-None-Match"] = cached[0]
         self.requests_sent += 1
-        try:
+        with base.guarded_answers(f"GitHub did not answer at {self._api}: check the API address of this connection"):
             # Redirects are not followed: an API answer that moves elsewhere is an error here.
             response = self._session.send(prepared, allow_redirects=False)
-        except Refused as exc:
-            # The connection's own address passed the allow-list when the reader was built, so a
-            # refused request is one an answer pointed at: a hostile answer, not a passing error.
-            raise HostileAnswer(str(exc)) from exc
-        except (AnswerTooLarge, AnswerTooSlow) as exc:
-            raise HostileAnswer(str(exc)) from exc
-        except requests.RequestException as exc:
-            # Read by Jira admins on the admin page: name the address they typed, which they can fix.
-            raise GitHubUnavailable(f"GitHub did not answer at {self._api}: check the API address of this "
-                                    f"connection ({type(exc).__name__})") from exc
         if response.status_code == 304 and cached is not None:
             response.status_code = 200
             response._content = json.dumps(cached[1]).encode()
@@ -237,49 +212,22 @@ class RepositoryReader:
 
     def _pages(self, path: str, params: Mapping[str, Any], *, start_url: str | None = None,
                max_pages: int | None = None, per_page: int = PER_PAGE,
-               items: Callable[[Any], Any] = lambda body: body) -> Iterator[tuple[str, list[Any], str | None]]:
-        """Pages of a listing as (url, items, next url), bounded: a `Link: next` that repeats a page
-        already read, a page with more items than asked for, or more pages than MAX_PAGES end it
-        with HostileAnswer."""
-        url: str | None = start_url
-        query: Mapping[str, Any] | None = None if start_url else {**params, "per_page": per_page}
-        seen: set[str] = set()
-        limit = MAX_PAGES if max_pages is None else max_pages
-        read = 0
-        while True:
-            target = url or (self._api + path)
-            body, response = self._get(target, query)
-            here = response.url or target
-            if here in seen:
-                raise HostileAnswer(f"GitHub's pagination came back to a page it had already sent ({_short(here)})")
-            seen.add(here)
-            listed = items(body)
-            if not isinstance(listed, list):
-                raise HostileAnswer(f"GitHub answered {_short(here)} without a list")
-            if len(listed) > per_page:
-                raise HostileAnswer(f"GitHub answered a page of {len(listed)} items where at most {per_page} "
-                                    "were asked for")
-            nxt = _next_link(response)
-            read += 1
-            if nxt is not None and (nxt in seen or nxt == here):
-                raise HostileAnswer(f"GitHub's pagination points back to a page it had already sent ({_short(nxt)})")
-            if nxt is not None and read >= limit:
-                raise HostileAnswer(f"GitHub's listing did not end after {limit} pages")
-            yield here, listed, nxt
-            if nxt is None:
-                return
-            url, query = nxt, None
+               items: Callable[[Any], Any] = lambda body: body) -> Iterator[base.ListingPage]:
+        """A listing's pages, bounded as `base.listing_pages` says; `items` finds the list in an answer
+        that wraps it."""
+
+        def read(url: str, query: Mapping[str, Any] | None) -> base.ListingPage:
+            body, response = self._get(url, query)
+            return base.ListingPage(response.url or url, items(body), base.next_link(response))
+
+        return base.listing_pages(read, self._api + path, {**params, "per_page": per_page}, host=self.host,
+                             per_page=per_page, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
 
-    def default_branch(self) -> str:
-        if self._default_branch is None:
-            body, _ = self._get(self._repo_path)
-            branch = body.get("default_branch") if isinstance(body, dict) else None
-            if not isinstance(branch, str) or not branch:
-                raise HostileAnswer("GitHub answered the repository without a default branch")
-            self._default_branch = branch
-        return self._default_branch
+    def _read_default_branch(self) -> Any:
+        body, _ = self._get(self._repo_path)
+        return body.get("default_branch") if isinstance(body, dict) else None
 
     def commit(self, sha: str) -> Commit:
         body, _ = self._get(f"{self._repo_path}/commits/{quote(sha, safe='')}")
@@ -306,8 +254,8 @@ class RepositoryReader:
                 first.update(body)
             return body.get("commits")
 
-        for _url, listed, _next in self._pages(path, {}, per_page=COMPARE_PAGE, items=commits_of):
-            shas.extend(_sha_of(item) for item in listed)
+        for page in self._pages(path, {}, per_page=COMPARE_PAGE, items=commits_of):
+            shas.extend(_sha_of(item) for item in page.items)
         return first, tuple(shas)
 
     def tag_commit(self, tag: str) -> str:
@@ -316,14 +264,14 @@ class RepositoryReader:
 
     def pull_commits(self, number: int) -> tuple[str, ...]:
         shas: list[str] = []
-        for _url, listed, _next in self._pages(f"{self._repo_path}/pulls/{int(number)}/commits", {}):
-            shas.extend(_sha_of(item) for item in listed)
+        for page in self._pages(f"{self._repo_path}/pulls/{int(number)}/commits", {}):
+            shas.extend(_sha_of(item) for item in page.items)
         return tuple(shas)
 
     def merged_commit(self, number: int) -> str | None:
         body, _ = self._get(f"{self._repo_path}/pulls/{int(number)}")
         sha = body.get("merge_commit_sha") if isinstance(body, dict) else None
-        return sha if isinstance(sha, str) and _SHA.fullmatch(sha) else None
+        return sha if isinstance(sha, str) and base.FULL_SHA.fullmatch(sha) else None
 
     def history_pages(self, branch: str, since: datetime | None = None, *, start_url: str | None = None,
                       max_pages: int | None = None) -> Iterator[HistoryPage]:
@@ -332,20 +280,9 @@ class RepositoryReader:
         params: dict[str, Any] = {"sha": branch}
         if since is not None:
             params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for url, listed, nxt in self._pages(f"{self._repo_path}/commits", params, start_url=start_url,
-                                            max_pages=max_pages):
-            yield HistoryPage(url=url, commits=tuple(_to_commit(item, with_files=False) for item in listed),
-                              next_url=nxt)
-
-    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
-        """Commits reachable from the branch head, newest first, with parents (no files)."""
-        seen: set[str] = set()
-        for page in self.history_pages(branch, since):
-            for commit in page.commits:
-                if commit.sha in seen:
-                    raise HostileAnswer(f"GitHub listed commit {commit.sha[:12]} twice")
-                seen.add(commit.sha)
-                yield commit
+        for page in self._pages(f"{self._repo_path}/commits", params, start_url=start_url, max_pages=max_pages):
+            yield HistoryPage(url=page.url, commits=tuple(_to_commit(item, with_files=False) for item in page.items),
+                              next_url=page.next_url)
 
 
 def _decoded(response: requests.Response) -> Any:
@@ -373,16 +310,6 @@ def _raise_for_limits(response: requests.Response) -> None:
         raise RateLimited(time.time() + int(retry_after))
 
 
-def _next_link(response: requests.Response) -> str | None:
-    link = response.links.get("next") if response.headers.get("Link") else None
-    url = (link or {}).get("url")
-    return url if isinstance(url, str) and url else None
-
-
-def _short(url: str) -> str:
-    return url if len(url) <= 160 else url[:157] + "..."
-
-
 def _answer(response: requests.Response) -> str:
     message = None
     try:
@@ -394,10 +321,7 @@ def _answer(response: requests.Response) -> str:
 
 
 def _sha_of(item: Any) -> str:
-    sha = item.get("sha") if isinstance(item, dict) else None
-    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
-        raise HostileAnswer("GitHub answered a commit without a valid SHA")
-    return sha
+    return base.sha_in(item, "sha", "GitHub")
 
 
 def _to_commit(data: Any, *, with_files: bool) -> Commit:
@@ -408,18 +332,13 @@ def _to_commit(data: Any, *, with_files: bool) -> Commit:
     files = tuple(str(f.get("filename", "")) for f in raw_files if isinstance(f, dict))
     raw_parents = data.get("parents") if isinstance(data.get("parents"), list) else []
     parents = tuple(_sha_of(p) for p in raw_parents)
-    when = author.get("date")
-    try:
-        timestamp = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
-    except ValueError:
-        timestamp = None
     message = info.get("message")
     url = data.get("html_url")
     return Commit(
         sha=sha,
         message=message if isinstance(message, str) else "",
         author=str(author.get("name") or ""),
-        timestamp=timestamp,
+        timestamp=base.timestamp_of(author.get("date")),
         files=files,
         parents=parents,
         url=url if isinstance(url, str) else None,

@@ -9,9 +9,8 @@ time, so the job is handed back instead of a worker sleeping.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -20,21 +19,26 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabError, GitlabHttpError
 
-from connect_app.connect.net import AnswerTooLarge, AnswerTooSlow, GuardedSession, Refused
 from connect_app.connect.urls import OriginPattern, url_allowed
-from connect_app.providers.base import Comparison, HistoryPage, HostileAnswer, ProviderUnavailable, RateLimited
+from connect_app.providers import base
+from connect_app.providers.base import (
+    Comparison,
+    HistoryPage,
+    HostileAnswer,
+    ProviderUnavailable,
+    RateLimited,
+    compared,
+)
 from connect_app.reality.model import Commit
 
 PER_PAGE = 100
-MAX_PAGES = 100_000
-READ_DEADLINE = 60.0
-MAX_ANSWER_BYTES = 16 * 1024 * 1024
 API_SUFFIX = "/api/v4"
-_SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
-class GitLabReader:
+class GitLabReader(base.GuardedReader):
     """One GitLab project (`group/sub/name`) read through python-gitlab over a GuardedSession."""
+
+    host = "GitLab"
 
     def __init__(self, *, api_url: str, repository: str, token: str | None,
                  allowed_api_urls: tuple[OriginPattern, ...], timeout: int = 15) -> None:
@@ -43,20 +47,13 @@ class GitLabReader:
             raise ProviderUnavailable(f"{api_url} is not in ALLOWED_GITHUB_API_URLS")
         if not api_url.endswith(API_SUFFIX):
             raise ProviderUnavailable(f"{api_url} is not a GitLab API v4 address (it ends in {API_SUFFIX})")
-        self.has_credentials = bool(token)
-        self._session = GuardedSession(allowed_api_urls, credential_origin=api_url, deadline=READ_DEADLINE,
-                                       max_bytes=MAX_ANSWER_BYTES, timeout=(min(5.0, float(timeout)), float(timeout)))
+        super().__init__(base.guarded_session(allowed_api_urls, api_url, timeout), has_credentials=bool(token))
         self._session.hooks["response"].append(self._note_limits)
         self._reset_at: float | None = None
         self._gl = gitlab.Gitlab(api_url.removesuffix(API_SUFFIX), private_token=token, timeout=timeout,
                                  session=self._session, user_agent="system-reality-for-jira")
         self._api = api_url
         self._project = f"/projects/{quote(repository, safe='')}"
-        self._default_branch: str | None = None
-        self.requests_sent = 0
-
-    def close(self) -> None:
-        self._session.close()
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -67,87 +64,53 @@ class GitLabReader:
             self._reset_at = (float(reset) if reset.isdigit() else
                               time.time() + (int(retry_after) if retry_after.isdigit() else 60))
 
-    def _response(self, path_or_url: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def _response(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         self.requests_sent += 1
         self._reset_at = None
         try:
-            # Retries and rate-limit sleeps are ours to decide (a job handed back), not the library's.
-            return self._gl.http_request("get", path_or_url, query_data=params or {}, obey_rate_limit=False,
-                                         retry_transient_errors=False)
+            with base.guarded_answers("GitLab could not be reached"):
+                # Retries and rate-limit sleeps are ours to decide (a job handed back), not the library's.
+                return self._gl.http_request("get", path_or_url, query_data=dict(params or {}),
+                                             obey_rate_limit=False, retry_transient_errors=False)
         except GitlabHttpError as exc:
             if exc.response_code == 429 or self._reset_at is not None:
                 raise RateLimited(self._reset_at or time.time() + 60, "GitLab") from exc
             raise ProviderUnavailable(f"GitLab answered {exc.response_code} ({str(exc.error_message)[:200]})") from exc
         except GitlabError as exc:
             raise ProviderUnavailable(f"GitLab answered an error: {str(exc)[:200]}") from exc
-        except Refused as exc:
-            raise HostileAnswer(str(exc)) from exc
-        except (AnswerTooLarge, AnswerTooSlow) as exc:
-            raise HostileAnswer(str(exc)) from exc
-        except requests.RequestException as exc:
-            raise ProviderUnavailable(f"GitLab could not be reached: {type(exc).__name__}") from exc
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        response = self._response(self._project + path, params)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderUnavailable("GitLab answered with something other than JSON") from exc
+        return _json(self._response(self._project + path, params))
 
     def _pages(self, path: str, params: dict[str, Any], *, start_url: str | None = None,
-               max_pages: int | None = None) -> Iterator[tuple[str, list[Any], str | None]]:
-        """A listing's pages as (url, items, next url), bounded like the GitHub reader's."""
-        url = start_url or self._api + self._project + path
-        query: dict[str, Any] | None = None if start_url else {**params, "per_page": PER_PAGE}
-        seen: set[str] = set()
-        limit = MAX_PAGES if max_pages is None else max_pages
-        while True:
+               max_pages: int | None = None) -> Iterator[base.ListingPage]:
+        """A listing's pages, bounded as `base.listing_pages` says."""
+
+        def read(url: str, query: Mapping[str, Any] | None) -> base.ListingPage:
             response = self._response(url, query)
-            here = response.url or url
-            if here in seen:
-                raise HostileAnswer("GitLab's pagination came back to a page it had already sent")
-            seen.add(here)
-            try:
-                listed = response.json()
-            except ValueError as exc:
-                raise ProviderUnavailable("GitLab answered with something other than JSON") from exc
-            if not isinstance(listed, list) or len(listed) > PER_PAGE:
-                raise HostileAnswer("GitLab answered a listing page that is not a list of at most 100 items")
-            nxt = (response.links.get("next") or {}).get("url") if response.headers.get("Link") else None
-            if nxt is not None and (nxt in seen or len(seen) >= limit):
-                raise HostileAnswer("GitLab's listing repeats a page or does not end")
-            yield here, listed, nxt
-            if nxt is None:
-                return
-            url, query = nxt, None
+            return base.ListingPage(response.url or url, _json(response), base.next_link(response))
+
+        return base.listing_pages(read, self._api + self._project + path, {**params, "per_page": PER_PAGE},
+                             host=self.host, per_page=PER_PAGE, start_url=start_url, max_pages=max_pages)
 
     # --- what the app asks ----------------------------------------------------------------------
 
-    def default_branch(self) -> str:
-        if self._default_branch is None:
-            body = self._get("")
-            branch = body.get("default_branch") if isinstance(body, dict) else None
-            if not isinstance(branch, str) or not branch:
-                raise HostileAnswer("GitLab answered the project without a default branch")
-            self._default_branch = branch
-        return self._default_branch
+    def _read_default_branch(self) -> Any:
+        body = self._get("")
+        return body.get("default_branch") if isinstance(body, dict) else None
 
     def commit(self, sha: str) -> Commit:
         path = f"/repository/commits/{quote(sha, safe='')}"
         body = self._get(path)
         files: list[str] = []
-        for _url, listed, _next in self._pages(f"{path}/diff", {}):
-            files.extend(str(d.get("new_path") or d.get("old_path") or "") for d in listed if isinstance(d, dict))
+        for page in self._pages(f"{path}/diff", {}):
+            files.extend(str(d.get("new_path") or d.get("old_path") or "") for d in page.items if isinstance(d, dict))
         return _to_commit(body, files=tuple(files))
 
     def compare(self, base: str, head: str) -> Comparison:
-        added = self._compared(base, head)
-        removed = self._compared(head, base)
-        status = ("identical" if not added and not removed else "ahead" if not removed
-                  else "behind" if not added else "diverged")
-        return Comparison(status=status, added=added, removed=removed)
+        return compared(self._between(base, head), self._between(head, base))
 
-    def _compared(self, base: str, head: str) -> tuple[str, ...]:
+    def _between(self, base: str, head: str) -> tuple[str, ...]:
         # `straight=false` compares from the merge base (git's `base...head`): what head adds.
         body = self._get("/repository/compare", {"from": base, "to": head, "straight": "false"})
         commits = body.get("commits") if isinstance(body, dict) else None
@@ -161,8 +124,8 @@ class GitLabReader:
 
     def pull_commits(self, number: int) -> tuple[str, ...]:
         shas: list[str] = []
-        for _url, listed, _next in self._pages(f"/merge_requests/{int(number)}/commits", {}):
-            shas.extend(_sha_of(item) for item in listed)
+        for page in self._pages(f"/merge_requests/{int(number)}/commits", {}):
+            shas.extend(_sha_of(item) for item in page.items)
         return tuple(reversed(shas))  # GitLab lists them newest first
 
     def merged_commit(self, number: int) -> str | None:
@@ -172,7 +135,7 @@ class GitLabReader:
             return None
         for field in ("merge_commit_sha", "squash_commit_sha"):
             sha = body.get(field)
-            if isinstance(sha, str) and _SHA.fullmatch(sha):
+            if isinstance(sha, str) and base.FULL_SHA.fullmatch(sha):
                 return sha
         return None
 
@@ -181,41 +144,31 @@ class GitLabReader:
         params: dict[str, Any] = {"ref_name": branch}
         if since is not None:
             params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for url, listed, nxt in self._pages("/repository/commits", params, start_url=start_url,
-                                            max_pages=max_pages):
-            yield HistoryPage(url=url, commits=tuple(_to_commit(item) for item in listed), next_url=nxt)
+        for page in self._pages("/repository/commits", params, start_url=start_url, max_pages=max_pages):
+            yield HistoryPage(url=page.url, commits=tuple(_to_commit(item) for item in page.items),
+                              next_url=page.next_url)
 
-    def history(self, branch: str, since: datetime | None = None) -> Iterator[Commit]:
-        seen: set[str] = set()
-        for page in self.history_pages(branch, since):
-            for commit in page.commits:
-                if commit.sha in seen:
-                    raise HostileAnswer(f"GitLab listed commit {commit.sha[:12]} twice")
-                seen.add(commit.sha)
-                yield commit
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderUnavailable("GitLab answered with something other than JSON") from exc
 
 
 def _sha_of(item: Any) -> str:
-    sha = item.get("id") if isinstance(item, dict) else None
-    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
-        raise HostileAnswer("GitLab answered a commit without a valid SHA")
-    return sha.lower()
+    return base.sha_in(item, "id", "GitLab").lower()
 
 
 def _to_commit(data: Any, files: tuple[str, ...] = ()) -> Commit:
     sha = _sha_of(data)
     parents = data.get("parent_ids") if isinstance(data.get("parent_ids"), list) else []
-    when = data.get("authored_date") or data.get("created_at")
-    try:
-        timestamp = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
-    except ValueError:
-        timestamp = None
     message, url = data.get("message"), data.get("web_url")
     return Commit(
         sha=sha,
         message=message if isinstance(message, str) else "",
         author=str(data.get("author_name") or ""),
-        timestamp=timestamp,
+        timestamp=base.timestamp_of(data.get("authored_date") or data.get("created_at")),
         files=files,
         parents=tuple(_sha_of({"id": parent}) for parent in parents),
         url=url if isinstance(url, str) else None,

@@ -60,6 +60,13 @@ def _unique(keys: Iterable[str]) -> list[str]:
     return [key for key in dict.fromkeys(keys) if key.split("-", 1)[0] not in _NOT_PROJECTS]
 
 
+# A whole field or path segment that must be a key, as Jira allows one (not a key found in text):
+# a project key is a capital letter then up to 29 capitals, digits or `_`; an issue key is a
+# project key of two characters or more, `-`, and a number from 1.
+PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
+
+
 def project_of(key: str) -> str:
     return key.rsplit("-", 1)[0]
 

@@ -53,14 +53,20 @@ def seed_issues(stack: Stack) -> None:
     stack.jira.add_issue("FEAT-305", "Retry analytics dashboard", status="In Progress", parent="FEAT-300")
 
 
-def ship_feature(stack: Stack, *, settings: dict | None = None, week: StoryWeek = THE_WEEK) -> Story:
-    """Install, connect, merge the feature PR and deploy it Monday."""
-    monday = week.monday
+def install_for_the_story(stack: Stack, settings: dict | None = None) -> None:
+    """The story's issues, the app installed, and the settings the story runs with (a comment on
+    drift, naming the business owner), whichever host the repository is on."""
     seed_issues(stack)
     stack.install()
     response = stack.admin("PUT", "/api/settings", {
         "default_policy": "comment", "business_owner_field": OWNER_FIELD, **(settings or {})})
     assert response.status_code == 200, response.text
+
+
+def ship_feature(stack: Stack, *, settings: dict | None = None, week: StoryWeek = THE_WEEK) -> Story:
+    """Install, connect, merge the feature PR and deploy it Monday."""
+    monday = week.monday
+    install_for_the_story(stack, settings)
     github = stack.start_github()
     connection = stack.connect_repository()
     repo = github.repo

@@ -1,14 +1,33 @@
 """Sending a simulated host's webhooks and keeping what was sent, for the GitLab and Bitbucket
-simulators: each delivery is kept with its headers and body so a test can redeliver it exactly."""
+simulators: each delivery is kept with its headers and body so a test can redeliver it exactly.
+And the payload templates every simulated host (GitHub's too) builds its deliveries from."""
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 import requests
 
 DELIVERY_TIMEOUT_SECONDS = 30
+
+
+@cache
+def packaged_json(package: str, name: str) -> dict[str, Any]:
+    """A payload template packaged in `package`'s `payload_templates/`, read once and shared: read it,
+    never change it (`packaged_template` gives a copy to change)."""
+    text = resources.files(package).joinpath("payload_templates", name).read_text("utf-8")
+    return json.loads(text)
+
+
+def packaged_template(package: str, name: str) -> dict[str, Any]:
+    """A fresh deep copy of a packaged payload template, safe to change."""
+    return copy.deepcopy(packaged_json(package, name))
 
 
 @dataclass

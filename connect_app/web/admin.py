@@ -28,7 +28,7 @@ from connect_app.errors import AppError, BadRequest, Forbidden, NotFound
 from connect_app.intake.store import json_body, raw_body, request_json
 from connect_app.jobs import queue
 from connect_app.jobs.kinds import queue_backfill, queue_delivery_again, queue_recompute, queue_sync
-from connect_app.reality.keys import project_of
+from connect_app.reality.keys import PROJECT_KEY, project_of
 from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso
 from connect_app.services import services
@@ -47,14 +47,13 @@ from connect_app.store.models import (
 from connect_app.store.secrets import new_token
 from connect_app.sync.plan import plan_comment, plan_fields
 from connect_app.sync.policy import project_policy, validate_settings
-from connect_app.web.providers import PROVIDERS
+from connect_app.web.providers import REPOSITORY_HOSTS
 
 bp = Blueprint("admin_api", __name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}-[1-9][0-9]{0,9}$")
 # A repository's web or clone address: https://host/path, ssh://git@host/path, git@host:path.
 _REPOSITORY_ADDRESS = re.compile(r"^(?:https?://(?:[^@/]+@)?(?P<host>[^/]+)/|ssh://git@(?P<ssh>[^/]+)/|git@(?P<scp>[^:]+):)"
@@ -110,7 +109,7 @@ MAX_ID = 2**63 - 1
 
 
 def webhook_url(connection_id: str, provider: str = "github") -> str:
-    return f"{services().settings.app_base_url}{PROVIDERS[provider].webhook_path}{connection_id}"
+    return f"{services().settings.app_base_url}{REPOSITORY_HOSTS[provider].webhook_path}{connection_id}"
 
 
 def connection_view(connection: Connection) -> dict[str, Any]:
@@ -171,7 +170,7 @@ def repository_path(text: str, provider: str = "github") -> str:
 def _connection_request(data: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     name = data.get("provider", "github")
-    provider = PROVIDERS.get(name) if isinstance(name, str) else None
+    provider = REPOSITORY_HOSTS.get(name) if isinstance(name, str) else None
     if provider is None:
         raise BadRequest('provider must be "github", "gitlab" or "bitbucket".')
     repository = data.get("repository")
@@ -222,7 +221,7 @@ def create_connection() -> tuple[Response, int]:
         "webhook_url": url,
         "webhook_secret": webhook_secret,
         "deploy_token": deploy_token,
-        f"{fields['provider']}_settings": PROVIDERS[fields["provider"]].webhook_settings(url),
+        f"{fields['provider']}_settings": REPOSITORY_HOSTS[fields["provider"]].webhook_settings(url),
         "deployments_url": f"{svc.settings.app_base_url}/api/deployments/{connection_id}",
         "flags_urls": {p: f"{svc.settings.app_base_url}/flags/{p}/{connection_id}"
                        for p in ("launchdarkly", "unleash", "generic")},
@@ -393,7 +392,7 @@ def dry_run_preview() -> Response:
 def _project(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or not _PROJECT_KEY.match(value):
+    if not isinstance(value, str) or not PROJECT_KEY.match(value):
         raise BadRequest("project must be a Jira project key such as FEAT.", "invalid_project")
     return value
 

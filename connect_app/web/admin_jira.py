@@ -8,7 +8,6 @@ Same guard as the rest of the admin API: a context JWT of a user Jira says holds
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -21,15 +20,15 @@ from connect_app.connect.audited import jira_for
 from connect_app.connect.auth import caller
 from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest
-from connect_app.intake.flags import PROVIDERS, TEST_HEADER, test_signature
+from connect_app.intake.flags import FLAG_SERVICES, TEST_HEADER, test_signature
 from connect_app.intake.store import json_body, raw_body
+from connect_app.reality.keys import PROJECT_KEY
 from connect_app.services import services
 from connect_app.web.admin import _own_connection, admin_required
 
 bp = Blueprint("admin_jira", __name__)
 
 T = TypeVar("T")
-PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 EPICS_SHOWN = 100
 TEST_TIMEOUT = 10.0
 
@@ -111,8 +110,8 @@ def test_delivery(connection_id: str) -> Response:
         connection = _own_connection(session, connection_id)
         secret = svc.box.open(connection.webhook_secret_sealed)
     provider = (json_body(raw_body() or b"{}") or {}).get("provider", "generic")
-    if provider not in PROVIDERS:
-        raise BadRequest(f"provider must be one of {', '.join(PROVIDERS)}.", "unknown_provider")
+    if provider not in FLAG_SERVICES:
+        raise BadRequest(f"provider must be one of {', '.join(FLAG_SERVICES)}.", "unknown_provider")
     url = f"{svc.settings.app_base_url}/flags/{provider}/{connection_id}"
     nonce = secrets.token_hex(8)
     body = json.dumps({"systemRealityTest": nonce}).encode()

@@ -13,10 +13,11 @@ from connect_app.connect.jira import JiraError
 from connect_app.errors import BadRequest, Forbidden, NotFound
 from connect_app.intake.store import request_json
 from connect_app.jobs.kinds import queue_recompute
+from connect_app.reality.keys import ISSUE_KEY
 from connect_app.services import services
 from connect_app.store.db import transaction
 from connect_app.store.models import Tenant
-from connect_app.web.panel import ISSUE_KEY, issue_grants, jira_unavailable
+from connect_app.web.panel import issue_grants, jira_unavailable
 
 bp = Blueprint("flag_links", __name__)
 

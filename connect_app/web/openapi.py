@@ -13,13 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from connect_app.intake.github import PROCESSED_EVENTS
+from connect_app.reality import keys
 from connect_app.services import services
 
 bp = Blueprint("openapi", __name__)
 
 Schema = dict[str, Any]
 
-ISSUE_KEY_PATTERN = r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$"
 DRIFT_STATES = ["live", "pending-deploy", "reverted", "partially-reverted", "rolled-back", "flag-off", "hotfixed"]
 REFUSALS = {
     400: "Malformed request: bad JSON, a missing or wrongly typed field.",
@@ -239,7 +239,7 @@ def _jira_picker_paths(admin: dict[str, Any]) -> dict[str, Schema]:
         "/api/jira/projects/{project}/statuses": {"get": _operation(
             "A project's statuses; `done` says whether Jira's Done category holds each", "admin",
             {"200": _json(named, "`id`, `name`, `done`, `category`.")},
-            parameters=[_path("project", "A Jira project key.", {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"})],
+            parameters=[_path("project", "A Jira project key.", _string(pattern=keys.PROJECT_KEY.pattern))],
             security=CONTEXT_JWT, refusals=(400, 401, 403, 502))},
         "/api/jira/epics": {"get": _operation(
             "A project's epics, most recently updated first", "admin",
@@ -350,7 +350,7 @@ def _schemas() -> dict[str, Schema]:
             "deployed_at": time, "url": link}, ("environment", "sha")),
         "ConfigChange": _obj({
             "environment": _string("e.g. production"), "change": _string(enum=["applied", "reverted"]),
-            "issue_keys": {"type": "array", "items": _string(pattern=ISSUE_KEY_PATTERN)},
+            "issue_keys": {"type": "array", "items": _string(pattern=keys.ISSUE_KEY.pattern)},
             "description": _string(), "changed_at": time, "url": link},
             ("environment", "change", "issue_keys")),
         "GenericFlag": _obj({"key": _string(), "on": {"type": "boolean"}, "name": _string(),

@@ -10,8 +10,9 @@ from connect_app.connect.auth import caller, iframe_jwt_required
 from connect_app.connect.descriptor import APP_KEY
 from connect_app.errors import BadRequest
 from connect_app.mcp.tokens import RATE_LIMIT, mcp_enabled
+from connect_app.reality.keys import ISSUE_KEY
 from connect_app.services import services
-from connect_app.web.panel import ISSUE_KEY, WINDOWS, issue_view
+from connect_app.web.panel import WINDOWS, issue_view
 
 bp = Blueprint("pages", __name__)
 REPORT_PAGE_KEY = "drift-report"

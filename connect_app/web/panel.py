@@ -25,7 +25,7 @@ from connect_app.connect.jira import JiraClient, JiraError, is_done
 from connect_app.errors import AppError, BadRequest, NotFound
 from connect_app.reality import story
 from connect_app.reality.drift import TimelineEvent
-from connect_app.reality.keys import project_of
+from connect_app.reality.keys import ISSUE_KEY, PROJECT_KEY, project_of
 from connect_app.reality.model import NOT_DRIFT
 from connect_app.reality.record import drift_from_record, iso, iso_in_zone, parse_iso, property_value
 from connect_app.reality.rollup import ChildReality, drifted_names, rollup_headline
@@ -37,8 +37,6 @@ from connect_app.sync.still_open import still_open
 
 bp = Blueprint("reality_api", __name__)
 
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-[1-9][0-9]*$")
-PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,29}$")
 TIMELINE_PAGE = 50
 MAX_TIMELINE_PAGE = 1_000_000
 WINDOWS = {"24h": timedelta(hours=24), "48h": timedelta(hours=48), "72h": timedelta(hours=72),

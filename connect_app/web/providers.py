@@ -26,7 +26,7 @@ class Provider:
 
 
 _SEGMENT = r"[A-Za-z0-9_.-]{1,100}"
-PROVIDERS: dict[str, Provider] = {
+REPOSITORY_HOSTS: dict[str, Provider] = {
     "github": Provider("github", "GitHub", "owner/name", re.compile(rf"^{_SEGMENT}/{_SEGMENT}$"),
                        "https://api.github.com", "/github/webhook/",
                        web_example="https://github.com/owner/name"),

@@ -10,7 +10,6 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -18,28 +17,31 @@ import yaml
 from connect_app.sandbox.bitbucket import payloads
 from connect_app.sandbox.bitbucket.simulator import BitbucketSimulator
 from connect_app.sandbox.github.gitrepo import GitRepo
-from connect_app.sandbox.stack import STAKEHOLDERS, RepositoryConnection, Stack
-from connect_app.sandbox.story import MONDAY, OWNER_FIELD, REVERT_AT, REVERT_DEPLOYED_AT, seed_issues
+from connect_app.sandbox.stack import RepositoryConnection, Stack
+from connect_app.sandbox.story import MONDAY, REVERT_AT, REVERT_DEPLOYED_AT, install_for_the_story
+
+from .hosted_stories import (
+    assert_a_long_push_is_read_in_full,
+    assert_backfill_finds_the_revert,
+    assert_feat304_reverted_in_production,
+    assert_resent_hooks_change_nothing,
+    connect_host,
+)
 
 TOKEN = "bb-sandbox-access-token"
 
 
 @pytest.fixture
 def bitbucket(stack: Stack) -> Iterator[BitbucketSimulator]:
-    simulator = BitbucketSimulator(GitRepo(stack.workdir / "bitbucket-repo"), token=TOKEN).start()
-    yield simulator
-    simulator.stop()
+    with BitbucketSimulator(GitRepo(stack.workdir / "bitbucket-repo"), token=TOKEN) as simulator:
+        yield simulator
 
 
 def _connect(stack: Stack, bitbucket: BitbucketSimulator) -> RepositoryConnection:
-    response = stack.admin("POST", "/api/connections", {"provider": "bitbucket", "repository": bitbucket.full_name,
-                                                        "api_url": bitbucket.api_url, "token": TOKEN})
-    assert response.status_code == 201, response.text
-    data = response.json()
-    assert data["webhook_url"].endswith(f"/bitbucket/webhook/{data['id']}")
+    connection, data = connect_host(stack, bitbucket, "bitbucket", {"repository": bitbucket.full_name,
+                                                                     "api_url": bitbucket.api_url, "token": TOKEN})
     assert "Pull Request: Merged" in data["bitbucket_settings"]["triggers"]
-    bitbucket.add_hook(data["webhook_url"], data["webhook_secret"])
-    return RepositoryConnection(data["id"], data["webhook_url"], data["webhook_secret"], data["deploy_token"])
+    return connection
 
 
 def _run_readme_pipelines_step(stack: Stack, connection: RepositoryConnection, sha: str) -> None:
@@ -63,21 +65,10 @@ def _run_readme_pipelines_step(stack: Stack, connection: RepositoryConnection, s
     assert json.loads(done.stdout)["status"] == "stored"
 
 
-def _mentions(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if node.get("type") == "mention":
-            yield node
-        for child in node.get("content", []) or []:
-            yield from _mentions(child)
-
-
 @pytest.mark.postgres
 def test_feat304_on_bitbucket_squash_merge_revert_and_pipelines_deploy(stack: Stack,
                                                                        bitbucket: BitbucketSimulator) -> None:
-    seed_issues(stack)
-    stack.install()
-    assert stack.admin("PUT", "/api/settings", {"default_policy": "comment",
-                                                "business_owner_field": OWNER_FIELD}).status_code == 200
+    install_for_the_story(stack)
     connection = _connect(stack, bitbucket)
     repo = bitbucket.repo
     repo.commit("Initial checkout service", {"checkout/service.py": "def pay():\n    return True\n"}, when=MONDAY)
@@ -102,25 +93,11 @@ def test_feat304_on_bitbucket_squash_merge_revert_and_pipelines_deploy(stack: St
     _run_readme_pipelines_step(stack, connection, repo.rev_parse("main"))
     stack.settle()
 
-    issue = stack.jira.issues["FEAT-304"]
-    prop = issue["properties"]["system-reality"]
-    assert (prop["drift"], prop["environment"]) == ("reverted", "production")
-    assert prop["since"].startswith("2026-11-25T23:31")
-    assert prop["changes"] >= 1 and prop["reverted"] == prop["changes"]
-    assert "drift-reverted" in issue["labels"]
-    assert len(issue["comments"]) == 1
-    assert revert[:7] in str(issue["comments"][0]["body"])
-    mentioned = {node["attrs"]["id"] for node in _mentions(issue["comments"][0]["body"])}
-    assert {account for account, _name in STAKEHOLDERS.values()} <= mentioned
+    assert_feat304_reverted_in_production(stack, revert)
     # The abbreviated merge commit of the pull request was expanded through the API.
     assert any(path.endswith(f"/commit/{squash[:12]}") for _method, path in bitbucket.api_requests)
 
-    stack.jira.reset_log()
-    for guid in dict.fromkeys(delivery.guid for delivery in list(bitbucket.deliveries)):
-        bitbucket.redeliver(guid)
-    stack.settle()
-    assert stack.jira.writes() == []
-    assert len(stack.jira.issues["FEAT-304"]["comments"]) == 1
+    assert_resent_hooks_change_nothing(stack, bitbucket)
 
 
 def test_forged_bitbucket_signature_is_refused_and_changes_nothing(stack: Stack,
@@ -147,35 +124,12 @@ def test_forged_bitbucket_signature_is_refused_and_changes_nothing(stack: Stack,
 
 
 def test_backfill_reads_a_bitbucket_repository_through_the_api(stack: Stack, bitbucket: BitbucketSimulator) -> None:
-    stack.jira.add_issue("FEAT-5", "Store credit", status="Done")
-    stack.install()
-    repo = bitbucket.repo
-    repo.commit("Initial", {"README.md": "shop\n"})
-    change = repo.commit("FEAT-5: store credit", {"credit.py": "CREDIT = True\n"})
-    repo.revert(change)
-    connection = _connect(stack, bitbucket)
-    assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
-    stack.settle()
-    state = stack.admin("GET", f"/api/connections/{connection.id}").json()["backfill"]
-    assert (state["state"], state["total"]) == ("done", 3)
-    prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
-    assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
+    assert_backfill_finds_the_revert(stack, bitbucket.repo, lambda: _connect(stack, bitbucket))
 
 
 def test_a_truncated_push_is_read_in_full_through_the_api(stack: Stack, bitbucket: BitbucketSimulator) -> None:
     """Bitbucket lists at most 5 commits per change (`truncated`); the rest come from the API."""
-    stack.jira.add_issue("FEAT-11", "Wallets", status="Done")
-    stack.install()
-    _connect(stack, bitbucket)
-    bitbucket.repo.commit("Initial", {"README.md": "shop\n"})
-    bitbucket.push_branch()
-    bitbucket.repo.commit("FEAT-11: wallets", {"wallet.py": "W = 1\n"})
-    for n in range(6):
-        bitbucket.repo.commit(f"Tidy {n}", {"tidy.txt": f"{n}\n"})
-    bitbucket.push_branch()
-    stack.settle()
-    prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
-    assert (prop["drift"], prop["changes"]) == ("live", 1)
+    assert_a_long_push_is_read_in_full(stack, bitbucket, lambda: _connect(stack, bitbucket), payloads.PUSH_LIMIT)
 
 
 def test_bitbucket_revert_of_a_merge_commit_pull_request(stack: Stack, bitbucket: BitbucketSimulator) -> None:

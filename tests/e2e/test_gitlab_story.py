@@ -15,38 +15,37 @@ import pytest
 import requests
 
 from connect_app.sandbox.github.gitrepo import GitRepo
+from connect_app.sandbox.gitlab.payloads import PUSH_LIMIT
 from connect_app.sandbox.gitlab.simulator import GitLabSimulator
-from connect_app.sandbox.stack import STAKEHOLDERS, RepositoryConnection, Stack
-from connect_app.sandbox.story import MONDAY, OWNER_FIELD, REVERT_AT, REVERT_DEPLOYED_AT, seed_issues
+from connect_app.sandbox.stack import RepositoryConnection, Stack
+from connect_app.sandbox.story import MONDAY, REVERT_AT, REVERT_DEPLOYED_AT, install_for_the_story
+
+from .hosted_stories import (
+    assert_a_long_push_is_read_in_full,
+    assert_backfill_finds_the_revert,
+    assert_feat304_reverted_in_production,
+    assert_resent_hooks_change_nothing,
+    connect_host,
+)
 
 TOKEN = "glpat-sandbox-token"
 
 
 @pytest.fixture
 def gitlab(stack: Stack) -> Iterator[GitLabSimulator]:
-    simulator = GitLabSimulator(GitRepo(stack.workdir / "gitlab-repo"), token=TOKEN).start()
-    yield simulator
-    simulator.stop()
+    with GitLabSimulator(GitRepo(stack.workdir / "gitlab-repo"), token=TOKEN) as simulator:
+        yield simulator
 
 
-def _connect(stack: Stack, gitlab: GitLabSimulator, *, token: str | None = TOKEN) -> RepositoryConnection:
-    body: dict[str, Any] = {"provider": "gitlab", "repository": gitlab.project.path, "api_url": gitlab.api_url}
-    if token:
-        body["token"] = token
-    response = stack.admin("POST", "/api/connections", body)
-    assert response.status_code == 201, response.text
-    data = response.json()
-    assert data["webhook_url"].endswith(f"/gitlab/webhook/{data['id']}")
+def _connect(stack: Stack, gitlab: GitLabSimulator) -> RepositoryConnection:
+    connection, data = connect_host(stack, gitlab, "gitlab", {"repository": gitlab.project.path,
+                                                               "api_url": gitlab.api_url, "token": TOKEN})
     assert "Merge request events" in data["gitlab_settings"]["trigger"]
-    gitlab.add_hook(data["webhook_url"], data["webhook_secret"])
-    return RepositoryConnection(data["id"], data["webhook_url"], data["webhook_secret"], data["deploy_token"])
+    return connection
 
 
 def _ship_feature(stack: Stack, gitlab: GitLabSimulator) -> tuple[RepositoryConnection, int, str]:
-    seed_issues(stack)
-    stack.install()
-    settings = stack.admin("PUT", "/api/settings", {"default_policy": "comment", "business_owner_field": OWNER_FIELD})
-    assert settings.status_code == 200, settings.text
+    install_for_the_story(stack)
     connection = _connect(stack, gitlab)
     repo = gitlab.repo
     repo.commit("Initial checkout service", {"checkout/service.py": "def pay():\n    return True\n"}, when=MONDAY)
@@ -70,14 +69,6 @@ def _deploy_through_ci(stack: Stack, connection: RepositoryConnection, sha: str)
     stack.settle()
 
 
-def _mentions(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if node.get("type") == "mention":
-            yield node
-        for child in node.get("content", []) or []:
-            yield from _mentions(child)
-
-
 @pytest.mark.postgres
 def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack, gitlab: GitLabSimulator) -> None:
     connection, iid, squash = _ship_feature(stack, gitlab)
@@ -95,29 +86,14 @@ def test_feat304_on_gitlab_squash_merge_revert_button_and_ci_deploy(stack: Stack
     assert stack.jira.issues["FEAT-304"]["comments"] == []
     _deploy_through_ci(stack, connection, revert)
 
-    issue = stack.jira.issues["FEAT-304"]
-    prop = issue["properties"]["system-reality"]
-    assert (prop["drift"], prop["environment"]) == ("reverted", "production")
-    assert prop["since"].startswith("2026-11-25T23:31")
-    assert prop["changes"] >= 1 and prop["reverted"] == prop["changes"]
-    assert "drift-reverted" in issue["labels"]
-    assert len(issue["comments"]) == 1
-    assert revert[:7] in str(issue["comments"][0]["body"])
-    mentioned = {node["attrs"]["id"] for node in _mentions(issue["comments"][0]["body"])}
-    assert {account for account, _name in STAKEHOLDERS.values()} <= mentioned
+    assert_feat304_reverted_in_production(stack, revert)
     # The epic FEAT-300 rolls its feature up in the same property (INTERFACES section 3).
     assert sorted(stack.search("drift = reverted")) == ["FEAT-300", "FEAT-304"]
     assert stack.search("driftedChildren > 0") == ["FEAT-300"]
     # The app read the project through the API (the merge request's squash commit, its commits).
     assert any("/merge_requests/1" in path for _method, path in gitlab.api_requests)
 
-    # GitLab resends every hook: nothing new reaches Jira.
-    stack.jira.reset_log()
-    for guid in dict.fromkeys(delivery.guid for delivery in list(gitlab.deliveries)):
-        gitlab.redeliver(guid)
-    stack.settle()
-    assert stack.jira.writes() == []
-    assert len(stack.jira.issues["FEAT-304"]["comments"]) == 1
+    assert_resent_hooks_change_nothing(stack, gitlab)
 
 
 @pytest.mark.parametrize("new_merge_request", [False, True])
@@ -212,37 +188,13 @@ def _push_of_head(gitlab: GitLabSimulator) -> dict[str, Any]:
 
 
 def test_backfill_reads_a_gitlab_project_through_the_api(stack: Stack, gitlab: GitLabSimulator) -> None:
-    stack.jira.add_issue("FEAT-5", "Store credit", status="Done")
-    stack.install()
-    repo = gitlab.repo
-    repo.commit("Initial", {"README.md": "shop\n"})
-    change = repo.commit("FEAT-5: store credit", {"credit.py": "CREDIT = True\n"})
-    repo.revert(change)
-    connection = _connect(stack, gitlab)
-    response = stack.admin("POST", f"/api/connections/{connection.id}/backfill", {})
-    assert response.status_code == 202, response.text
-    stack.settle()
-    state = stack.admin("GET", f"/api/connections/{connection.id}").json()["backfill"]
-    assert (state["state"], state["total"]) == ("done", 3)
-    prop = stack.jira.issues["FEAT-5"]["properties"]["system-reality"]
-    assert (prop["drift"], prop["changes"], prop["reverted"]) == ("reverted", 1, 1)
+    assert_backfill_finds_the_revert(stack, gitlab.repo, lambda: _connect(stack, gitlab))
 
 
 def test_a_push_of_more_than_twenty_commits_is_read_in_full_through_the_api(stack: Stack,
                                                                              gitlab: GitLabSimulator) -> None:
     """GitLab lists only the newest 20 commits of a push; the oldest ones come from the API."""
-    stack.jira.add_issue("FEAT-11", "Wallets", status="Done")
-    stack.install()
-    _connect(stack, gitlab)
-    gitlab.repo.commit("Initial", {"README.md": "shop\n"})
-    gitlab.push_branch()
-    gitlab.repo.commit("FEAT-11: wallets", {"wallet.py": "W = 1\n"})
-    for n in range(22):
-        gitlab.repo.commit(f"Tidy {n}", {"tidy.txt": f"{n}\n"})
-    gitlab.push_branch()
-    stack.settle()
-    prop = stack.jira.issues["FEAT-11"]["properties"]["system-reality"]
-    assert (prop["drift"], prop["changes"]) == ("live", 1)
+    assert_a_long_push_is_read_in_full(stack, gitlab, lambda: _connect(stack, gitlab), PUSH_LIMIT)
 
 
 def test_a_gitlab_release_shows_on_the_panel_of_the_features_its_tag_ships(stack: Stack,

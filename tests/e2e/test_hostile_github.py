@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from connect_app.jobs import backfill
-from connect_app.providers import github as provider
+from connect_app.providers import base as provider
 from connect_app.sandbox.github.gitrepo import GitRepo
 from connect_app.sandbox.github.hostile import MODES as HOSTILE_MODES
 from connect_app.sandbox.github.simulator import GitHubSimulator

@@ -14,18 +14,16 @@ from connect_app.providers.base import HostileAnswer, ProviderUnavailable
 from connect_app.providers.bitbucket import BitbucketReader
 from connect_app.sandbox.bitbucket.simulator import BitbucketSimulator
 from connect_app.sandbox.github.gitrepo import GitRepo
-from connect_app.sandbox.server import ServedApp
+
+from .host_readers import assert_templates_are_the_documented_examples, served, served_elsewhere
 
 TOKEN = "bb-reader"
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "bitbucket-webhooks"
-TEMPLATES = Path(__file__).parents[2] / "connect_app" / "sandbox" / "bitbucket" / "payload_templates"
 
 
 @pytest.fixture
 def bitbucket(tmp_path: Path) -> Iterator[BitbucketSimulator]:
-    simulator = BitbucketSimulator(GitRepo(tmp_path / "repo"), token=TOKEN).start()
-    yield simulator
-    simulator.stop()
+    with BitbucketSimulator(GitRepo(tmp_path / "repo"), token=TOKEN) as simulator:
+        yield simulator
 
 
 def _reader(bitbucket: BitbucketSimulator, token: str = TOKEN) -> BitbucketReader:
@@ -65,34 +63,21 @@ def test_a_wrong_token_is_an_unavailable_api(bitbucket: BitbucketSimulator) -> N
 
 
 def test_a_next_page_on_another_host_is_never_requested_with_the_token() -> None:
-    elsewhere_hits: list[str] = []
-    elsewhere = Flask("elsewhere")
+    with served_elsewhere({"values": []}) as (elsewhere, elsewhere_hits):
+        hostile = Flask("hostile-bitbucket")
 
-    @elsewhere.get("/<path:rest>")
-    def anything(rest: str) -> object:
-        elsewhere_hits.append(rest)
-        return jsonify({"values": []})
+        @hostile.get("/2.0/repositories/<path:rest>")
+        def listing(rest: str) -> object:
+            return jsonify({"values": [], "next": f"{elsewhere}/2.0/steal?page=2"})
 
-    served = ServedApp(elsewhere).start()
-    hostile = Flask("hostile-bitbucket")
-
-    @hostile.get("/2.0/repositories/<path:rest>")
-    def listing(rest: str) -> object:
-        return jsonify({"values": [], "next": f"{served.url}/2.0/steal?page=2"})
-
-    hostile_server = ServedApp(hostile).start()
-    try:
-        for allowed in (hostile_server.url, f"{hostile_server.url},{served.url}"):
-            reader = BitbucketReader(api_url=f"{hostile_server.url}/2.0", repository="acme/shop", token=TOKEN,
-                                     allowed_api_urls=tuple(parse_patterns(allowed)))
-            with pytest.raises(HostileAnswer):
-                list(reader.history_pages("main"))
+        with served(hostile) as hostile_url:
+            for allowed in (hostile_url, f"{hostile_url},{elsewhere}"):
+                reader = BitbucketReader(api_url=f"{hostile_url}/2.0", repository="acme/shop", token=TOKEN,
+                                         allowed_api_urls=tuple(parse_patterns(allowed)))
+                with pytest.raises(HostileAnswer):
+                    list(reader.history_pages("main"))
         assert elsewhere_hits == []
-    finally:
-        hostile_server.stop()
-        served.stop()
 
 
 def test_packaged_templates_are_the_documented_examples() -> None:
-    for fixture in FIXTURES.glob("*.json"):
-        assert (TEMPLATES / fixture.name).read_bytes() == fixture.read_bytes(), fixture.name
+    assert_templates_are_the_documented_examples("bitbucket")

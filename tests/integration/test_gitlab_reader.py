@@ -14,18 +14,16 @@ from connect_app.providers.base import HostileAnswer, ProviderUnavailable
 from connect_app.providers.gitlab import GitLabReader
 from connect_app.sandbox.github.gitrepo import GitRepo
 from connect_app.sandbox.gitlab.simulator import GitLabSimulator
-from connect_app.sandbox.server import ServedApp
+
+from .host_readers import assert_templates_are_the_documented_examples, served, served_elsewhere
 
 TOKEN = "glpat-reader"
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "gitlab-webhooks"
-TEMPLATES = Path(__file__).parents[2] / "connect_app" / "sandbox" / "gitlab" / "payload_templates"
 
 
 @pytest.fixture
 def gitlab(tmp_path: Path) -> Iterator[GitLabSimulator]:
-    simulator = GitLabSimulator(GitRepo(tmp_path / "repo"), token=TOKEN).start()
-    yield simulator
-    simulator.stop()
+    with GitLabSimulator(GitRepo(tmp_path / "repo"), token=TOKEN) as simulator:
+        yield simulator
 
 
 def _reader(gitlab: GitLabSimulator, token: str | None = TOKEN, allowed: str | None = None) -> GitLabReader:
@@ -72,39 +70,26 @@ def test_a_wrong_token_is_an_unavailable_api(gitlab: GitLabSimulator) -> None:
 def test_a_link_to_a_host_outside_the_allow_list_is_never_followed(gitlab: GitLabSimulator) -> None:
     """python-gitlab would follow `Link: next` anywhere; the guarded session refuses the host, and
     the token never leaves the connection's own API origin."""
-    elsewhere_hits: list[str] = []
-    elsewhere = Flask("elsewhere")
+    with served_elsewhere([]) as (elsewhere, elsewhere_hits):
+        hostile = Flask("hostile-gitlab")
 
-    @elsewhere.get("/<path:rest>")
-    def anything(rest: str) -> object:
-        elsewhere_hits.append(rest)
-        return jsonify([])
+        @hostile.get("/api/v4/projects/<path:rest>")
+        def listing(rest: str) -> object:
+            response = jsonify([])
+            response.headers["Link"] = f'<{elsewhere}/api/v4/steal?page=2>; rel="next"'
+            return response
 
-    served = ServedApp(elsewhere).start()
-    hostile = Flask("hostile-gitlab")
-
-    @hostile.get("/api/v4/projects/<path:rest>")
-    def listing(rest: str) -> object:
-        response = jsonify([])
-        response.headers["Link"] = f'<{served.url}/api/v4/steal?page=2>; rel="next"'
-        return response
-
-    hostile_server = ServedApp(hostile).start()
-    try:
-        reader = GitLabReader(api_url=f"{hostile_server.url}/api/v4", repository="acme/shop", token=TOKEN,
-                              allowed_api_urls=tuple(parse_patterns(hostile_server.url)))
-        with pytest.raises(HostileAnswer, match="allow-list"):
-            list(reader.history_pages("main"))
-        # Allowed, but another origin: the token is refused there too.
-        both = f"{hostile_server.url},{served.url}"
-        reader = GitLabReader(api_url=f"{hostile_server.url}/api/v4", repository="acme/shop", token=TOKEN,
-                              allowed_api_urls=tuple(parse_patterns(both)))
-        with pytest.raises(HostileAnswer, match="credentials"):
-            list(reader.history_pages("main"))
+        with served(hostile) as hostile_url:
+            reader = GitLabReader(api_url=f"{hostile_url}/api/v4", repository="acme/shop", token=TOKEN,
+                                  allowed_api_urls=tuple(parse_patterns(hostile_url)))
+            with pytest.raises(HostileAnswer, match="allow-list"):
+                list(reader.history_pages("main"))
+            # Allowed, but another origin: the token is refused there too.
+            reader = GitLabReader(api_url=f"{hostile_url}/api/v4", repository="acme/shop", token=TOKEN,
+                                  allowed_api_urls=tuple(parse_patterns(f"{hostile_url},{elsewhere}")))
+            with pytest.raises(HostileAnswer, match="credentials"):
+                list(reader.history_pages("main"))
         assert elsewhere_hits == []
-    finally:
-        hostile_server.stop()
-        served.stop()
 
 
 def test_api_address_must_be_allowed_and_be_api_v4(gitlab: GitLabSimulator) -> None:
@@ -116,5 +101,4 @@ def test_api_address_must_be_allowed_and_be_api_v4(gitlab: GitLabSimulator) -> N
 
 
 def test_packaged_templates_are_the_documented_examples() -> None:
-    for fixture in FIXTURES.glob("*.json"):
-        assert (TEMPLATES / fixture.name).read_bytes() == fixture.read_bytes(), fixture.name
+    assert_templates_are_the_documented_examples("gitlab")

@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from connect_app.sandbox.github.gitrepo import CommitInfo
+from connect_app.sandbox.webhooks import packaged_template
 
 PUSH_LIMIT = 5  # Bitbucket lists at most 5 commits per change, newest first
 
 
-@cache
-def _load(name: str) -> dict[str, Any]:
-    text = resources.files("connect_app.sandbox.bitbucket").joinpath("payload_templates", name).read_text("utf-8")
-    return json.loads(text)
-
-
 def template(name: str) -> dict[str, Any]:
-    return copy.deepcopy(_load(name))
+    return packaged_template("connect_app.sandbox.bitbucket", name)
 
 
 def bitbucket_time(when: datetime) -> str:

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from flask import Flask
+
 from connect_app.sandbox.bitbucket import payloads
 from connect_app.sandbox.bitbucket.api import build_api_app
 from connect_app.sandbox.bitbucket.payloads import PullRequestFacts, Repository
 from connect_app.sandbox.github.gitrepo import GitRepo
-from connect_app.sandbox.server import ServedApp
-from connect_app.sandbox.webhooks import Hook, Sender, SentDelivery
+from connect_app.sandbox.hosted import SimulatedHost
+from connect_app.sandbox.webhooks import Hook
 
 MergeStrategy = Literal["merge_commit", "squash"]
 
@@ -37,35 +38,21 @@ class PullRequestRecord:
     merge_commit: str | None = None
 
 
-class BitbucketSimulator:
+class BitbucketSimulator(SimulatedHost):
+    host_name = "Bitbucket"
+    api_path = "/2.0"
+
     def __init__(self, repo: GitRepo, full_name: str = "acme/shop", default_branch: str = "main", *,
                  token: str | None = None) -> None:
-        self.repo = repo
+        super().__init__(repo, default_branch)
         self.full_name = full_name
         self.default_branch = default_branch
         self.token = token
-        self.sender = Sender()
         self.pull_requests: dict[int, PullRequestRecord] = {}
-        self.api_requests: list[tuple[str, str]] = []
-        self._pushed_head: str | None = repo.resolve(default_branch)
-        self._server: ServedApp | None = None
         self._next_id = 1
 
-    def start(self) -> BitbucketSimulator:
-        if self._server is None:
-            self._server = ServedApp(build_api_app(self)).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def api_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Bitbucket simulator is not started")
-        return f"{self._server.url}/2.0"
+    def api_app(self) -> Flask:
+        return build_api_app(self)
 
     @property
     def repository(self) -> Repository:
@@ -73,35 +60,22 @@ class BitbucketSimulator:
 
     # --- webhooks ---------------------------------------------------------------------------
 
-    def add_hook(self, url: str, secret: str) -> None:
-        self.sender.hooks.append(Hook(url, secret))
-
     def deliver(self, event: str, payload: dict[str, Any], *, secret: str | None = None) -> str:
         """POST to every hook, signed with the hook's secret (or `secret`, for forged deliveries)."""
-        request_uuid = str(uuid.uuid4())
-        body = json.dumps(payload).encode()
-        for hook in self.sender.hooks:
-            headers = {"Content-Type": "application/json", "User-Agent": "Bitbucket-Webhooks/2.0",
-                       "X-Event-Key": event, "X-Request-UUID": request_uuid, "X-Attempt-Number": "1",
-                       "X-Hook-UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, hook.url)),
-                       "X-Hub-Signature": signature(hook.secret if secret is None else secret, body)}
-            self.sender.post(hook.url, event, request_uuid, headers, body)
-        return request_uuid
 
-    @property
-    def deliveries(self) -> list[SentDelivery]:
-        return self.sender.deliveries
+        def headers(hook: Hook, request_uuid: str, body: bytes) -> dict[str, str]:
+            return {"Content-Type": "application/json", "User-Agent": "Bitbucket-Webhooks/2.0",
+                    "X-Event-Key": event, "X-Request-UUID": request_uuid, "X-Attempt-Number": "1",
+                    "X-Hook-UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, hook.url)),
+                    "X-Hub-Signature": signature(hook.secret if secret is None else secret, body)}
 
-    def redeliver(self, guid: str) -> list[SentDelivery]:
-        return self.sender.redeliver(guid)
+        return self._deliver_to_hooks(event, payload, headers)
 
     # --- pushes and pull requests -----------------------------------------------------------
 
     def push_branch(self) -> str:
-        after = self.repo.rev_parse(self.default_branch)
-        before = self._pushed_head
-        infos = self.repo.commit_infos(self.repo.rev_list(before, after, reverse=True))
-        self._pushed_head = after
+        before, after, shas = self._next_push(self.default_branch)
+        infos = self.repo.commit_infos(shas)
         old = self.repo.commit_info(before, with_files=False) if before else None
         payload = payloads.push_payload(self.repository, branch=self.default_branch, old=old,
                                         new=self.repo.commit_info(after, with_files=False), commits=infos)

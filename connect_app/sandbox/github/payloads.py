@@ -13,11 +13,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from connect_app.sandbox.github.gitrepo import CommitInfo, Person
+from connect_app.sandbox.webhooks import packaged_json, packaged_template
 
 # What the octokit examples are about; replaced by the simulated repository everywhere.
 _TEMPLATE_FULL_NAME = "Codertocat/Hello-World"
@@ -34,15 +33,9 @@ CAPTURED_PUSH_TEMPLATE = "captured-webhook-push-to-master.json"
 CAPTURED_PR_CLOSE_TEMPLATE = "captured-webhook-pr-close.json"
 
 
-@cache
-def _load(name: str) -> dict[str, Any]:
-    text = resources.files("connect_app.sandbox.github").joinpath("payload_templates", name).read_text("utf-8")
-    return json.loads(text)
-
-
 def template(name: str) -> dict[str, Any]:
     """A fresh deep copy of a packaged template, safe to modify."""
-    return copy.deepcopy(_load(name))
+    return packaged_template("connect_app.sandbox.github", name)
 
 
 def github_time(when: datetime) -> str:
@@ -135,7 +128,7 @@ def push_commit(info: CommitInfo, ident: RepoIdentity, *, distinct: bool = True)
 
     `info` must carry its files (see `GitRepo.commit_info`); a rename is listed as the old path
     removed and the new path added, as GitHub does in push payloads."""
-    entry = copy.deepcopy(_load(CAPTURED_PUSH_TEMPLATE)["commits"][0])
+    entry = copy.deepcopy(packaged_json("connect_app.sandbox.github", CAPTURED_PUSH_TEMPLATE)["commits"][0])
     added = [f.path for f in info.files if f.status == "added"]
     removed = [f.path for f in info.files if f.status == "removed"]
     modified = [f.path for f in info.files if f.status == "modified"]
@@ -268,7 +261,7 @@ def pull_request_object(ident: RepoIdentity, pr: PullRequestFacts) -> dict[str, 
     if pr.merged:
         # What a real merged delivery carries (captured-webhook-pr-close.json): mergeability is
         # no longer computed and the merger is recorded.
-        captured = _load(CAPTURED_PR_CLOSE_TEMPLATE)["pull_request"]
+        captured = packaged_json("connect_app.sandbox.github", CAPTURED_PR_CLOSE_TEMPLATE)["pull_request"]
         obj["mergeable"] = captured["mergeable"]
         obj["rebaseable"] = captured["rebaseable"]
         obj["mergeable_state"] = captured["mergeable_state"]

@@ -4,27 +4,18 @@ deployment fields. Every other field stays as GitLab documents it."""
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from connect_app.sandbox.github.gitrepo import CommitInfo
+from connect_app.sandbox.webhooks import packaged_template
 
 PUSH_LIMIT = 20  # GitLab lists at most the newest 20 commits of a push
 
 
-@cache
-def _load(name: str) -> dict[str, Any]:
-    text = resources.files("connect_app.sandbox.gitlab").joinpath("payload_templates", name).read_text("utf-8")
-    return json.loads(text)
-
-
 def template(name: str) -> dict[str, Any]:
-    return copy.deepcopy(_load(name))
+    return packaged_template("connect_app.sandbox.gitlab", name)
 
 
 def hook_time(when: datetime) -> str:

@@ -4,18 +4,19 @@ GitLab would send (built from its documented examples), and the REST API v4 the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from flask import Flask
+
 from connect_app.sandbox.github.gitrepo import GitRepo
 from connect_app.sandbox.gitlab import payloads
 from connect_app.sandbox.gitlab.api import build_api_app
 from connect_app.sandbox.gitlab.payloads import MergeRequestFacts, Project
-from connect_app.sandbox.server import ServedApp
-from connect_app.sandbox.webhooks import Hook, Sender, SentDelivery
+from connect_app.sandbox.hosted import SimulatedHost
+from connect_app.sandbox.webhooks import Hook
 
 ZERO_SHA = "0" * 40
 USER_AGENT = "GitLab/17.6.0"
@@ -44,38 +45,22 @@ class MergeRequestRecord:
                 "web_url": f"{project.web_url}/-/merge_requests/{self.iid}"}
 
 
-class GitLabSimulator:
+class GitLabSimulator(SimulatedHost):
+    host_name = "GitLab"
+    api_path = "/api/v4"
+
     def __init__(self, repo: GitRepo, path: str = "acme/checkout/shop", default_branch: str = "main", *,
                  token: str | None = None, web_url: str = "https://gitlab.example.com") -> None:
-        self.repo = repo
+        super().__init__(repo, default_branch)
         self.project = Project(id=4242, path=path, default_branch=default_branch, web_url=f"{web_url}/{path}")
         self.token = token
         self.instance_url = web_url
-        self.sender = Sender()
         self.merge_requests: dict[int, MergeRequestRecord] = {}
-        self.api_requests: list[tuple[str, str]] = []
-        self._pushed_head: str | None = repo.resolve(default_branch)
-        self._server: ServedApp | None = None
         self._next_iid = 1
         self._next_deployment = 15
 
-    # --- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> GitLabSimulator:
-        if self._server is None:
-            self._server = ServedApp(build_api_app(self)).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def api_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the GitLab simulator is not started")
-        return f"{self._server.url}/api/v4"
+    def api_app(self) -> Flask:
+        return build_api_app(self)
 
     @property
     def default_branch(self) -> str:
@@ -83,29 +68,18 @@ class GitLabSimulator:
 
     # --- webhooks ---------------------------------------------------------------------------
 
-    def add_hook(self, url: str, secret_token: str) -> None:
-        self.sender.hooks.append(Hook(url, secret_token))
-
     def deliver(self, event: str, payload: dict[str, Any], *, token: str | None = None) -> str:
         """POST to every hook with GitLab's headers; `token` overrides the hook's secret token
         (forged deliveries). Returns the event UUID."""
-        event_uuid = str(uuid.uuid4())
-        body = json.dumps(payload).encode()
-        for hook in self.sender.hooks:
-            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Gitlab-Event": event,
-                       "X-Gitlab-Token": hook.secret if token is None else token,
-                       "X-Gitlab-Instance": self.instance_url,
-                       "X-Gitlab-Webhook-UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, hook.url)),
-                       "X-Gitlab-Event-UUID": event_uuid, "Idempotency-Key": str(uuid.uuid4())}
-            self.sender.post(hook.url, event, event_uuid, headers, body)
-        return event_uuid
 
-    @property
-    def deliveries(self) -> list[SentDelivery]:
-        return self.sender.deliveries
+        def headers(hook: Hook, event_uuid: str, _body: bytes) -> dict[str, str]:
+            return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Gitlab-Event": event,
+                    "X-Gitlab-Token": hook.secret if token is None else token,
+                    "X-Gitlab-Instance": self.instance_url,
+                    "X-Gitlab-Webhook-UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, hook.url)),
+                    "X-Gitlab-Event-UUID": event_uuid, "Idempotency-Key": str(uuid.uuid4())}
 
-    def redeliver(self, guid: str) -> list[SentDelivery]:
-        return self.sender.redeliver(guid)
+        return self._deliver_to_hooks(event, payload, headers)
 
     # --- pushes -----------------------------------------------------------------------------
 
@@ -117,10 +91,8 @@ class GitLabSimulator:
 
     def push_branch(self) -> str:
         """Announce the default branch's new head (Push Hook)."""
-        after = self.repo.rev_parse(self.default_branch)
-        before = self._pushed_head
-        infos = [self.repo.commit_info(sha) for sha in self.repo.rev_list(before, after, reverse=True)]
-        self._pushed_head = after
+        before, after, shas = self._next_push(self.default_branch)
+        infos = [self.repo.commit_info(sha) for sha in shas]
         payload = payloads.push_payload(self.project, ref=f"refs/heads/{self.default_branch}",
                                         before=before or ZERO_SHA, after=after, commits=infos)
         return self.deliver("Push Hook", payload)
