@@ -37,9 +37,11 @@ def gitlab(stack: Stack) -> Iterator[GitLabSimulator]:
         yield simulator
 
 
-def _connect(stack: Stack, gitlab: GitLabSimulator) -> RepositoryConnection:
-    connection, data = connect_host(stack, gitlab, "gitlab", {"repository": gitlab.project.path,
-                                                               "api_url": gitlab.api_url, "token": TOKEN})
+def _connect(stack: Stack, gitlab: GitLabSimulator, *, token: str | None = TOKEN) -> RepositoryConnection:
+    fields: dict[str, Any] = {"repository": gitlab.project.path, "api_url": gitlab.api_url}
+    if token:
+        fields["token"] = token
+    connection, data = connect_host(stack, gitlab, "gitlab", fields)
     assert "Merge request events" in data["gitlab_settings"]["trigger"]
     return connection
 
