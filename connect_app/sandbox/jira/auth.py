@@ -17,6 +17,7 @@ that talk to the app directly, with the app's own canonical-request rules
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -64,10 +65,26 @@ class RsaKey:
             ),
         )
 
+    @classmethod
+    def for_simulator(cls, role: str) -> RsaKey:
+        """A key for one of a simulated site's roles ("install", "rogue", "tenant"). Making a
+        2048-bit key takes a third of a second and every end-to-end test starts a site, so each
+        role's key pair is made once per process; the kid is new for every site, so no app's key
+        cache (keyed by kid) carries a key from one site to the next. Roles never share a key, so
+        a "wrong-key" forgery stays wrong."""
+        private_pem, public_pem = _role_key_pair(role)
+        return cls(kid=str(uuid.uuid4()), private_pem=private_pem, public_pem=public_pem)
+
     def public_key_base64_der(self) -> str:
         """The `publicKey` field of the install payload (base64 DER, no PEM armour)."""
         body = b"".join(line for line in self.public_pem.splitlines() if not line.startswith(b"-----"))
         return body.decode()
+
+
+@functools.cache
+def _role_key_pair(role: str) -> tuple[bytes, bytes]:
+    key = RsaKey.generate()
+    return key.private_pem, key.public_pem
 
 
 def qsh_for(method: str, url: str, base_url: str) -> str:
