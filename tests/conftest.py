@@ -11,9 +11,16 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Random examples per hypothesis property: "suite" keeps a whole run of the suite quick (every run
+# draws new ones); HYPOTHESIS_PROFILE=thorough spends ten times as many on the same properties.
+settings.register_profile("suite", max_examples=40)
+settings.register_profile("thorough", max_examples=400)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def _reset_postgres(url: str) -> None:
