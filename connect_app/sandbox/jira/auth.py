@@ -87,6 +87,14 @@ def _role_key_pair(role: str) -> tuple[bytes, bytes]:
     return key.private_pem, key.public_pem
 
 
+@functools.cache
+def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """The loaded key, once per key: loading checks the key pair, a tenth of a second each time."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
 def qsh_for(method: str, url: str, base_url: str) -> str:
     """The qsh of `method url`, with the path taken relative to `base_url`'s path."""
     parts = urlsplit(url)
@@ -127,7 +135,7 @@ def sign_install(
     if subject:
         claims["sub"] = subject
     headers = {"kid": key.kid, "typ": "JWT"}
-    signing_key = key.private_pem
+    signing_key = _private_key(key.private_pem)
     if tamper == "wrong-aud":
         claims["aud"] = ["https://evil.example.com"]
     elif tamper == "expired":
@@ -138,7 +146,7 @@ def sign_install(
     elif tamper == "bad-kid":
         headers["kid"] = "../../evil"
     elif tamper == "wrong-key":
-        signing_key = other_key.private_pem
+        signing_key = _private_key(other_key.private_pem)
     elif tamper == "unsigned":
         return jwt.encode(claims, None, algorithm="none", headers=headers)
     elif tamper == "hs256-with-public-key":
