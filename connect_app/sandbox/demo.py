@@ -37,6 +37,10 @@ def run_demo(*, port: int = 0, wait: bool = True) -> int:
 
     # The loopback servers log every request; the story is what a newcomer should read.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Python turns Ctrl-C into KeyboardInterrupt only when it inherits SIGINT's default handling;
+    # a demo started as a background job of a non-interactive shell (as CI starts its test run)
+    # inherits SIGINT ignored, and "Press Ctrl-C to stop" would then never stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="system-reality-demo-"))
     stack = Stack(workdir, port=port, strict_openapi=False)
     try:

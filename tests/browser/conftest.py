@@ -42,11 +42,13 @@ def page(browser):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def story_stack(tmp_path_factory: pytest.TempPathFactory, browser):  # type: ignore[no-untyped-def]
+def story_stack(tmp_path_factory: pytest.TempPathFactory, browser, start_migrated):  # type: ignore[no-untyped-def]
     from connect_app.sandbox.stack import Stack
     from connect_app.sandbox.story import build_story
 
-    with Stack(tmp_path_factory.mktemp("browser-stack")) as running:
+    workdir = tmp_path_factory.mktemp("browser-stack")
+    start_migrated(f"sqlite:///{workdir / 'app.db'}")
+    with Stack(workdir) as running:
         running.seed_jira()
         running.story = build_story(running)
         yield running

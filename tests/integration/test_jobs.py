@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +33,8 @@ class Clock:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def sessions(database_url: str, start_migrated: Callable[[str], None]) -> Iterator[sessionmaker[Session]]:
+    start_migrated(database_url)
     upgrade(database_url)
     engine = make_engine(database_url)
     yield make_session_factory(engine)

@@ -9,7 +9,7 @@ the Jira simulator, which checks the app's JWT on every call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,7 +47,8 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def svc(tmp_path: Path, database_url: str) -> Iterator[Services]:
+def svc(tmp_path: Path, database_url: str, start_migrated: Callable[[str], None]) -> Iterator[Services]:
+    start_migrated(database_url)
     upgrade(database_url)
     settings = load_settings({"DATABASE_URL": database_url, "APP_SECRET_KEY": "k" * 40,
                               "INSTANCE_PATH": str(tmp_path / "instance"),

@@ -17,6 +17,7 @@ that talk to the app directly, with the app's own canonical-request rules
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -64,10 +65,34 @@ class RsaKey:
             ),
         )
 
+    @classmethod
+    def for_simulator(cls, role: str) -> RsaKey:
+        """A key for one of a simulated site's roles ("install", "rogue", "tenant"). Making a
+        2048-bit key takes a third of a second and every end-to-end test starts a site, so each
+        role's key pair is made once per process; the kid is new for every site, so no app's key
+        cache (keyed by kid) carries a key from one site to the next. Roles never share a key, so
+        a "wrong-key" forgery stays wrong."""
+        private_pem, public_pem = _role_key_pair(role)
+        return cls(kid=str(uuid.uuid4()), private_pem=private_pem, public_pem=public_pem)
+
     def public_key_base64_der(self) -> str:
         """The `publicKey` field of the install payload (base64 DER, no PEM armour)."""
         body = b"".join(line for line in self.public_pem.splitlines() if not line.startswith(b"-----"))
         return body.decode()
+
+
+@functools.cache
+def _role_key_pair(role: str) -> tuple[bytes, bytes]:
+    key = RsaKey.generate()
+    return key.private_pem, key.public_pem
+
+
+@functools.cache
+def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """The loaded key, once per key: loading checks the key pair, a tenth of a second each time."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
 
 
 def qsh_for(method: str, url: str, base_url: str) -> str:
@@ -110,7 +135,7 @@ def sign_install(
     if subject:
         claims["sub"] = subject
     headers = {"kid": key.kid, "typ": "JWT"}
-    signing_key = key.private_pem
+    signing_key = _private_key(key.private_pem)
     if tamper == "wrong-aud":
         claims["aud"] = ["https://evil.example.com"]
     elif tamper == "expired":
@@ -121,7 +146,7 @@ def sign_install(
     elif tamper == "bad-kid":
         headers["kid"] = "../../evil"
     elif tamper == "wrong-key":
-        signing_key = other_key.private_pem
+        signing_key = _private_key(other_key.private_pem)
     elif tamper == "unsigned":
         return jwt.encode(claims, None, algorithm="none", headers=headers)
     elif tamper == "hs256-with-public-key":

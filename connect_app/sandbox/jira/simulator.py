@@ -121,9 +121,9 @@ class JiraSimulator:
         self.violations: list[str] = []
         self.lifecycle_log: list[dict[str, Any]] = []  # every lifecycle/webhook call sent to an app
         self.key_fetches: list[str] = []  # kids asked of the install-keys server
-        self._install_key = RsaKey.generate()
-        self._rogue_key = RsaKey.generate()  # never served: signs "wrong-key" forgeries
-        self._tenant_key = RsaKey.generate()  # the legacy `publicKey` of the install payload
+        self._install_key = RsaKey.for_simulator("install")
+        self._rogue_key = RsaKey.for_simulator("rogue")  # never served: signs "wrong-key" forgeries
+        self._tenant_key = RsaKey.for_simulator("tenant")  # the legacy `publicKey` of the install payload
         self._tenants: dict[str, _Tenant] = {}
         self._faults: list[_Fault] = []
         self._delays: list[list[float]] = []  # [seconds, remaining]
