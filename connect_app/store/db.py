@@ -7,10 +7,10 @@ worker processes. The schema only ever changes through the Alembic migrations in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,6 +63,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+# Rows written per transaction by work that writes many (the full recomputation). On SQLite a
+# transaction holds the one write lock and a webhook delivery waits for it: at 100k commits the
+# full pass writes ~200k rows, which in one transaction kept deliveries waiting past the busy
+# timeout.
+WRITE_BATCH = 2000
+
+
+def in_batches(items: Iterable[T], rows: Callable[[T], int], limit: int = WRITE_BATCH) -> Iterator[list[T]]:
+    """`items` in runs that write about `limit` rows each (`rows` says how many an item writes; an
+    item of more than `limit` is a run of its own). Lazy: an item is taken when its run is built."""
+    batch: list[T] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += rows(item)
+        if size >= limit:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def alembic_config(url: str) -> Any:
