@@ -74,9 +74,10 @@ T = TypeVar("T")
 WRITE_BATCH = 2000
 
 
-def in_batches(items: Iterable[T], rows: Callable[[T], int], limit: int = WRITE_BATCH) -> Iterator[list[T]]:
-    """`items` in runs that write about `limit` rows each (`rows` says how many an item writes; an
-    item of more than `limit` is a run of its own). Lazy: an item is taken when its run is built."""
+def in_batches(items: Iterable[T], rows: Callable[[T], int]) -> Iterator[list[T]]:
+    """`items` in runs that write about WRITE_BATCH rows each (`rows` says how many an item writes;
+    an item of more is a run of its own). Lazy: an item is taken when its run is built."""
+    limit = WRITE_BATCH
     batch: list[T] = []
     size = 0
     for item in items:

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connect_app.reality.model import Change, Commit, Revert, RevertAnalysis, Segment, UnconfirmedRevert
 from connect_app.reality.record import iso, parse_iso
-from connect_app.store.db import WRITE_BATCH, in_batches, transaction
+from connect_app.store.db import in_batches, transaction
 from connect_app.store.models import BranchCommit, CommitFact, IssueChanges, RepositoryState, SegmentFact
 
 _CHUNK = 500  # SHAs per IN (...) query
+_PAGE = 5000  # rows read at a time where a whole history's are compared
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -103,7 +104,7 @@ def _save_branch(sessions: sessionmaker[Session], connection_id: str, branch: Se
     moved = False
     with sessions() as session:
         rows = session.execute(select(BranchCommit.sha, BranchCommit.position)
-                               .where(BranchCommit.connection_id == connection_id)).yield_per(WRITE_BATCH)
+                               .where(BranchCommit.connection_id == connection_id)).yield_per(_PAGE)
         for sha, position in rows:
             if wanted.get(sha) != position:
                 moved = True
@@ -113,20 +114,19 @@ def _save_branch(sessions: sessionmaker[Session], connection_id: str, branch: Se
         _clear_branch(sessions, connection_id)
         stored = bytearray(len(branch))
     missing = [(sha, position) for position, sha in enumerate(branch) if not stored[position]]
-    for start in range(0, len(missing), WRITE_BATCH):
+    for batch in in_batches(missing, lambda _: 1):
         with transaction(sessions) as session:
-            add_branch(session, connection_id, missing[start:start + WRITE_BATCH])
+            add_branch(session, connection_id, batch)
 
 
 def _clear_branch(sessions: sessionmaker[Session], connection_id: str) -> None:
     with sessions() as session:
         last = session.scalar(select(func.max(BranchCommit.position))
                               .where(BranchCommit.connection_id == connection_id))
-    for start in range(0, int(last or 0) + 1, WRITE_BATCH):
+    for places in in_batches(range(int(last or 0) + 1), lambda _: 1):
         with transaction(sessions) as session:
             session.execute(delete(BranchCommit).where(BranchCommit.connection_id == connection_id,
-                                                       BranchCommit.position >= start,
-                                                       BranchCommit.position < start + WRITE_BATCH))
+                                                       BranchCommit.position.between(places[0], places[-1])))
 
 
 def add_branch(session: Session, connection_id: str, placed: Sequence[tuple[str, int]]) -> None:
@@ -141,10 +141,10 @@ def _save_changes(sessions: sessionmaker[Session], connection_id: str,
         stored = set(session.scalars(select(IssueChanges.issue_key)
                                      .where(IssueChanges.connection_id == connection_id)))
     gone = sorted(stored - set(changes))
-    for start in range(0, len(gone), WRITE_BATCH):
+    for batch in in_batches(gone, lambda _: 1):
         with transaction(sessions) as session:
             session.execute(delete(IssueChanges).where(IssueChanges.connection_id == connection_id,
-                                                       IssueChanges.issue_key.in_(gone[start:start + WRITE_BATCH])))
+                                                       IssueChanges.issue_key.in_(batch)))
     for batch in in_batches(sorted(changes), lambda key: len(changes[key]) + 1):
         with transaction(sessions) as session:
             rows = changes_of(session, connection_id, batch)
