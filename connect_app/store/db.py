@@ -70,8 +70,9 @@ T = TypeVar("T")
 # Rows written per transaction by work that writes many (the full recomputation). On SQLite a
 # transaction holds the one write lock and a webhook delivery waits for it: at 100k commits the
 # full pass writes ~200k rows, which in one transaction kept deliveries waiting past the busy
-# timeout.
-WRITE_BATCH = 2000
+# timeout. 500 of a full pass's rows (about 25 issues with their timelines and syncs) are ~0.1 s
+# of CPU: a delivery waits well under a second even when the worker gets a fraction of a core.
+WRITE_BATCH = 500
 
 
 def in_batches(items: Iterable[T], rows: Callable[[T], int]) -> Iterator[list[T]]:
