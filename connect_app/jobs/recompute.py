@@ -9,12 +9,13 @@ and backfills that change nothing make no Jira calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import chain
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from connect_app.connect.audited import jira_for
 from connect_app.jobs.incremental import extend_and_judge
@@ -30,15 +31,22 @@ from connect_app.jobs.kinds import (
     recompute_key,
 )
 from connect_app.jobs.locks import exclusive
-from connect_app.jobs.timelines import RepositoryReality, tenant_reality, timelines
+from connect_app.jobs.timelines import RepositoryReality, TenantReality, each_timeline, tenant_reality
 from connect_app.reality.drift import TimelineEvent, drift_for_keys
 from connect_app.reality.model import NOT_DRIFT, Drift
 from connect_app.reality.record import change_id, combine, drift_record
 from connect_app.services import Services
-from connect_app.store.db import transaction
-from connect_app.store.derived import save_repository_state
-from connect_app.store.history import RepositoryHistory, load_moves, load_tenant_history, projects_with_moves
-from connect_app.store.models import Connection, IssueReality, Job, Tenant, utcnow
+from connect_app.store.db import in_batches, transaction
+from connect_app.store.derived import last_segment_ids, save_repository_state
+from connect_app.store.history import (
+    RepositoryHistory,
+    TenantHistory,
+    live_connections,
+    load_moves,
+    load_tenant_history,
+    projects_with_moves,
+)
+from connect_app.store.models import Connection, IssueReality, IssueTimeline, Job, Tenant, utcnow
 from connect_app.store.timelines import save_timelines
 from connect_app.sync.catch_up import behind_policy
 
@@ -64,26 +72,43 @@ def known_projects(svc: Services, tenant: Tenant) -> list[str] | None:
 
 def compute_tenant(svc: Services, session: Session, tenant: Tenant) -> dict[str, Drift]:
     """Drift of every issue any of the tenant's repositories or flags names."""
-    return _judge_tenant(svc, session, tenant)[0]
+    return _judge_tenant(svc, session, tenant, known_projects(svc, tenant)).drifts
 
 
-def _judge_tenant(svc: Services, session: Session,
-                  tenant: Tenant) -> tuple[dict[str, Drift], dict[str, list[TimelineEvent]]]:
-    """Drift and timeline of every issue, from the whole history: the full recomputation."""
+@dataclass
+class _FullPass:
+    """The full recomputation's answer, judged from the whole history before any of it is written."""
+
+    history: TenantHistory
+    reality: TenantReality
+    known: set[str] | None
+    drifts: dict[str, Drift]
+    done_at: dict[str, datetime]
+    last_segments: dict[str, int]
+
+    def timeline_keys(self) -> set[str]:
+        return self.reality.keys() | set(self.drifts)
+
+
+def _judge_tenant(svc: Services, session: Session, tenant: Tenant, projects: list[str] | None) -> _FullPass:
+    """Drift of every issue, from the whole history: the full recomputation. Reads only."""
+    last_segments = last_segment_ids(session, [c.id for c in live_connections(session, tenant.id)])
     history = load_tenant_history(svc, session, tenant)
     moves = history.moves
-    known = history.projects_with_moves(known_projects(svc, tenant))
-    realities = {r.issue_key: r for r in session.scalars(
-        select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
-    done_at = {key: r.done_at for key, r in realities.items() if r.done_at is not None}
-    titles = {key: r.title for key, r in realities.items() if r.title}
+    known = history.projects_with_moves(projects)
+    done_at: dict[str, datetime] = {}
+    titles: dict[str, str] = {}
+    for key, done, title in session.execute(select(IssueReality.issue_key, IssueReality.done_at, IssueReality.title)
+                                            .where(IssueReality.tenant_id == tenant.id)):
+        if done is not None:
+            done_at[key] = done
+        if title:
+            titles[key] = title
     per_key: dict[str, list[Drift]] = {}
     for index, repo in enumerate(history.repositories):
         # Flags belong to the tenant, not to one repository: weigh them once.
         flags = [f for f in history.flags if f.production] if index == 0 else []
         configs = history.config_changes if index == 0 else []  # tenant-level too, like flags
-        if repo.analysis.unresolved:
-            _resolve_by_backfill(session, repo.connection, repo.analysis.unresolved)
         drifts = drift_for_keys(
             repo.commits, repo.facts.pulls, analysis=repo.analysis, known_projects=known,
             deployments=repo.facts.deployments if repo.facts.production_seen else None, flags=flags,
@@ -93,22 +118,20 @@ def _judge_tenant(svc: Services, session: Session,
         for key, drift in drifts.items():
             key = moves.get(key, key)
             per_key.setdefault(key, []).append(replace(drift, key=key))
-    reality = tenant_reality(session, tenant.id, history, known)
-    for repo, derived_repo in zip(history.repositories, reality.repositories, strict=True):
-        _keep_derived(session, repo, derived_repo, known)
     judged = {key: combine(drifts) for key, drifts in per_key.items()}
-    return judged, timelines(reality, reality.keys() | set(judged), done_at)
+    return _FullPass(history, tenant_reality(session, tenant.id, history, known), known, judged, done_at,
+                     last_segments)
 
 
-def _keep_derived(session: Session, repo: RepositoryHistory, found: RepositoryReality,
-                  known: Collection[str] | None) -> None:
+def _keep_derived(sessions: sessionmaker[Session], repo: RepositoryHistory, found: RepositoryReality,
+                  known: Collection[str] | None, last_segment_id: int) -> None:
     """What this full pass derived, for the next push to extend (jobs/incremental.py). The fast
     path extends only a branch whose tip a push reached and whose every commit we hold."""
     tip = repo.commits[-1].sha if repo.commits else None
     reached = any(segment.after == tip for segment in repo.facts.segments)
-    save_repository_state(session, repo.connection.id, branch=[c.sha for c in repo.commits],
+    save_repository_state(sessions, repo.connection.id, branch=[c.sha for c in repo.commits],
                           ready=repo.complete and reached, analysis=repo.analysis, changes=found.changes,
-                          hotfixes=[c.sha for c in found.hotfixes], known=known)
+                          hotfixes=[c.sha for c in found.hotfixes], known=known, last_segment_id=last_segment_id)
 
 
 def _resolve_by_backfill(session: Session, connection: Connection, unresolved: Sequence[str]) -> None:
@@ -200,11 +223,16 @@ def _recompute_tenant(svc: Services, tenant_id: int, push: bool = False, keys: S
             _queue_again(session, tenant_id, push, keys, deployments)
             return []
         moved = _recompute_push(svc, session, tenant, keys, deployments) if push else None
-        if moved is None:
-            moved = _recompute_full(svc, session, tenant)
-        # Both paths end here: whatever follows a recomputation follows either.
-        _after(session, tenant, moved)
-        return moved
+        if moved is not None:
+            _after(session, tenant, moved)
+            return moved
+        projects = known_projects(svc, tenant)
+    moved = _recompute_full(svc, tenant_id, projects)
+    with transaction(svc.sessions) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None:
+            _after(session, tenant, moved)  # whatever follows a recomputation follows either path
+    return moved
 
 
 def _queue_again(session: Session, tenant_id: int, push: bool, keys: Sequence[str],
@@ -235,13 +263,50 @@ def _after(session: Session, tenant: Tenant, moved: Sequence[str]) -> None:
         queue_sync(session, tenant.id, key)
 
 
-def _recompute_full(svc: Services, session: Session, tenant: Tenant) -> list[str]:
-    drifts, events = _judge_tenant(svc, session, tenant)
-    save_timelines(session, tenant.id, events)
-    realities = {r.issue_key: r for r in session.scalars(
-        select(IssueReality).where(IssueReality.tenant_id == tenant.id))}
-    moved = _record(session, tenant.id, drifts, realities)
-    return moved + _back_to_live(session, tenant.id, {k: r for k, r in realities.items() if k not in drifts})
+def _recompute_full(svc: Services, tenant_id: int, projects: list[str] | None) -> list[str]:
+    """Judged from the whole history while holding no write, then written in short transactions
+    (store.db.WRITE_BATCH rows each): on SQLite a webhook delivery waits for the one write lock, and
+    at 100k commits one transaction held it for a minute. Each issue's drift and timeline are
+    written in the same transaction, so a page read mid-pass shows an issue as it was or as it is
+    now, never half of each; issues differ from one another only until the pass ends."""
+    with svc.sessions() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        full = _judge_tenant(svc, session, tenant, projects)
+    for repo, found in zip(full.history.repositories, full.reality.repositories, strict=True):
+        if repo.analysis.unresolved:
+            with transaction(svc.sessions) as session:
+                connection = session.get(Connection, repo.connection.id)
+                if connection is not None:
+                    _resolve_by_backfill(session, connection, repo.analysis.unresolved)
+        _keep_derived(svc.sessions, repo, found, full.known, full.last_segments.get(repo.connection.id, 0))
+    return _write_issues(svc, tenant_id, full)
+
+
+def _write_issues(svc: Services, tenant_id: int, full: _FullPass) -> list[str]:
+    """Every issue's drift and timeline, a batch of issues a transaction. Each timeline is built
+    when its batch is written and let go after: a tenant's timelines are as many events as commits."""
+    with svc.sessions() as session:
+        stored = set(session.scalars(select(IssueTimeline.issue_key).where(IssueTimeline.tenant_id == tenant_id)))
+        stored |= set(session.scalars(select(IssueReality.issue_key).where(IssueReality.tenant_id == tenant_id)))
+    named = full.timeline_keys()
+    judged = chain(each_timeline(full.reality, named, full.done_at),
+                   ((key, []) for key in sorted(stored - named)))  # nothing names them any more
+    moved: list[str] = []
+    for batch in in_batches(judged, lambda item: len(item[1]) + 1):
+        with transaction(svc.sessions) as session:
+            moved += _write_batch(session, tenant_id, full.drifts, dict(batch))
+    return moved
+
+
+def _write_batch(session: Session, tenant_id: int, drifts: Mapping[str, Drift],
+                 events: Mapping[str, list[TimelineEvent]]) -> list[str]:
+    keys = sorted(events)
+    save_timelines(session, tenant_id, {key: found for key, found in events.items() if found}, only=keys)
+    realities = {r.issue_key: r for r in session.scalars(select(IssueReality).where(
+        IssueReality.tenant_id == tenant_id, IssueReality.issue_key.in_(keys)))}
+    moved = _record(session, tenant_id, {key: drifts[key] for key in keys if key in drifts}, realities)
+    return moved + _back_to_live(session, tenant_id, {k: r for k, r in realities.items() if k not in drifts})
 
 
 def _comparison_waiting(session: Session, tenant_id: int) -> bool:

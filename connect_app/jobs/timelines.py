@@ -3,7 +3,7 @@ pages (store/timelines.py), so a panel view or a report never reads the history 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -116,7 +116,9 @@ def tenant_reality(session: Session, tenant_id: int, history: TenantHistory,
     return result
 
 
-def timelines(reality: TenantReality, keys: Iterable[str],
-              done_at: Mapping[str, datetime]) -> dict[str, list[TimelineEvent]]:
-    found = {key: reality.timeline(key, done_at.get(key)) for key in sorted(set(keys))}
-    return {key: events for key, events in found.items() if events}
+def each_timeline(reality: TenantReality, keys: Iterable[str],
+                  done_at: Mapping[str, datetime]) -> Iterator[tuple[str, list[TimelineEvent]]]:
+    """These issues' timelines (empty when nothing happened), one at a time: the full pass writes
+    each batch and lets it go rather than holding every issue's at once."""
+    for key in sorted(set(keys)):
+        yield key, reality.timeline(key, done_at.get(key))

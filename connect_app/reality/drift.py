@@ -455,7 +455,7 @@ EventKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimelineEvent:
     kind: EventKind
     when: datetime | None

@@ -1,8 +1,9 @@
 """Plain data the reality core reasons about.
 
-Everything here is a frozen dataclass of plain values: the worker builds these from stored
-facts, the pure functions in this package turn them into drift, and the web and sync layers
-read the result. No Flask, no SQLAlchemy, no HTTP.
+Everything here is a frozen dataclass of plain values (with slots where there is one per commit:
+a long history holds 100k of them): the worker builds these from stored facts, the pure functions
+in this package turn them into drift, and the web and sync layers read the result. No Flask, no
+SQLAlchemy, no HTTP.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ DRIFT_STATES: tuple[str, ...] = (
 NOT_DRIFT: frozenset[str] = frozenset({"live", "pending-deploy"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Commit:
     """A commit we know of. `parents` is empty when the source (a push payload) did not say."""
 
@@ -69,7 +70,7 @@ class PullRequest:
     url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One step by which commits reached the default branch: a push (`before` -> `after`, its
     commits in the order GitHub lists them) or a first-parent step read through the API."""
@@ -178,7 +179,7 @@ class RevertAnalysis:
     unresolved: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """A change of an issue: a default-branch commit naming it, or the merge of a PR naming it."""
 

@@ -11,13 +11,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from connect_app.reality.model import Change, Commit, Revert, RevertAnalysis, Segment, UnconfirmedRevert
 from connect_app.reality.record import iso, parse_iso
+from connect_app.store.db import in_batches, transaction
 from connect_app.store.models import BranchCommit, CommitFact, IssueChanges, RepositoryState, SegmentFact
 
 _CHUNK = 500  # SHAs per IN (...) query
+_PAGE = 5000  # rows read at a time where a whole history's are compared
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -60,35 +62,71 @@ def change_from(data: Sequence[Any]) -> Change:
 # ---- the full recomputation writes ----------------------------------------------------------
 
 
-def save_repository_state(session: Session, connection_id: str, *, branch: Sequence[str], ready: bool,
-                          analysis: RevertAnalysis, changes: Mapping[str, Sequence[Change]],
-                          hotfixes: Sequence[str], known: Collection[str] | None) -> None:
-    """Everything derived from one repository's history, as the full recomputation found it."""
-    last_segment = session.scalar(select(func.max(SegmentFact.id)).where(SegmentFact.connection_id == connection_id))
-    state = session.get(RepositoryState, connection_id)
-    if state is None:
-        state = RepositoryState(connection_id=connection_id)
-        session.add(state)
-    state.tip = branch[-1] if branch else None
-    state.length = len(branch)
-    state.last_segment_id = int(last_segment or 0)
-    state.ready = ready and bool(branch)
-    state.known = sorted(known) if known is not None else None
-    state.analysis = analysis_json(analysis)
-    state.hotfixes = list(hotfixes)
-    _save_branch(session, connection_id, branch)
-    _save_changes(session, connection_id, changes)
+def last_segment_ids(session: Session, connection_ids: Collection[str]) -> dict[str, int]:
+    """Each repository's newest segment, read *before* its history is loaded: a segment recorded
+    meanwhile is then one the fast path sees as new (and refuses, its commits being known), never
+    one it skips."""
+    return {cid: int(session.scalar(select(func.max(SegmentFact.id)).where(SegmentFact.connection_id == cid)) or 0)
+            for cid in connection_ids}
 
 
-def _save_branch(session: Session, connection_id: str, branch: Sequence[str]) -> None:
-    stored = dict(session.execute(select(BranchCommit.sha, BranchCommit.position)
-                                  .where(BranchCommit.connection_id == connection_id)).all())
+def save_repository_state(sessions: sessionmaker[Session], connection_id: str, *, branch: Sequence[str],
+                          ready: bool, analysis: RevertAnalysis, changes: Mapping[str, Sequence[Change]],
+                          hotfixes: Sequence[str], known: Collection[str] | None, last_segment_id: int) -> None:
+    """Everything derived from one repository's history, as the full recomputation found it, in
+    short transactions. The state says "not ready" from the first to the last of them, so a worker
+    stopped half-way leaves the fast path nothing to extend (the next pass is full)."""
+    with transaction(sessions) as session:
+        state = session.get(RepositoryState, connection_id)
+        if state is not None:
+            state.ready = False
+    _save_branch(sessions, connection_id, branch)
+    _save_changes(sessions, connection_id, changes)
+    with transaction(sessions) as session:
+        state = session.get(RepositoryState, connection_id)
+        if state is None:
+            state = RepositoryState(connection_id=connection_id)
+            session.add(state)
+        state.tip = branch[-1] if branch else None
+        state.length = len(branch)
+        state.last_segment_id = last_segment_id
+        state.ready = ready and bool(branch)
+        state.known = sorted(known) if known is not None else None
+        state.analysis = analysis_json(analysis)
+        state.hotfixes = list(hotfixes)
+
+
+def _save_branch(sessions: sessionmaker[Session], connection_id: str, branch: Sequence[str]) -> None:
+    """Only the places that are new are written, unless a place moved (older history arrived by a
+    backfill, or a force push rewrote it): then every place is written again."""
     wanted = {sha: position for position, sha in enumerate(branch)}
-    if any(wanted.get(sha) != position for sha, position in stored.items()):
-        # Older history arrived (a backfill) or a force push rewrote it: every place moves.
-        session.execute(delete(BranchCommit).where(BranchCommit.connection_id == connection_id))
-        stored = {}
-    add_branch(session, connection_id, [(sha, p) for sha, p in wanted.items() if sha not in stored])
+    stored = bytearray(len(branch))  # 1 where the row is already right, read in pages, not held
+    moved = False
+    with sessions() as session:
+        rows = session.execute(select(BranchCommit.sha, BranchCommit.position)
+                               .where(BranchCommit.connection_id == connection_id)).yield_per(_PAGE)
+        for sha, position in rows:
+            if wanted.get(sha) != position:
+                moved = True
+                break
+            stored[position] = 1
+    if moved:
+        _clear_branch(sessions, connection_id)
+        stored = bytearray(len(branch))
+    missing = [(sha, position) for position, sha in enumerate(branch) if not stored[position]]
+    for batch in in_batches(missing, lambda _: 1):
+        with transaction(sessions) as session:
+            add_branch(session, connection_id, batch)
+
+
+def _clear_branch(sessions: sessionmaker[Session], connection_id: str) -> None:
+    with sessions() as session:
+        last = session.scalar(select(func.max(BranchCommit.position))
+                              .where(BranchCommit.connection_id == connection_id))
+    for places in in_batches(range(int(last or 0) + 1), lambda _: 1):
+        with transaction(sessions) as session:
+            session.execute(delete(BranchCommit).where(BranchCommit.connection_id == connection_id,
+                                                       BranchCommit.position.between(places[0], places[-1])))
 
 
 def add_branch(session: Session, connection_id: str, placed: Sequence[tuple[str, int]]) -> None:
@@ -97,14 +135,21 @@ def add_branch(session: Session, connection_id: str, placed: Sequence[tuple[str,
                                                for sha, position in placed])
 
 
-def _save_changes(session: Session, connection_id: str, changes: Mapping[str, Sequence[Change]]) -> None:
-    stored = {row.issue_key: row for row in session.scalars(
-        select(IssueChanges).where(IssueChanges.connection_id == connection_id))}
-    for key, row in stored.items():
-        if key not in changes:
-            session.delete(row)
-    for key, found in changes.items():
-        put_changes(session, connection_id, key, found, stored.get(key))
+def _save_changes(sessions: sessionmaker[Session], connection_id: str,
+                  changes: Mapping[str, Sequence[Change]]) -> None:
+    with sessions() as session:
+        stored = set(session.scalars(select(IssueChanges.issue_key)
+                                     .where(IssueChanges.connection_id == connection_id)))
+    gone = sorted(stored - set(changes))
+    for batch in in_batches(gone, lambda _: 1):
+        with transaction(sessions) as session:
+            session.execute(delete(IssueChanges).where(IssueChanges.connection_id == connection_id,
+                                                       IssueChanges.issue_key.in_(batch)))
+    for batch in in_batches(sorted(changes), lambda key: len(changes[key]) + 1):
+        with transaction(sessions) as session:
+            rows = changes_of(session, connection_id, batch)
+            for key in batch:
+                put_changes(session, connection_id, key, changes[key], rows.get(key))
 
 
 def put_changes(session: Session, connection_id: str, key: str, changes: Sequence[Change],

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -35,6 +36,7 @@ _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 # `release` actions after which the release is out (GitHub sends several for one publication).
 RELEASE_OUT = frozenset({"published", "released", "prereleased", "created", "edited"})
 RELEASE_GONE = frozenset({"deleted", "unpublished"})
+_PAGE = 5000  # rows of a history read at a time
 
 
 def record_commit(session: Session, connection_id: str, commit: Commit) -> None:
@@ -247,22 +249,27 @@ def landing_times(segments: Iterable[Segment]) -> dict[str, datetime]:
 
 def load_repository(session: Session, connection: Connection, production: frozenset[str]) -> RepositoryFacts:
     cid = connection.id
+    # A long history is held whole while recompute judges it (100k commits: ~100 MB). The same SHA
+    # is read as a commit, as its child's parent and in its segment, and the same author and paths
+    # on thousands of commits: interned, each is one string, not one per mention.
     segments = tuple(
-        Segment(before=row.before, after=row.after, commits=tuple(row.commits), source=row.source,  # type: ignore[arg-type]
-                at=row.landed_at)
+        Segment(before=row.before, after=row.after, commits=tuple(map(intern, row.commits)),
+                source=row.source, at=row.landed_at)  # type: ignore[arg-type]
         for row in session.scalars(select(SegmentFact).where(SegmentFact.connection_id == cid)
                                    .order_by(SegmentFact.id))
     )
     landed = landing_times(segments)
-    # Plain rows rather than ORM objects: a long history is read on every recompute, and the
-    # identity map and change tracking would cost more than the reading itself.
+    # Plain rows rather than ORM objects, read a page at a time: a long history is read on every
+    # full recompute, and the identity map, change tracking or a buffer of every row would cost
+    # more than the reading itself.
     columns = (CommitFact.sha, CommitFact.message, CommitFact.author, CommitFact.authored_at, CommitFact.files,
                CommitFact.parents, CommitFact.brought_in, CommitFact.url)
     commits = {
-        sha: Commit(sha=sha, message=message, author=author, timestamp=when, files=tuple(files),
-                    parents=tuple(parents), brought_in=tuple(brought_in), url=url, landed_at=landed.get(sha))
+        intern(sha): Commit(sha=intern(sha), message=message, author=intern(author), timestamp=when,
+                            files=tuple(map(intern, files)), parents=tuple(map(intern, parents)),
+                            brought_in=tuple(map(intern, brought_in)), url=url, landed_at=landed.get(sha))
         for sha, message, author, when, files, parents, brought_in, url in session.execute(
-            select(*columns).where(CommitFact.connection_id == cid))
+            select(*columns).where(CommitFact.connection_id == cid).execution_options(yield_per=_PAGE))
     }
     pulls = tuple(
         PullRequest(number=row.number, title=row.title, body=row.body, head_ref=row.head_ref,

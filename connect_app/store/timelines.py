@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from connect_app.reality.drift import TimelineEvent
@@ -52,9 +52,10 @@ def save_timelines(session: Session, tenant_id: int, timelines: Mapping[str, Seq
             row = IssueTimeline(tenant_id=tenant_id, issue_key=key, digest=digest, total=len(events))
             session.add(row)
         row.digest, row.total = digest, len(events)
-        session.add_all(IssueEvent(tenant_id=tenant_id, issue_key=key, seq=seq, kind=e.kind, at=e.when,
-                                   title=e.title, sha=e.sha, url=e.url, environment=e.environment)
-                        for seq, e in enumerate(events))
+        # Plain rows, not ORM objects: a full recomputation writes every issue's events.
+        session.execute(insert(IssueEvent), [
+            {"tenant_id": tenant_id, "issue_key": key, "seq": seq, "kind": e.kind, "at": e.when, "title": e.title,
+             "sha": e.sha, "url": e.url, "environment": e.environment} for seq, e in enumerate(events)])
     return rewritten
 
 

@@ -345,6 +345,18 @@ class Search:
                 elif kind == "string" and not value.function:
                     self.catalog.check_value(node.field, value.text)
 
+    def named_issues(self) -> tuple[str, ...] | None:
+        """The keys or ids a `key = X` or `key in (...)` clause, alone or ANDed with others, limits
+        the query to; None when it has no such clause. A search looks these up rather than testing
+        every issue of the site (the answer is the same: each is still tested)."""
+        where = self.query.where
+        parts = where.parts if isinstance(where, BoolOp) and where.operator == "and" else (where,)
+        for part in parts:
+            if (isinstance(part, Clause) and part.field.lower() in ("key", "issuekey", "id")
+                    and part.operator in ("=", "in") and not any(v.function for v in part.values)):
+                return tuple(value.text for value in part.values)
+        return None
+
     def matches(self, issue: Any) -> bool:
         assert self.query.where is not None
         return self._eval(self.query.where, issue)

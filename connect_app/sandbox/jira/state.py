@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +111,9 @@ class JiraState:
         self.projects: dict[str, dict[str, Any]] = {}
         self.issues: dict[str, dict[str, Any]] = {}
         self.moved_keys: dict[str, str] = {}  # old key -> current key
+        # id -> issue (ids never change; a move keeps the issue's dict): Jira finds an issue by id
+        # through its index, and a site of 5,000 issues must not cost a scan per id.
+        self.issues_by_id: dict[str, dict[str, Any]] = {}
         self.links: list[dict[str, Any]] = []
         self.browse_restrictions: set[tuple[str, str]] = set()  # (accountId, project key)
         self.browse_only: set[tuple[str, str]] = set()  # (accountId, project key): no other permission
@@ -196,6 +200,7 @@ class JiraState:
             if STATUSES[status][1] == "done":
                 issue["resolutiondate"] = created
             self.issues[key] = issue
+            self.issues_by_id[issue["id"]] = issue
             for link_type, other in links:
                 self.link(key, other, link_type)
             return issue
@@ -261,7 +266,18 @@ class JiraState:
         key = self.moved_keys.get(key, key)
         if key in self.issues:
             return self.issues[key]
-        return next((i for i in self.issues.values() if i["id"] == id_or_key), None)
+        return self.issues_by_id.get(id_or_key)
+
+    def issues_named(self, names: Iterable[str]) -> list[dict[str, Any]] | None:
+        """The issues these keys (current or before a move) or ids name, looked up as Jira's index
+        would; None when one names no issue (the caller then tests every issue, as before)."""
+        found: dict[str, dict[str, Any]] = {}
+        for name in names:
+            issue = self.find_issue(name)
+            if issue is None:
+                return None
+            found[issue["id"]] = issue
+        return list(found.values())
 
     def find_project(self, id_or_key: str) -> dict[str, Any] | None:
         if id_or_key.upper() in self.projects:

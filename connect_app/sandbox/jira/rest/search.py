@@ -79,7 +79,10 @@ def search(
         except JqlError as exc:
             raise JiraError(400, [str(exc)]) from None
         offset = token_offset(jql, token)
-        matched = [issue for issue in state.issues.values() if query.matches(issue)]
+        named = query.named_issues()
+        candidates = state.issues_named(named) if named is not None else None
+        matched = [issue for issue in (state.issues.values() if candidates is None else candidates)
+                   if query.matches(issue)]
         # Without ORDER BY, newest first, as Jira's search does.
         ordered = query.sort(matched, default=lambda i: -int(i["id"]))
         page = ordered[offset : offset + size]
