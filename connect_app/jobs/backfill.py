@@ -43,7 +43,7 @@ from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
 from connect_app.services import Services
 from connect_app.store.db import transaction, upgrade
-from connect_app.store.facts import record_commit, record_segment
+from connect_app.store.facts import record_commits, record_segments
 from connect_app.store.models import CommitFact, Connection, Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ LiveWaiting = Callable[[], bool]
 # One job run reads at most this many pages of 100 commits, or records this many steps.
 SLICE_PAGES = 20
 SLICE_STEPS = 2000
-# ... and ends after the page or step that passes this many seconds: on SQLite with one worker a
+# ... and ends after the page or batch of steps that passes this many seconds: on SQLite with one worker a
 # live job (a revert on its way to Jira) waits for the slice in hand, so a slice must stay short.
 SLICE_SECONDS = 2.0
 # Steps recorded per transaction: progress is saved, and waiting live work looked for, per batch.
@@ -140,8 +140,7 @@ def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datet
             # push during the backfill would shift every later page (commits listed twice).
             cursor["head"] = cursor["branch"] = commits[0].sha
         with transaction(svc.sessions) as session:
-            for commit in commits:
-                record_commit(session, connection_id, commit)
+            record_commits(session, connection_id, commits)
             cursor["pages"] = int(cursor["pages"]) + 1
             cursor["read"] = int(cursor["read"]) + len(commits)
             cursor["next"] = _listing_at(page.next_url, commits[0].sha) if first else page.next_url
@@ -188,7 +187,7 @@ def _record(svc: Services, connection: Connection, cursor: dict[str, Any], limit
     end = min(len(steps), cursor["recorded"] + limit)
     while cursor["recorded"] < end:
         batch = steps[cursor["recorded"]:min(end, cursor["recorded"] + RECORD_BATCH)]
-        _record_steps(svc, connection_id, batch, cursor, read=read, total=len(steps), deadline=deadline)
+        _record_steps(svc, connection_id, batch, cursor, read=read, total=len(steps))
         now = time.monotonic()
         if now > deadline or (now >= paid_at and live_waiting()):
             break
@@ -199,23 +198,18 @@ def _record(svc: Services, connection: Connection, cursor: dict[str, Any], limit
 
 
 def _record_steps(svc: Services, connection_id: str, batch: list[tuple[Commit, tuple[str, ...]]],
-                  cursor: dict[str, Any], *, read: int, total: int, deadline: float) -> None:
-    """Record the batch of steps that follows the cursor and move the cursor past it, in one
-    transaction, stopping after the step that passes the deadline."""
-    start = int(cursor["recorded"])
-    done = 0
+                  cursor: dict[str, Any], *, read: int, total: int) -> None:
+    """Record the batch of first-parent steps that follows the cursor and move the cursor past it,
+    in one transaction."""
     with transaction(svc.sessions) as session:
-        for commit, brought in batch:
-            record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
-            parents = commit.parents
-            # A merge's own date is when it brought its commits in; other dates say when written.
-            record_segment(session, connection_id, Segment(
-                before=parents[0] if parents else None, after=commit.sha,
-                commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None))
-            done += 1
-            if time.monotonic() > deadline:
-                break
-        cursor["recorded"] = start + done
+        record_commits(session, connection_id,
+                       [Commit(sha=commit.sha, message="", brought_in=brought) for commit, brought in batch])
+        # A merge's own date is when it brought its commits in; other dates say when written.
+        record_segments(session, connection_id, [
+            Segment(before=commit.parents[0] if commit.parents else None, after=commit.sha,
+                    commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None)
+            for commit, brought in batch])
+        cursor["recorded"] = int(cursor["recorded"]) + len(batch)
         _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"], total=total)
 
 

@@ -134,7 +134,7 @@ def test_a_revert_pushed_while_a_slice_records_reaches_jira_before_the_slice_wou
     monkeypatch.setattr(backfill, "RECORD_BATCH", 10)
     github, connection, feature = _shop(stack, 60)  # 62 first-parent steps, batches of 10
     steps_of = backfill.first_parent_steps
-    record_segment = backfill.record_segment
+    record_segments = backfill.record_segments
     reverted: list[str] = []
 
     def revert_once_the_steps_are_known(*args: Any) -> Any:
@@ -144,12 +144,12 @@ def test_a_revert_pushed_while_a_slice_records_reaches_jira_before_the_slice_wou
             github.push_branch()
         return steps
 
-    def slow_record_segment(*args: Any) -> None:
-        time.sleep(0.005)  # a step costs a few milliseconds, as on a loaded database
-        record_segment(*args)
+    def slow_record_segments(session: Any, connection_id: str, segments: list[Any]) -> None:
+        time.sleep(0.005 * len(segments))  # a step costs a few milliseconds, as on a loaded database
+        record_segments(session, connection_id, segments)
 
     monkeypatch.setattr(backfill, "first_parent_steps", revert_once_the_steps_are_known)
-    monkeypatch.setattr(backfill, "record_segment", slow_record_segment)
+    monkeypatch.setattr(backfill, "record_segments", slow_record_segments)
     assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
     runs: list[Run] = []
     worker = _recording_worker(stack, runs, lambda: (_feat_9(stack), _recorded(stack, connection.id)))
