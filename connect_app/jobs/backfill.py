@@ -8,8 +8,10 @@ admin page and the terminal show it.
 History is read from the commit listing (100 commits, messages and parents, per request); a
 commit's files are fetched only when a rule may need them. A backfill runs in bounded slices:
 each job run reads at most SLICE_PAGES pages (or records SLICE_STEPS first-parent steps), saves
-its cursor on the connection and queues the next slice, so live jobs run in between and a rate
-limit hands the job back until GitHub's reset instead of sleeping in a worker, after which the
+its cursor on the connection and queues the next slice, so live jobs run in between. In the
+worker a slice also ends early, after the page or batch of steps in hand, when a live job is
+ready: a revert on its way to Jira runs next, not when the slice's time is up. A rate limit
+hands the job back until GitHub's reset instead of sleeping in a worker, after which the
 listing goes on where it stopped. A server whose answers cannot be a repository's (parent
 cycles, endless or repeating pagination, huge or dripping answers) ends the backfill with a
 failure on that connection.
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from connect_app.config import Settings
 from connect_app.jobs import queue
-from connect_app.jobs.kinds import queue_backfill, queue_deployment_compare, queue_recompute
+from connect_app.jobs.kinds import BULK, queue_backfill, queue_deployment_compare, queue_recompute
 from connect_app.providers.access import reader_for
 from connect_app.providers.base import MAX_PAGES, HistoryReader, HostileAnswer, ProviderUnavailable, RateLimited
 from connect_app.reality.history import ParentCycle, first_parent_steps
@@ -40,18 +42,22 @@ from connect_app.reality.model import Commit, Segment
 from connect_app.reality.reverts import looks_like_revert
 from connect_app.services import Services
 from connect_app.store.db import transaction, upgrade
-from connect_app.store.facts import record_commit, record_segment
+from connect_app.store.facts import record_commits, record_segments
 from connect_app.store.models import CommitFact, Connection, Job, utcnow
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
+# Asked between units of work: True when live work waits and the slice should end now.
+LiveWaiting = Callable[[], bool]
 # One job run reads at most this many pages of 100 commits, or records this many steps.
 SLICE_PAGES = 20
 SLICE_STEPS = 2000
-# ... and ends after the page or step that passes this many seconds: on SQLite with one worker a
+# ... and ends after the page or batch of steps that passes this many seconds: on SQLite with one worker a
 # live job (a revert on its way to Jira) waits for the slice in hand, so a slice must stay short.
 SLICE_SECONDS = 2.0
+# Steps recorded per transaction: progress is saved, and waiting live work looked for, per batch.
+RECORD_BATCH = 100
 # The last page URLs of a listing, kept across slices to notice pagination that comes back.
 RECENT_PAGES = 50
 
@@ -73,9 +79,15 @@ def _connection(svc: Services, connection_id: str) -> Connection:
         return connection
 
 
+def _never() -> bool:
+    return False
+
+
 def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
-                   pages: int | None = None, steps: int | None = None) -> Slice:
-    """One bounded step of a backfill, resuming at the cursor saved on the connection.
+                   pages: int | None = None, steps: int | None = None,
+                   live_waiting: LiveWaiting = _never) -> Slice:
+    """One bounded step of a backfill, resuming at the cursor saved on the connection. It ends
+    early, its progress saved, once `live_waiting` says live work should have the worker.
 
     Raises RateLimited (the cursor is kept: the next slice goes on from there), HostileAnswer
     and ProviderUnavailable.
@@ -95,16 +107,16 @@ def backfill_slice(svc: Services, connection_id: str, since: datetime | None, *,
             cursor = {"phase": "reading", "branch": reader.default_branch(), "next": None, "pages": 0,
                       "read": 0, "recent": []}
         if cursor["phase"] == "reading":
-            _read(svc, connection_id, reader, since, cursor, pages)
+            _read(svc, connection_id, reader, since, cursor, pages, live_waiting)
             if cursor["phase"] == "reading":
                 return Slice(False, cursor["read"], 0, None)
-        return _record(svc, connection, reader, cursor, steps)
+        return _record(svc, connection, cursor, steps, live_waiting)
     finally:
         reader.close()
 
 
 def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datetime | None,
-          cursor: dict[str, Any], pages: int) -> None:
+          cursor: dict[str, Any], pages: int, live_waiting: LiveWaiting) -> None:
     """Read up to `pages` pages of the listing, recording each page's commits as facts and the
     cursor with them, in one transaction per page."""
     deadline = time.monotonic() + SLICE_SECONDS
@@ -127,8 +139,7 @@ def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datet
             # push during the backfill would shift every later page (commits listed twice).
             cursor["head"] = cursor["branch"] = commits[0].sha
         with transaction(svc.sessions) as session:
-            for commit in commits:
-                record_commit(session, connection_id, commit)
+            record_commits(session, connection_id, commits)
             cursor["pages"] = int(cursor["pages"]) + 1
             cursor["read"] = int(cursor["read"]) + len(commits)
             cursor["next"] = _listing_at(page.next_url, commits[0].sha) if first else page.next_url
@@ -137,7 +148,7 @@ def _read(svc: Services, connection_id: str, reader: HistoryReader, since: datet
             if page.next_url is None:
                 cursor.update(phase="recording", recorded=0, recent=[])
             _save(session, connection_id, cursor, state="reading", read=cursor["read"], note=None)
-        if page.next_url is None or count >= pages or first or time.monotonic() > deadline:
+        if page.next_url is None or count >= pages or first or time.monotonic() > deadline or live_waiting():
             return  # after the first page, the next slice goes on from the pinned head
 
 
@@ -150,14 +161,17 @@ def _listing_at(url: str | None, sha: str) -> str | None:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor: dict[str, Any],
-            limit: int) -> Slice:
-    """Turn the recorded listing into first-parent segments, `limit` steps per slice."""
+def _record(svc: Services, connection: Connection, cursor: dict[str, Any], limit: int,
+            live_waiting: LiveWaiting) -> Slice:
+    """Turn the recorded listing into first-parent segments, `limit` steps per slice, in batches.
+    Live work ends the slice only once it has recorded for as long as it took to load the listing:
+    a history reloaded for every few steps would make each slice mostly overhead."""
     connection_id, read = connection.id, int(cursor["read"])
     head = cursor.get("head")
     if head is None:  # an empty listing
         _finish(svc, connection, read=0, total=0)
         return Slice(True, 0, 0, 0)
+    loading = time.monotonic()
     with svc.sessions() as session:
         rows = session.execute(select(CommitFact.sha, CommitFact.parents, CommitFact.authored_at)
                                .where(CommitFact.connection_id == connection_id)).all()
@@ -166,28 +180,36 @@ def _record(svc: Services, connection: Connection, reader: HistoryReader, cursor
         steps = first_parent_steps(known, head)
     except ParentCycle as exc:
         raise HostileAnswer(f"GitHub answered an impossible history: {exc}") from exc
-    start = int(cursor.get("recorded") or 0)
-    chunk = steps[start:start + limit]
-    deadline = time.monotonic() + SLICE_SECONDS
-    done = 0
-    with transaction(svc.sessions) as session:
-        for commit, brought in chunk:
-            record_commit(session, connection_id, Commit(sha=commit.sha, message="", brought_in=brought))
-            parents = commit.parents
-            # A merge's own date is when it brought its commits in; other dates say when written.
-            record_segment(session, connection_id, Segment(
-                before=parents[0] if parents else None, after=commit.sha,
-                commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None))
-            done += 1
-            if time.monotonic() > deadline:
-                break
-        cursor["recorded"] = start + done
-        _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"],
-              total=len(steps))
+    started = time.monotonic()
+    deadline, paid_at = started + SLICE_SECONDS, started + (started - loading)
+    cursor["recorded"] = int(cursor.get("recorded") or 0)
+    end = min(len(steps), cursor["recorded"] + limit)
+    while cursor["recorded"] < end:
+        batch = steps[cursor["recorded"]:min(end, cursor["recorded"] + RECORD_BATCH)]
+        _record_steps(svc, connection_id, batch, cursor, read=read, total=len(steps))
+        now = time.monotonic()
+        if now > deadline or (now >= paid_at and live_waiting()):
+            break
     if cursor["recorded"] < len(steps):
         return Slice(False, read, cursor["recorded"], len(steps))
     _finish(svc, connection, read=read, total=len(steps))
     return Slice(True, read, len(steps), len(steps))
+
+
+def _record_steps(svc: Services, connection_id: str, batch: list[tuple[Commit, tuple[str, ...]]],
+                  cursor: dict[str, Any], *, read: int, total: int) -> None:
+    """Record the batch of first-parent steps that follows the cursor and move the cursor past it,
+    in one transaction."""
+    with transaction(svc.sessions) as session:
+        record_commits(session, connection_id,
+                       [Commit(sha=commit.sha, message="", brought_in=brought) for commit, brought in batch])
+        # A merge's own date is when it brought its commits in; other dates say when written.
+        record_segments(session, connection_id, [
+            Segment(before=commit.parents[0] if commit.parents else None, after=commit.sha,
+                    commits=(*brought, commit.sha), source="api", at=commit.timestamp if brought else None)
+            for commit, brought in batch])
+        cursor["recorded"] = int(cursor["recorded"]) + len(batch)
+        _save(session, connection_id, cursor, state="recording", read=read, recorded=cursor["recorded"], total=total)
 
 
 def _finish(svc: Services, connection: Connection, *, read: int, total: int) -> None:
@@ -225,13 +247,15 @@ def _set_progress(svc: Services, connection_id: str, **fields: Any) -> None:
 
 
 def run_backfill(svc: Services, job: Job, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """The backfill job: one slice per run. An unfinished backfill queues its next slice; a rate
-    limit hands the job back until GitHub's reset (the wait shows on the connection); a hostile
-    server ends the backfill with a failure on the connection, without retries."""
+    """The backfill job: one slice per run, ended early when a live job is ready (the claim takes
+    that first). An unfinished backfill queues its next slice; a rate limit hands the job back
+    until GitHub's reset (the wait shows on the connection); a hostile server ends the backfill
+    with a failure on the connection, without retries."""
     connection_id = job.payload["connection_id"]
     since = job.payload.get("since")
     try:
-        done = backfill_slice(svc, connection_id, datetime.fromisoformat(since) if since else None)
+        done = backfill_slice(svc, connection_id, datetime.fromisoformat(since) if since else None,
+                              live_waiting=lambda: queue.live_work_ready(svc.sessions, BULK))
     except LookupError:
         return  # the connection was deleted meanwhile
     except RateLimited as exc:

@@ -123,6 +123,16 @@ def claim(sessions: sessionmaker[Session], worker_id: str, *, lease: timedelta =
     return None
 
 
+def live_work_ready(sessions: sessionmaker[Session], bulk_kinds: Collection[str]) -> bool:
+    """Whether a live-lane job (any kind outside `bulk_kinds`, any tenant) is ready to run: the
+    claim would take it before any bulk job. A bulk slice asks this between its units of work and
+    ends early when it is, so one worker does not hold a revert back until its slice is out of time.
+    One indexed lookup (`ix_jobs_ready`), cheap next to a page of history."""
+    live = _lanes(bulk_kinds)[0]
+    with sessions() as session:
+        return session.scalar(select(Job.id).where(_ready(utcnow()), live).limit(1)) is not None
+
+
 def _take(session: Session, where: ColumnElement[bool], worker_id: str, locked_until: datetime) -> Job | None:
     """The conditional update is what makes the claim safe on every database: exactly one
     claimer sees rowcount 1 (`SKIP LOCKED` on PostgreSQL keeps many workers from queueing up on

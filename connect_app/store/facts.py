@@ -13,7 +13,7 @@ from datetime import datetime
 from sys import intern
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from connect_app.intake.parse import ConfigChangeEvent, DeploymentEvent, FlagChange, MergedPullRequest
@@ -42,14 +42,36 @@ _PAGE = 5000  # rows of a history read at a time
 def record_commit(session: Session, connection_id: str, commit: Commit) -> None:
     row = session.get(CommitFact, (connection_id, commit.sha))
     if row is None:
-        session.add(CommitFact(
-            connection_id=connection_id, sha=commit.sha, message=commit.message, author=commit.author,
-            authored_at=commit.timestamp, files=list(commit.files), parents=list(commit.parents),
-            brought_in=list(commit.brought_in), url=commit.url,
-        ))
+        session.add(_commit_fact(connection_id, commit))
         session.flush()
         return
-    # Later sources fill in what earlier ones lacked; they never erase.
+    _fill_in(row, commit)
+
+
+def record_commits(session: Session, connection_id: str, commits: Sequence[Commit]) -> None:
+    """`record_commit` for a backfill's page or batch: one lookup and one flush for the lot,
+    where one commit at a time costs a query and a flush each."""
+    shas = [commit.sha for commit in commits]
+    known = {row.sha: row for row in session.scalars(select(CommitFact).where(
+        CommitFact.connection_id == connection_id, CommitFact.sha.in_(shas)))}
+    for commit in commits:
+        row = known.get(commit.sha)
+        if row is None:
+            known[commit.sha] = row = _commit_fact(connection_id, commit)
+            session.add(row)
+        else:
+            _fill_in(row, commit)
+    session.flush()
+
+
+def _commit_fact(connection_id: str, commit: Commit) -> CommitFact:
+    return CommitFact(connection_id=connection_id, sha=commit.sha, message=commit.message, author=commit.author,
+                      authored_at=commit.timestamp, files=list(commit.files), parents=list(commit.parents),
+                      brought_in=list(commit.brought_in), url=commit.url)
+
+
+def _fill_in(row: CommitFact, commit: Commit) -> None:
+    """Later sources fill in what earlier ones lacked; they never erase."""
     if commit.files and not row.files:
         row.files = list(commit.files)
     if commit.parents and not row.parents:
@@ -71,14 +93,26 @@ def commit_author_and_message(session: Session, tenant_id: int, sha: str) -> tup
 
 
 def record_segment(session: Session, connection_id: str, segment: Segment) -> None:
-    exists = session.scalar(select(SegmentFact.id).where(
-        SegmentFact.connection_id == connection_id, SegmentFact.source == segment.source,
-        SegmentFact.before == segment.before, SegmentFact.after == segment.after,
-    ))
-    if exists is None:
+    record_segments(session, connection_id, [segment])
+
+
+def record_segments(session: Session, connection_id: str, segments: Sequence[Segment]) -> None:
+    """Each segment once per (source, before, after): one lookup and one flush for the lot."""
+    if not segments:
+        return
+    # One term per segment, so each is a lookup on the unique index (before may be NULL: IS NULL).
+    wanted = or_(*(and_(SegmentFact.connection_id == connection_id, SegmentFact.source == segment.source,
+                        SegmentFact.before == segment.before, SegmentFact.after == segment.after)
+                   for segment in segments))
+    known = {(source, before, after) for source, before, after in session.execute(
+        select(SegmentFact.source, SegmentFact.before, SegmentFact.after).where(wanted))}
+    for segment in segments:
+        if (segment.source, segment.before, segment.after) in known:
+            continue
+        known.add((segment.source, segment.before, segment.after))
         session.add(SegmentFact(connection_id=connection_id, source=segment.source, before=segment.before,
                                 after=segment.after, commits=list(segment.commits), landed_at=segment.at))
-        session.flush()
+    session.flush()
 
 
 def record_pull_request(session: Session, connection_id: str, pr: MergedPullRequest,

@@ -54,8 +54,9 @@ def test_backfill_slices_end_after_their_time_so_live_work_gets_the_worker(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite one worker runs everything: a slice that reads 20 pages and records 2,000 steps
     would keep a revert from Jira for as long. Past SLICE_SECONDS a slice ends after its page or
-    step and queues the next one."""
+    batch of steps and queues the next one."""
     monkeypatch.setattr(backfill, "SLICE_SECONDS", 0.0)
+    monkeypatch.setattr(backfill, "RECORD_BATCH", 1)
     stack.jira.add_issue("FEAT-9", "Express checkout", status="Done")
     stack.install()
     github = stack.start_github()
