@@ -156,8 +156,8 @@ def _open_work(svc: Services, who: Principal, key: str, jira: JiraClient) -> lis
         view = issue_view(svc, who.tenant, who.account_id, key, jira=jira)
     except AppError:
         return None
-    return [{"key": i["key"], "summary": i["summary"], "status": i["status"], "why": i["why"]}
-            for i in view["still_open"]]
+    return [{"key": i["key"], "summary": i["summary"], "status": i["status"], "why": i["why"],
+             "incident": i["incident"]} for i in view["still_open"]]
 
 
 def _recent_text(result: Mapping[str, Any], report: Mapping[str, Any], active_only: bool, zone: tzinfo) -> str:
@@ -203,9 +203,19 @@ def _open_line(key: str, still_open: Sequence[Mapping[str, Any]] | None) -> str:
     if still_open is None:
         return f"For the open work around it, ask for the reality of {key}."
     if not still_open:
-        return "No open work around it that you can see."
+        return "No open work around it that you can see. " + _incident_line(key, still_open)
     return "Still open around it: " + "; ".join(
-        f"{i['key']} \"{i['summary']}\" ({i['status']}): {i['why']}" for i in still_open) + "."
+        f"{i['key']} \"{i['summary']}\" ({i['status']}): {i['why']}" for i in still_open) + ". " \
+        + _incident_line(key, still_open)
+
+
+def _incident_line(key: str, around: Sequence[Mapping[str, Any]]) -> str:
+    """Whether an incident ticket exists, as far as the open work around the feature tells: its
+    linked issues and the issues opened since the drift that mention it."""
+    incidents = [i for i in around if i.get("incident")]
+    if not incidents:
+        return f"No incident ticket that you can see mentions {key} since it drifted."
+    return "Incident ticket: " + "; ".join(f"{i['key']} \"{i['summary']}\" ({i['status']})" for i in incidents) + "."
 
 
 # ---- issue_reality ---------------------------------------------------------------------------------
@@ -249,6 +259,7 @@ def _issue_text(view: Mapping[str, Any], result: Mapping[str, Any], zone: tzinfo
             lines += [f"- {i['key']} \"{i['summary']}\" ({i['status']}): {i['why']}" for i in result["still_open"]]
         else:
             lines += ["", "No open work around it that you can see."]
+        lines += ["", _incident_line(issue["key"], view["still_open"])]
         lines += ["", f"What it means: {view['meaning']}"]
     return "\n".join(lines)
 

@@ -29,6 +29,8 @@ class OpenIssue:
     secured: bool
     # Why it counts as open work around the feature, in a reader's words.
     why: str = ""
+    # An incident ticket: whether one exists is what an operations lead asks first.
+    incident: bool = False
 
     @property
     def row(self) -> tuple[str, str, str]:
@@ -55,7 +57,7 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
             # Linked issues come without their security level: secured until the search says not.
             found[other["key"]] = OpenIssue(str(other["id"]), other["key"], other_fields.get("summary") or "",
                                             status.get("name") or "", secured=True,
-                                            why=f"{key} {relation} it")
+                                            why=f"{key} {relation} it", incident=is_incident(other_fields))
     unconfirmed = set(found)
     clauses = []
     if found:
@@ -69,8 +71,8 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
     if since is not None:
         clauses.append(f'(text ~ "{key}" AND created >= "{since:%Y-%m-%d %H:%M}" AND key != "{key}")')
     try:
-        for other in jira.search_jql(" OR ".join(clauses), fields=["summary", "status", "security", "parent"],
-                                     max_results=STILL_OPEN_LIMIT):
+        for other in jira.search_jql(" OR ".join(clauses), max_results=STILL_OPEN_LIMIT,
+                                     fields=["summary", "status", "security", "parent", "issuetype"]):
             other_fields = other.get("fields") or {}
             unconfirmed.discard(other["key"])
             if other["key"] in found or len(found) < STILL_OPEN_LIMIT:
@@ -78,12 +80,19 @@ def still_open(jira: JiraClient, issue: Mapping[str, Any], since: datetime | Non
                     str(other.get("id") or ""), other["key"], other_fields.get("summary") or "",
                     (other_fields.get("status") or {}).get("name") or "",
                     secured=bool(other_fields.get("security")),
-                    why=_why(key, parent, other, found.get(other["key"])))
+                    why=_why(key, parent, other, found.get(other["key"])), incident=is_incident(other_fields))
             if len(found) >= STILL_OPEN_LIMIT and not unconfirmed:
                 break
     except JiraError as exc:  # the comment is still worth posting without this list
         log.info("still-open search failed for %s: %s", key, exc)
     return list(found.values())
+
+
+def is_incident(fields: Mapping[str, Any]) -> bool:
+    """An incident ticket by its issue type's name: Jira Service Management's "[System] Incident"
+    or the "Incident" type sites add themselves (each site names its types in its own words, and
+    JQL naming a type the site lacks is refused, so the type is read, not searched for)."""
+    return "incident" in str((fields.get("issuetype") or {}).get("name") or "").lower()
 
 
 def _why(key: str, parent: str | None, other: Mapping[str, Any], linked: OpenIssue | None) -> str:

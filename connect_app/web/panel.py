@@ -166,7 +166,8 @@ def issue_view(svc: Services, tenant: Tenant, account_id: str | None, issue_key:
         "timeline_page": page,
         "timeline_pages": max(1, -(-total // TIMELINE_PAGE)),
         "unconfirmed_reverts": unconfirmed,
-        "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why} for i in open_items],
+        "still_open": [{"key": i.key, "summary": i.summary, "status": i.status, "why": i.why,
+                        "incident": i.incident} for i in open_items],
         "property": property_value(drift),
         "rollup": rollup_view(svc, tenant, jira, account_id, key),
     }

@@ -127,8 +127,22 @@ def test_recent_changes_finds_feat304_reverted_under_its_active_epic(stack: Stac
     assert [i["key"] for i in feature["still_open"]] == ["BUG-901", "FEAT-305"]
     text = text_of(result)
     for words in ("FEAT-300", "Checkout reliability", "FEAT-304", "reverted", "Jira says Done", "commitments",
-                  'Still open around it: BUG-901 "Customers charged twice after a failed payment" (To Do)'):
+                  'Still open around it: BUG-901 "Customers charged twice after a failed payment" (To Do)',
+                  "No incident ticket that you can see mentions FEAT-304 since it drifted."):
         assert words in text, text
+
+
+def test_answers_say_whether_an_incident_ticket_exists(stack: Stack, story) -> None:
+    # Operations opened an incident about the failed retries after the revert went live.
+    stack.jira.add_issue("OPS-77", "Payment retries failing for card customers", issuetype="[System] Incident",
+                         fields={"created": (utcnow() - timedelta(minutes=30)).isoformat(),
+                                 "description": "Since the FEAT-304 revert, retries fail for saved cards."})
+    answer = over_http(stack, make_token(stack), ("recent_changes", {"since": "48h"}),
+                       ("issue_reality", {"issue_key": "FEAT-304"}))
+    for result in answer["results"]:
+        text = text_of(result)
+        assert 'Incident ticket: OPS-77 "Payment retries failing for card customers" (To Do).' in text, text
+        assert "No incident ticket" not in text, text
 
 
 def test_answers_tell_times_in_the_users_jira_time_zone(stack: Stack, story) -> None:

@@ -41,6 +41,7 @@ ISSUE_TYPES: dict[str, tuple[str, int]] = {  # name -> (id, hierarchy level)
     "Story": ("10001", 0),
     "Task": ("10002", 0),
     "Bug": ("10004", 0),
+    "[System] Incident": ("10005", 0),  # Jira Service Management's incident type
     "Sub-task": ("10003", -1),
 }
 LINK_TYPES: dict[str, tuple[str, str, str]] = {  # name -> (id, inward, outward)
