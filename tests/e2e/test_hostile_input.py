@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,11 +23,11 @@ import pytest
 import requests
 
 from connect_app import create_app
-from connect_app.cli import GUNICORN_LIMIT_REQUEST_FIELD_SIZE, GUNICORN_LIMIT_REQUEST_FIELDS, gunicorn_argv
+from connect_app.cli import GUNICORN_LIMIT_REQUEST_FIELD_SIZE, GUNICORN_LIMIT_REQUEST_FIELDS
 from connect_app.config import load_settings
-from connect_app.sandbox.stack import ADMIN, RepositoryConnection, Stack, free_port
-from connect_app.store.db import upgrade
+from connect_app.sandbox.stack import ADMIN, RepositoryConnection, Stack
 
+from ..served import served_by_gunicorn
 from .test_security_install import (
     TIMEOUT,
     assert_json_refusal,
@@ -249,30 +247,8 @@ def test_oversized_headers_get_a_json_431_over_http(stack: Stack) -> None:
 @pytest.fixture
 def gunicorn_url(tmp_path: Path) -> Iterator[str]:
     """The web app as `connect-app serve` runs it: gunicorn with serve's own options."""
-    database_url = f"sqlite:///{tmp_path / 'app.db'}"
-    upgrade(database_url)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "APP_BASE_URL": f"http://127.0.0.1:{port}",
-           "INSTANCE_PATH": str(tmp_path / "instance"),
-           "APP_SECRET_KEY": "sandbox-secret-key-that-is-long-enough-0123456789"}
-    server = subprocess.Popen(gunicorn_argv(bind=f"127.0.0.1:{port}", web_workers=1), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # The port answers as soon as gunicorn binds it; its worker may still be booting.
-                requests.get(f"{url}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with served_by_gunicorn(tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_oversized_headers_get_a_json_431_under_gunicorn(gunicorn_url: str) -> None:

@@ -3,8 +3,6 @@ and through `connect-app serve`'s gunicorn with a single web worker."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,13 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from connect_app.cli import gunicorn_argv
 from connect_app.sandbox.github.gitrepo import GitRepo
 from connect_app.sandbox.github.simulator import GitHubSimulator
 from connect_app.sandbox.jira.simulator import JiraSimulator
-from connect_app.sandbox.stack import ADMIN, free_port
-from connect_app.store.db import upgrade
+from connect_app.sandbox.stack import ADMIN
 from connect_app.web.admin_jira import TEST_TIMEOUT, _send_test
+
+from ..served import served_by_gunicorn
 
 
 class _NotTheApp(BaseHTTPRequestHandler):
@@ -61,32 +59,14 @@ def one_web_worker(tmp_path: Path) -> Iterator[tuple[str, JiraSimulator]]:
     """`connect-app serve --web-workers 1`'s web app (serve's own gunicorn options), installed
     on a Jira simulator: the smallest deployment an operator may run."""
     jira = JiraSimulator().start()
-    database_url = f"sqlite:///{tmp_path / 'app.db'}"
-    upgrade(database_url)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "APP_BASE_URL": url,
-           "INSTANCE_PATH": str(tmp_path / "instance"), "CONNECT_INSTALL_KEYS_URL": jira.keys_url,
-           "ALLOWED_JIRA_BASE_URLS": "http://127.0.0.1:*", "ALLOWED_GITHUB_API_URLS": "http://127.0.0.1:*",
-           "APP_SECRET_KEY": "sandbox-secret-key-that-is-long-enough-0123456789"}
-    server = subprocess.Popen(gunicorn_argv(bind=f"127.0.0.1:{port}", web_workers=1), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"CONNECT_INSTALL_KEYS_URL": jira.keys_url, "ALLOWED_JIRA_BASE_URLS": "http://127.0.0.1:*",
+           "ALLOWED_GITHUB_API_URLS": "http://127.0.0.1:*"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{url}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        jira.add_user(ADMIN, "Ada Admin", admin=True)
-        jira.install(url).raise_for_status()
-        yield url, jira
+        with served_by_gunicorn(tmp_path, env) as url:
+            jira.add_user(ADMIN, "Ada Admin", admin=True)
+            jira.install(url).raise_for_status()
+            yield url, jira
     finally:
-        server.terminate()
-        server.wait(timeout=10)
         jira.stop()
 
 
