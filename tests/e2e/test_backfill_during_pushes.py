@@ -15,19 +15,11 @@ from connect_app.jobs import backfill, kinds
 from connect_app.sandbox.stack import Stack
 from connect_app.store.models import Job
 
+from .test_lanes import shop_with_feat_9
+
 
 def test_a_push_between_two_pages_of_a_backfill_leaves_it_whole(stack: Stack) -> None:
-    stack.jira.add_issue("FEAT-9", "Express checkout", status="Done")
-    stack.install()
-    github = stack.start_github()
-    connection = stack.connect_repository()
-    github.repo.commit("Initial shop", {"README.md": "shop\n"})
-    github.push_branch()
-    github.push("FEAT-9: Express checkout", {"src/express.py": "ON = 1\n"})
-    for n in range(150):  # two pages of the listing
-        github.repo.commit(f"Tidy {n}")
-    github.push_branch()
-    stack.settle()
+    github, connection, _feature = shop_with_feat_9(stack, tidy_commits=150)  # two pages of the listing
 
     api = github.rest_app
     inner: Callable[..., Iterable[bytes]] = api.wsgi_app
@@ -57,17 +49,7 @@ def test_backfill_slices_end_after_their_time_so_live_work_gets_the_worker(
     batch of steps and queues the next one."""
     monkeypatch.setattr(backfill, "SLICE_SECONDS", 0.0)
     monkeypatch.setattr(backfill, "RECORD_BATCH", 1)
-    stack.jira.add_issue("FEAT-9", "Express checkout", status="Done")
-    stack.install()
-    github = stack.start_github()
-    connection = stack.connect_repository()
-    github.repo.commit("Initial shop", {"README.md": "shop\n"})
-    github.push_branch()
-    github.push("FEAT-9: Express checkout", {"src/express.py": "ON = 1\n"})
-    for n in range(30):
-        github.repo.commit(f"Tidy {n}")
-    github.push_branch()
-    stack.settle()
+    _github, connection, _feature = shop_with_feat_9(stack, tidy_commits=30)
     assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
     stack.settle()
 

@@ -12,8 +12,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from connect_app.connect.descriptor import APP_KEY
 from connect_app.jobs import kinds
 from connect_app.jobs.kinds import queue_devops
+from connect_app.sandbox.github.simulator import GitHubSimulator
 from connect_app.sandbox.jira.rest.devops import DEPLOYMENTS, FLAGS, releases_for
 from connect_app.sandbox.stack import Stack
 from connect_app.sandbox.story import revert_and_deploy, ship_feature
@@ -146,18 +148,24 @@ def test_jiras_hour_long_quota_hands_the_submission_back_to_the_queue(stack: Sta
         assert job.run_after > datetime.now(UTC) + timedelta(minutes=50)
 
 
-def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(stack: Stack) -> None:
+def _shipped_without_the_deployments_module(stack: Stack) -> tuple[GitHubSimulator, frozenset[str]]:
+    """A site that has not granted the app `jiraDeploymentInfoProvider`, where FEAT-1 has been
+    deployed to production; returns the GitHub simulator and the modules the app asks for."""
     stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
     stack.install()
-    app_key = "system-reality-for-jira"
-    granted = stack.jira.state.app_modules[app_key]
-    stack.jira.state.app_modules[app_key] = granted - {"jiraDeploymentInfoProvider"}
+    granted = stack.jira.state.app_modules[APP_KEY]
+    stack.jira.state.app_modules[APP_KEY] = granted - {"jiraDeploymentInfoProvider"}
     github = stack.start_github()
     stack.connect_repository()
     github.repo.commit("Initial shop", {"README.md": "shop\n"})
     github.push_branch()
     github.deploy(github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"}), "production")
     stack.settle()
+    return github, granted
+
+
+def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(stack: Stack) -> None:
+    github, granted = _shipped_without_the_deployments_module(stack)
     assert [call.status for call in _bulk_calls(stack, DEPLOYMENTS)] == [403]
     assert stack.jira.state.deployments == {}
     stack.jira.reset_log()
@@ -167,7 +175,7 @@ def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(sta
     assert stack.settle() >= 1
     assert _bulk_calls(stack, DEPLOYMENTS) == [], "the refusal is remembered: the history is not re-posted"
     # An admin grants the app's new modules: Jira installs it again, and everything goes at once.
-    stack.jira.state.app_modules[app_key] = granted
+    stack.jira.state.app_modules[APP_KEY] = granted
     stack.install()
     with transaction(stack.svc.sessions) as session:
         queue_devops(session, 1)
@@ -177,18 +185,8 @@ def test_a_site_that_has_not_granted_the_module_gets_everything_once_it_does(sta
 
 
 def test_a_refusal_is_asked_again_after_the_pause(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    stack.jira.add_issue("FEAT-1", "Coupons", status="Done")
-    stack.install()
-    app_key = "system-reality-for-jira"
-    granted = stack.jira.state.app_modules[app_key]
-    stack.jira.state.app_modules[app_key] = granted - {"jiraDeploymentInfoProvider"}
-    github = stack.start_github()
-    stack.connect_repository()
-    github.repo.commit("Initial shop", {"README.md": "shop\n"})
-    github.push_branch()
-    github.deploy(github.push("FEAT-1: Coupons", {"src/coupons.py": "ON = 1\n"}), "production")
-    stack.settle()
-    stack.jira.state.app_modules[app_key] = granted  # granted without a new install
+    _github, granted = _shipped_without_the_deployments_module(stack)
+    stack.jira.state.app_modules[APP_KEY] = granted  # granted without a new install
     later = time.monotonic() + devops.REFUSAL_PAUSE + 1
     monkeypatch.setattr(devops, "_clock", lambda: later)
     with transaction(stack.svc.sessions) as session:

@@ -34,7 +34,7 @@ def _recording_worker(stack: Stack, runs: list[Run], noted: Callable[[], Any] = 
     return Worker(stack.svc.sessions, {kind: recorded(kind) for kind in handlers}, bulk_kinds=kinds.BULK)
 
 
-def _shop(stack: Stack, tidy_commits: int) -> tuple[GitHubSimulator, RepositoryConnection, str]:
+def shop_with_feat_9(stack: Stack, tidy_commits: int) -> tuple[GitHubSimulator, RepositoryConnection, str]:
     """FEAT-9 shipped and live in Jira, then `tidy_commits` commits; returns FEAT-9's change."""
     stack.jira.add_issue("FEAT-9", "Express checkout", status="Done")
     stack.install()
@@ -64,7 +64,7 @@ def test_a_revert_pushed_during_a_backfill_reaches_jira_before_the_backfill_ends
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backfill, "SLICE_PAGES", 1)  # many short slices over a modest history
     monkeypatch.setattr(backfill, "SLICE_STEPS", 40)
-    github, connection, feature = _shop(stack, 250)
+    github, connection, feature = shop_with_feat_9(stack, 250)
     assert stack.admin("POST", f"/api/connections/{connection.id}/backfill", {}).status_code == 202
     runs: list[Run] = []
     worker = _recording_worker(stack, runs)
@@ -93,7 +93,7 @@ def test_a_revert_pushed_while_a_slice_reads_reaches_jira_before_the_slice_would
     after the page in hand once the revert's delivery is waiting: Jira hears of the revert after
     page 2 of 3, and the backfill goes on from page 3 afterwards."""
     monkeypatch.setattr(backfill, "SLICE_SECONDS", 3600.0)
-    github, connection, feature = _shop(stack, 200)  # 202 commits: 3 pages of the listing
+    github, connection, feature = shop_with_feat_9(stack, 200)  # 202 commits: 3 pages of the listing
     api = github.rest_app
     assert api is not None
     inner: Callable[..., Iterable[bytes]] = api.wsgi_app
@@ -132,7 +132,7 @@ def test_a_revert_pushed_while_a_slice_records_reaches_jira_before_the_slice_wou
     to load the listing, and the next slice records the rest."""
     monkeypatch.setattr(backfill, "SLICE_SECONDS", 3600.0)
     monkeypatch.setattr(backfill, "RECORD_BATCH", 10)
-    github, connection, feature = _shop(stack, 60)  # 62 first-parent steps, batches of 10
+    github, connection, feature = shop_with_feat_9(stack, 60)  # 62 first-parent steps, batches of 10
     steps_of = backfill.first_parent_steps
     record_segments = backfill.record_segments
     reverted: list[str] = []
