@@ -29,6 +29,7 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, jsonify
 
+from connect_app.cli import gunicorn_argv
 from connect_app.sandbox.github.simulator import signature_256
 from connect_app.sandbox.jira.simulator import JiraSimulator
 from connect_app.sandbox.stack import ADMIN, free_port
@@ -49,12 +50,10 @@ def _noop(connection_id: str) -> tuple[Response, int]:
 
 def _gunicorn(target: str, port: int, web_workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """The same command line `connect-app serve` uses for its web processes."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
-         "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "--pythonpath", str(ROOT / "benchmarks"),
-         target],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
-    )
+    # serve's own argv (worker class, threads, limits) with the no-op app in place of ours.
+    argv = [*gunicorn_argv(bind=f"127.0.0.1:{port}", web_workers=web_workers)[:-1],
+            "--pythonpath", str(ROOT / "benchmarks"), target]
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def _serve(port: int, web_workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
